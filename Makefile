@@ -1,0 +1,70 @@
+# crmkit: every set-up step lives here, so a fresh machine needs only python3 (3.11+) and make.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+COMPAT_VENV := .venv-compat
+# The oldest versions we claim to support (pyproject.toml lower bounds); `make test` runs the suite on them too.
+COMPAT_PINS := "pandas==2.2.*" "numpy==1.26.*" "attrs==23.1.*"
+PIP_FLAGS := --disable-pip-version-check --quiet
+
+.PHONY: help demo test lint typecheck pytest docs docs-serve test-compat bench clean
+
+help:
+	@echo "make demo   - set up .venv and run the crmkit demo"
+	@echo "make test   - set up .venv (dev + docs extras) and run ruff, mypy --strict, pytest, mkdocs --strict, compat tests"
+	@echo "make bench  - run the benchmarks and rewrite benchmarks/RESULTS.md"
+	@echo "make docs-serve - serve the documentation locally"
+
+$(VENV)/.python-ok:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "crmkit needs Python 3.11+; found " + sys.version.split()[0] + " (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install $(PIP_FLAGS) --upgrade pip
+	@touch $@
+
+$(VENV)/.installed-base: $(VENV)/.python-ok pyproject.toml
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.python-ok pyproject.toml
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e ".[dev,docs]"
+	@touch $@ $(VENV)/.installed-base
+
+demo: $(VENV)/.installed-base
+	$(BIN)/crmkit demo
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy --strict src
+
+pytest: $(VENV)/.installed-dev
+	$(BIN)/pytest
+
+docs: $(VENV)/.installed-dev
+	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
+
+docs-serve: $(VENV)/.installed-dev
+	$(BIN)/mkdocs serve
+
+$(COMPAT_VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "crmkit needs Python 3.11+")'
+	$(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
+	$(COMPAT_VENV)/bin/python -m pip install $(PIP_FLAGS) -e ".[testing]" $(COMPAT_PINS)
+	@touch $@
+
+# The whole test suite on the oldest supported pandas / numpy / attrs.
+test-compat: $(COMPAT_VENV)/.installed
+	$(COMPAT_VENV)/bin/python -c 'import pandas, numpy, attrs; print("compat:", "pandas", pandas.__version__, "numpy", numpy.__version__, "attrs", attrs.__version__)'
+	$(COMPAT_VENV)/bin/pytest -q -p no:cacheprovider tests
+
+test: lint typecheck pytest docs test-compat
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) $(COMPAT_VENV) build site .pytest_cache .mypy_cache .ruff_cache .hypothesis

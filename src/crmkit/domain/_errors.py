@@ -1,0 +1,330 @@
+"""The error hierarchy.
+
+Every error crmkit raises derives from :class:`CrmkitError` and also from the
+builtin that fits (``ValueError``, ``KeyError``, ...), so host code that already
+catches the builtin keeps working. Each carries structured attributes, and its
+message says what was expected, what was got, and a hint where one helps.
+
+The errors live in ``crmkit.domain`` because every layer may import the domain
+layer and the domain layer imports nothing else of crmkit.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "AlreadyExistsError",
+    "ConfigError",
+    "ConflictError",
+    "CrmkitError",
+    "FrameError",
+    "MissingColumnError",
+    "NotFoundError",
+    "Problem",
+    "StorageError",
+    "ValidationError",
+    "did_you_mean",
+]
+
+_MAX_GOT = 80
+
+
+def _show(value: object) -> str:
+    """Render a received value for a message, shortened so messages stay readable."""
+    text = repr(value)
+    if len(text) > _MAX_GOT:
+        text = text[: _MAX_GOT - 3] + "..."
+    return text
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """Return a ``did you mean ...?`` hint for a misspelt *name*, or ``None``.
+
+    >>> did_you_mean("total_spnd", ["total_spend", "purchase_count"])
+    "did you mean 'total_spend'?"
+    >>> did_you_mean("zzz", ["total_spend"]) is None
+    True
+    """
+    matches = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
+    if not matches:
+        return None
+    return "did you mean " + " or ".join(repr(m) for m in matches) + "?"
+
+
+class CrmkitError(Exception):
+    """Root of every error crmkit raises.
+
+    Attributes:
+        message: what went wrong, in one sentence.
+        expected: what was expected, if it can be said.
+        got: a description of what was received.
+        hint: how to put it right, if there is a useful hint.
+
+    >>> err = CrmkitError("bad thing", expected="a good thing", got="'bad'")
+    >>> str(err)
+    "bad thing: expected a good thing, got 'bad'"
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expected: str | None = None,
+        got: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.expected = expected
+        self.got = got
+        self.hint = hint
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        text = self.message
+        parts = []
+        if self.expected is not None:
+            parts.append(f"expected {self.expected}")
+        if self.got is not None:
+            parts.append(f"got {self.got}")
+        if parts:
+            text += ": " + ", ".join(parts)
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keep errors picklable (multiprocessing, dask) despite keyword-only arguments.
+        return (_rebuild, (type(self), self.__dict__.copy()))
+
+
+def _rebuild(cls: type[CrmkitError], state: dict[str, Any]) -> CrmkitError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, state.get("message", ""))
+    err.__dict__.update(state)
+    return err
+
+
+class ValidationError(CrmkitError, ValueError):
+    """A value given to an entity or a function is not acceptable.
+
+    Attributes:
+        field: the field or argument that is wrong (``"Purchase.amount"``).
+
+    >>> from decimal import Decimal
+    >>> raise ValidationError("Purchase.amount", expected="an amount >= 0", got=Decimal("-1"))
+    Traceback (most recent call last):
+    ...
+    crmkit.errors.ValidationError: Purchase.amount is invalid: expected an amount >= 0, got Decimal('-1')
+    """
+
+    def __init__(
+        self,
+        field: str,
+        *,
+        expected: str,
+        got: object,
+        hint: str | None = None,
+        personal: bool = False,
+    ) -> None:
+        self.field = field
+        shown = _redacted(got) if personal else _show(got)
+        super().__init__(f"{field} is invalid", expected=expected, got=shown, hint=hint)
+
+
+def _redacted(value: object) -> str:
+    """Describe a personal value without showing it."""
+    if isinstance(value, str):
+        return f"<personal data withheld: a str of {len(value)} characters>"
+    return f"<personal data withheld: a {type(value).__name__}>"
+
+
+class NotFoundError(CrmkitError, KeyError):
+    """A record asked for by key does not exist.
+
+    Attributes:
+        entity: what kind of record (``"customer"``).
+        key: the key that was looked up.
+    """
+
+    def __init__(self, entity: str, key: object, *, hint: str | None = None) -> None:
+        self.entity = entity
+        self.key = key
+        super().__init__(f"no {entity} with id {_show(key)}", hint=hint)
+
+
+class AlreadyExistsError(CrmkitError, ValueError):
+    """A record with this key already exists with different content.
+
+    Attributes:
+        entity: what kind of record.
+        key: the key that is taken.
+    """
+
+    def __init__(self, entity: str, key: object, *, hint: str | None = None) -> None:
+        self.entity = entity
+        self.key = key
+        super().__init__(f"a {entity} with id {_show(key)} already exists", hint=hint)
+
+
+class ConflictError(CrmkitError, RuntimeError):
+    """An optimistic-concurrency check failed: the record changed since it was read.
+
+    Nothing was written. Read the record again, re-apply the change, and retry.
+
+    Attributes:
+        entity: what kind of record.
+        key: its id.
+        expected_version: the version the caller based its change on.
+        actual_version: the version stored now.
+    """
+
+    def __init__(
+        self, entity: str, key: object, *, expected_version: int, actual_version: int
+    ) -> None:
+        self.entity = entity
+        self.key = key
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+        super().__init__(
+            f"{entity} {_show(key)} was changed by someone else",
+            expected=f"stored version {expected_version}",
+            got=f"version {actual_version}",
+            hint="read it again, re-apply your change and retry",
+        )
+
+
+class StorageError(CrmkitError, RuntimeError):
+    """The storage behind a repository cannot be used (wrong schema version, corrupt file)."""
+
+
+class FrameError(CrmkitError, ValueError):
+    """A DataFrame given to crmkit has a problem in one of its columns.
+
+    Attributes:
+        column: the column at fault (``None`` when the frame as a whole is).
+        rows: labels of the first offending rows (at most ten), if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        column: str | None = None,
+        rows: Sequence[object] = (),
+        expected: str | None = None,
+        got: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.column = column
+        self.rows = tuple(rows)[:10]
+        if self.rows:
+            shown = ", ".join(_show(r) for r in self.rows)
+            message = f"{message} (first offending rows: {shown})"
+        super().__init__(message, expected=expected, got=got, hint=hint)
+
+
+class MissingColumnError(FrameError, KeyError):
+    """A column that crmkit needs is not in the frame.
+
+    Attributes:
+        missing: the names that are missing.
+        available: the names the frame has.
+    """
+
+    def __init__(self, missing: Sequence[str], available: Sequence[str]) -> None:
+        self.missing = tuple(missing)
+        self.available = tuple(str(c) for c in available)
+        hints = [h for m in self.missing if (h := did_you_mean(m, self.available))]
+        shown = ", ".join(repr(m) for m in self.missing)
+        avail = ", ".join(repr(a) for a in self.available[:20])
+        if len(self.available) > 20:
+            avail += ", ..."
+        super().__init__(
+            f"column{'s' if len(self.missing) > 1 else ''} {shown} not found",
+            column=self.missing[0] if self.missing else None,
+            expected=f"a frame with column{'s' if len(self.missing) > 1 else ''} {shown}",
+            got=f"columns [{avail}]",
+            hint="; ".join(hints) or "pass the right column names as arguments",
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Problem:
+    """One problem found while checking a configuration or a formula.
+
+    Attributes:
+        where: a path to the place (``"components.credit.formula"``).
+        message: what is wrong.
+        position: 0-based character offset in a formula, if the problem is in one.
+        source: the formula text, so that a caret can be drawn under *position*.
+        hint: how to put it right.
+    """
+
+    where: str
+    message: str
+    position: int | None = None
+    source: str | None = None
+    hint: str | None = None
+
+    def render(self) -> str:
+        """Return the problem as text, with the formula and a caret when known.
+
+        >>> print(Problem(where="f", message="unknown name 'x'", position=4, source="1 + x").render())
+        f, column 5: unknown name 'x'
+            1 + x
+                ^
+        """
+        head = self.where
+        if self.position is not None:
+            head += f", column {self.position + 1}"
+        text = f"{head}: {self.message}"
+        if self.hint:
+            text += f" ({self.hint})"
+        if self.source is not None and self.position is not None:
+            text += f"\n    {self.source}\n    {' ' * self.position}^"
+        return text
+
+
+class ConfigError(CrmkitError, ValueError):
+    """A configuration (or a formula) has problems; all of them are listed at once.
+
+    Attributes:
+        problems: every problem found, in order.
+        source: where the configuration came from (a file name), if known.
+    """
+
+    def __init__(
+        self,
+        problems: Sequence[Problem],
+        *,
+        source: str | None = None,
+        what: str = "configuration",
+    ) -> None:
+        self.problems = tuple(problems)
+        self.source = source
+        origin = f" in {source}" if source else ""
+        n = len(self.problems)
+        head = f"{n} problem{'s' if n != 1 else ''} in {what}{origin}"
+        super().__init__(head + ":\n" + "\n".join("- " + p.render() for p in self.problems))
+
+
+# Errors are public as ``crmkit.errors.X``; tracebacks and pickles use that stable name.
+for _cls in (
+    CrmkitError,
+    ValidationError,
+    NotFoundError,
+    AlreadyExistsError,
+    ConflictError,
+    StorageError,
+    FrameError,
+    MissingColumnError,
+    ConfigError,
+    Problem,
+):
+    _cls.__module__ = "crmkit.errors"
+del _cls

@@ -1,0 +1,224 @@
+"""In-memory repositories: for tests, notebooks and small apps. Thread-safe.
+
+They pass the same contract suite (:mod:`crmkit.testing`) as the SQLite ones.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Generic, TypeVar
+
+import attrs
+
+from crmkit.domain._activities import Activity, Purchase, Refund, check_refund
+from crmkit.domain._entities import Contact, Customer
+from crmkit.domain._errors import AlreadyExistsError, ConflictError, NotFoundError, ValidationError
+from crmkit.domain._values import to_optional_utc
+
+__all__ = [
+    "InMemoryActivityRepository",
+    "InMemoryContactRepository",
+    "InMemoryCustomerRepository",
+]
+
+_T = TypeVar("_T", Customer, Contact)
+
+
+def _check_batch_size(batch_size: int) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValidationError("batch_size", expected="an integer >= 1", got=batch_size)
+
+
+class _Versioned(Generic[_T]):
+    """Shared store logic for versioned entities (customers and contacts)."""
+
+    _entity = ""
+
+    def __init__(self) -> None:
+        self._items: dict[str, _T] = {}
+        self._lock = threading.Lock()
+
+    def add(self, item: _T) -> None:
+        with self._lock:
+            if item.id in self._items:
+                raise AlreadyExistsError(self._entity, item.id, hint="use update() to change it")
+            self._items[item.id] = item
+
+    def get(self, item_id: str) -> _T:
+        try:
+            return self._items[item_id]
+        except KeyError:
+            raise NotFoundError(self._entity, item_id) from None
+
+    def update(self, item: _T) -> _T:
+        with self._lock:
+            stored = self.get(item.id)
+            if stored.version != item.version:
+                raise ConflictError(
+                    self._entity,
+                    item.id,
+                    expected_version=item.version,
+                    actual_version=stored.version,
+                )
+            new = attrs.evolve(item, version=item.version + 1)
+            self._items[item.id] = new
+            return new
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class InMemoryCustomerRepository(_Versioned[Customer]):
+    """Customers held in a dict.
+
+    >>> from datetime import UTC, datetime
+    >>> from crmkit.domain import Customer
+    >>> repo = InMemoryCustomerRepository()
+    >>> repo.add(Customer(id="c-1", name="Ann", created_at=datetime(2025, 1, 1, tzinfo=UTC)))
+    >>> ann = repo.get("c-1")
+    >>> repo.update(attrs.evolve(ann, influence="celebrity")).version
+    1
+    >>> repo.update(ann)  # still version 0: someone else changed it meanwhile
+    Traceback (most recent call last):
+    ...
+    crmkit.errors.ConflictError: customer 'c-1' was changed by someone else: expected stored version 0, got version 1 (read it again, re-apply your change and retry)
+    """
+
+    _entity = "customer"
+
+    def get_many(self, customer_ids: Iterable[str]) -> dict[str, Customer]:
+        """Return the stored customers among *customer_ids*, by id."""
+        items = self._items
+        return {cid: items[cid] for cid in customer_ids if cid in items}
+
+    def iter_all(self, *, batch_size: int = 1000) -> Iterator[list[Customer]]:
+        """Yield every customer in batches, ordered by id."""
+        _check_batch_size(batch_size)
+        with self._lock:
+            ordered = [self._items[k] for k in sorted(self._items)]
+        for i in range(0, len(ordered), batch_size):
+            yield ordered[i : i + batch_size]
+
+
+class InMemoryContactRepository(_Versioned[Contact]):
+    """Contacts held in a dict."""
+
+    _entity = "contact"
+
+    def for_customer(self, customer_id: str) -> list[Contact]:
+        """Return a customer's contacts, ordered by id."""
+        with self._lock:
+            found = [c for c in self._items.values() if c.customer_id == customer_id]
+        return sorted(found, key=lambda c: c.id)
+
+
+def _order_key(a: Activity) -> tuple[datetime, str]:
+    return (a.occurred_at, a.id)
+
+
+class InMemoryActivityRepository:
+    """An append-only activity log held in memory, indexed by customer.
+
+    >>> from datetime import UTC, datetime
+    >>> from crmkit.domain import Purchase
+    >>> log = InMemoryActivityRepository()
+    >>> p = Purchase(id="p-1", customer_id="c-1", amount=10, currency="EUR",
+    ...              occurred_at=datetime(2025, 1, 1, tzinfo=UTC))
+    >>> log.append(p), log.append(p)   # the second append is a no-op
+    (True, False)
+    """
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, Activity] = {}
+        self._by_customer: dict[str, list[tuple[tuple[datetime, str], Activity]]] = defaultdict(
+            list
+        )
+        self._refunds: dict[str, list[Refund]] = defaultdict(list)
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def _admit(self, activity: Activity, staged: dict[str, Activity]) -> bool:
+        """Check *activity* against what is stored plus *staged*; True if it is new."""
+        existing = self._by_id.get(activity.id) or staged.get(activity.id)
+        if existing is not None:
+            if existing == activity:
+                return False
+            raise AlreadyExistsError(
+                "activity",
+                activity.id,
+                hint="activity ids are idempotency keys; a different activity needs a new id",
+            )
+        if isinstance(activity, Refund):
+            purchase = self._by_id.get(activity.purchase_id) or staged.get(activity.purchase_id)
+            earlier = [
+                *self._refunds.get(activity.purchase_id, ()),
+                *(s for s in staged.values() if isinstance(s, Refund)),
+            ]
+            check_refund(purchase if isinstance(purchase, Purchase) else None, earlier, activity)
+        return True
+
+    def _store(self, activity: Activity) -> None:
+        self._by_id[activity.id] = activity
+        bisect.insort(
+            self._by_customer[activity.customer_id],
+            (_order_key(activity), activity),
+            key=lambda pair: pair[0],
+        )
+        if isinstance(activity, Refund):
+            self._refunds[activity.purchase_id].append(activity)
+
+    def append(self, activity: Activity) -> bool:
+        """Store *activity*; ``False`` if this very activity was stored already."""
+        with self._lock:
+            if not self._admit(activity, {}):
+                return False
+            self._store(activity)
+            return True
+
+    def append_many(self, activities: Iterable[Activity]) -> int:
+        """Append all-or-nothing; return how many were new."""
+        with self._lock:
+            staged: dict[str, Activity] = {}
+            for activity in activities:
+                if self._admit(activity, staged):
+                    staged[activity.id] = activity
+            for activity in staged.values():
+                self._store(activity)
+            return len(staged)
+
+    def get(self, activity_id: str) -> Activity:
+        """Return the stored activity."""
+        try:
+            return self._by_id[activity_id]
+        except KeyError:
+            raise NotFoundError("activity", activity_id) from None
+
+    def for_customer(
+        self,
+        customer_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[Activity]:
+        """Return a customer's activities with ``start <= occurred_at < end``, in time order."""
+        start = to_optional_utc("start", start)
+        end = to_optional_utc("end", end)
+        with self._lock:
+            rows = list(self._by_customer.get(customer_id, ()))
+        return [
+            a for (at, _), a in rows if (start is None or at >= start) and (end is None or at < end)
+        ]
+
+    def iter_batches(self, *, batch_size: int = 10_000) -> Iterator[list[Activity]]:
+        """Yield every activity in batches, ordered by time then id."""
+        _check_batch_size(batch_size)
+        with self._lock:
+            ordered = sorted(self._by_id.values(), key=_order_key)
+        for i in range(0, len(ordered), batch_size):
+            yield ordered[i : i + batch_size]
