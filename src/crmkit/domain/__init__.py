@@ -12,6 +12,7 @@ from crmkit.domain._activities import (
     Referral,
     Refund,
     SurveyResponse,
+    check_refund,
     refundable_amount,
 )
 from crmkit.domain._codec import from_record, to_record
@@ -68,6 +69,7 @@ __all__ = [
     "Severity",
     "SurveyResponse",
     "SurveyScale",
+    "check_refund",
     "from_record",
     "personal_fields",
     "refundable_amount",

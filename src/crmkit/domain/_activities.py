@@ -41,6 +41,7 @@ __all__ = [
     "Referral",
     "Refund",
     "SurveyResponse",
+    "check_refund",
     "refundable_amount",
 ]
 
@@ -280,7 +281,26 @@ def refundable_amount(purchase: Purchase, refunds: Iterable[Refund]) -> Decimal:
 
 
 def check_refund(purchase: Purchase | None, earlier: Iterable[Refund], refund: Refund) -> None:
-    """Raise :class:`ValidationError` unless *refund* may be appended after *earlier* refunds."""
+    """Raise :class:`ValidationError` unless *refund* may be appended after *earlier* refunds.
+
+    Every :class:`ActivityRepository` calls this before it stores a refund:
+    *purchase* is the stored activity named by ``refund.purchase_id`` (``None``
+    if there is none, or if it is not a purchase) and *earlier* the refunds of
+    it stored so far. The purchase must exist, belong to the same customer and
+    currency, not be later than the refund, and all refunds together must not
+    exceed it.
+
+    >>> from datetime import UTC, datetime
+    >>> t = datetime(2025, 1, 1, tzinfo=UTC)
+    >>> p = Purchase(id="p", customer_id="c", occurred_at=t, amount=100, currency="EUR")
+    >>> r1 = Refund(id="r1", customer_id="c", occurred_at=t, purchase_id="p", amount=70, currency="EUR")
+    >>> r2 = Refund(id="r2", customer_id="c", occurred_at=t, purchase_id="p", amount=40, currency="EUR")
+    >>> check_refund(p, [], r1)
+    >>> check_refund(p, [r1], r2)
+    Traceback (most recent call last):
+    ...
+    crmkit.errors.ValidationError: Refund.amount is invalid: expected at most 30 (what is left of purchase 'p'), got Decimal('40')
+    """
     if purchase is None:
         raise ValidationError(
             "Refund.purchase_id",

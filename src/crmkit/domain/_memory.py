@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 
 import attrs
 
-from crmkit.domain._activities import Activity, Purchase, Refund, check_refund
+from crmkit.domain._activities import ACTIVITY_TYPES, Activity, Purchase, Refund, check_refund
 from crmkit.domain._entities import Contact, Customer
 from crmkit.domain._errors import AlreadyExistsError, ConflictError, NotFoundError, ValidationError
 from crmkit.domain._values import to_optional_utc
@@ -28,21 +28,44 @@ __all__ = [
 _T = TypeVar("_T", Customer, Contact)
 
 
-def _check_batch_size(batch_size: int) -> None:
+def check_batch_size(batch_size: object) -> int:
+    """Return *batch_size* if it is an integer >= 1 (shared by every repository)."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValidationError("batch_size", expected="an integer >= 1", got=batch_size)
+    return batch_size
+
+
+_ACTIVITY_CLASSES = tuple(ACTIVITY_TYPES.values())
+
+
+def check_entity(value: object, cls: type[Customer] | type[Contact], field: str) -> None:
+    """Raise ValidationError unless *value* is a *cls* (shared by every repository)."""
+    if not isinstance(value, cls):
+        raise ValidationError(field, expected=f"a {cls.__name__}", got=type(value).__name__)
+
+
+def check_activity(value: object) -> None:
+    """Raise ValidationError unless *value* is an activity (shared by every repository)."""
+    if not isinstance(value, _ACTIVITY_CLASSES):
+        raise ValidationError(
+            "activity",
+            expected="one of " + ", ".join(c.__name__ for c in _ACTIVITY_CLASSES),
+            got=type(value).__name__,
+        )
 
 
 class _Versioned(Generic[_T]):
     """Shared store logic for versioned entities (customers and contacts)."""
 
     _entity = ""
+    _type: type[Customer] | type[Contact]
 
     def __init__(self) -> None:
         self._items: dict[str, _T] = {}
         self._lock = threading.Lock()
 
     def add(self, item: _T) -> None:
+        check_entity(item, self._type, self._entity)
         with self._lock:
             if item.id in self._items:
                 raise AlreadyExistsError(self._entity, item.id, hint="use update() to change it")
@@ -55,6 +78,7 @@ class _Versioned(Generic[_T]):
             raise NotFoundError(self._entity, item_id) from None
 
     def update(self, item: _T) -> _T:
+        check_entity(item, self._type, self._entity)
         with self._lock:
             stored = self.get(item.id)
             if stored.version != item.version:
@@ -89,6 +113,7 @@ class InMemoryCustomerRepository(_Versioned[Customer]):
     """
 
     _entity = "customer"
+    _type = Customer
 
     def get_many(self, customer_ids: Iterable[str]) -> dict[str, Customer]:
         """Return the stored customers among *customer_ids*, by id."""
@@ -96,18 +121,18 @@ class InMemoryCustomerRepository(_Versioned[Customer]):
         return {cid: items[cid] for cid in customer_ids if cid in items}
 
     def iter_all(self, *, batch_size: int = 1000) -> Iterator[list[Customer]]:
-        """Yield every customer in batches, ordered by id."""
-        _check_batch_size(batch_size)
+        """Yield every customer in batches, ordered by id (a snapshot taken at the call)."""
+        check_batch_size(batch_size)  # at the call, not at the first next()
         with self._lock:
             ordered = [self._items[k] for k in sorted(self._items)]
-        for i in range(0, len(ordered), batch_size):
-            yield ordered[i : i + batch_size]
+        return _batches(ordered, batch_size)
 
 
 class InMemoryContactRepository(_Versioned[Contact]):
     """Contacts held in a dict."""
 
     _entity = "contact"
+    _type = Contact
 
     def for_customer(self, customer_id: str) -> list[Contact]:
         """Return a customer's contacts, ordered by id."""
@@ -175,6 +200,7 @@ class InMemoryActivityRepository:
 
     def append(self, activity: Activity) -> bool:
         """Store *activity*; ``False`` if this very activity was stored already."""
+        check_activity(activity)
         with self._lock:
             if not self._admit(activity, {}):
                 return False
@@ -186,6 +212,7 @@ class InMemoryActivityRepository:
         with self._lock:
             staged: dict[str, Activity] = {}
             for activity in activities:
+                check_activity(activity)
                 if self._admit(activity, staged):
                     staged[activity.id] = activity
             for activity in staged.values():
@@ -216,9 +243,16 @@ class InMemoryActivityRepository:
         ]
 
     def iter_batches(self, *, batch_size: int = 10_000) -> Iterator[list[Activity]]:
-        """Yield every activity in batches, ordered by time then id."""
-        _check_batch_size(batch_size)
+        """Yield every activity in batches, ordered by time then id (a snapshot taken at the call)."""
+        check_batch_size(batch_size)  # at the call, not at the first next()
         with self._lock:
             ordered = sorted(self._by_id.values(), key=_order_key)
-        for i in range(0, len(ordered), batch_size):
-            yield ordered[i : i + batch_size]
+        return _batches(ordered, batch_size)
+
+
+_B = TypeVar("_B")
+
+
+def _batches(ordered: list[_B], batch_size: int) -> Iterator[list[_B]]:
+    for i in range(0, len(ordered), batch_size):
+        yield ordered[i : i + batch_size]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -149,12 +150,35 @@ class FrozenDict(Mapping[_K, _V]):
 _ID_MAX = 200
 
 
+def _storable(text: str) -> bool:
+    """Whether *text* has no control characters and no lone surrogates.
+
+    Ids are keys in every store: a lone surrogate cannot be encoded as UTF-8
+    (so no database can hold it), and control characters are invisible.
+    """
+    if text.isascii():
+        return text.isprintable()
+    return not any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text)
+
+
 def check_id(field: str, value: object) -> str:
-    """Return *value* if it is a usable identifier: a non-empty, trimmed string."""
-    if not isinstance(value, str) or not value or value != value.strip() or len(value) > _ID_MAX:
+    """Return *value* if it is a usable identifier: a non-empty, trimmed string.
+
+    It must not contain control characters or lone surrogates.
+    """
+    if (
+        not isinstance(value, str)
+        or not value
+        or value != value.strip()
+        or len(value) > _ID_MAX
+        or not _storable(value)
+    ):
         raise ValidationError(
             field,
-            expected=f"a non-empty string id without surrounding spaces, at most {_ID_MAX} chars",
+            expected=(
+                f"a non-empty string id without surrounding spaces or control characters,"
+                f" at most {_ID_MAX} chars"
+            ),
             got=value,
         )
     return value
@@ -209,7 +233,12 @@ def to_utc(field: str, value: object) -> datetime:
             got=value,
             hint="naive datetimes are rejected; attach a zone, e.g. datetime(..., tzinfo=UTC)",
         )
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError(
+            field, expected="a timestamp whose UTC time is within years 1-9999", got=value
+        ) from None
     # pandas.Timestamp is a datetime subclass; store the plain type so records compare equal.
     if type(value) is not datetime:
         value = datetime(
@@ -295,6 +324,8 @@ def to_fraction(field: str, value: object) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         raise ValidationError(field, expected="a number between 0 and 1", got=value)
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise ValidationError(field, expected="a number between 0 and 1", got=value)
     share = float(value)
     if not (0.0 <= share <= 1.0):
         raise ValidationError(field, expected="a number between 0 and 1", got=value)
@@ -356,8 +387,11 @@ def to_frozen_dict(field: str, value: object) -> FrozenDict[str, Any]:
     for key, item in value.items():
         if not isinstance(key, str) or not key:
             raise ValidationError(f"{field} key", expected="a non-empty string", got=key)
-        if item is not None and not isinstance(item, (str, int, float, bool)):
+        if (item is not None and not isinstance(item, (str, int, float, bool))) or (
+            isinstance(item, float) and not math.isfinite(item)
+        ):
+            # Non-finite floats are not JSON, so no store could keep them.
             raise ValidationError(
-                f"{field}[{key!r}]", expected="a str, int, float, bool or None", got=item
+                f"{field}[{key!r}]", expected="a str, int, finite float, bool or None", got=item
             )
     return FrozenDict(value)
