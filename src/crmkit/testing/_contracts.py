@@ -1,0 +1,903 @@
+"""The repository contract suites: pytest base classes a host subclasses.
+
+Each suite is a plain class whose ``test_*`` methods check one promise of the
+repository Protocols in :mod:`crmkit.domain`. A host subclasses it under a name
+pytest collects (``Test...``) and implements one hook,
+:meth:`RepositoryContract.create_repositories`; the suite's names do not
+start with ``Test``, so pytest does not run them on their own. crmkit's
+in-memory and SQLite repositories run the same suites.
+
+Property tests draw a fresh, empty set of repositories for every generated
+example, so a hook must be cheap (milliseconds) and must not depend on pytest
+fixtures; put any directory it needs on ``self`` from an autouse fixture.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import multiprocessing
+import operator
+import queue
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from crmkit.domain import (
+    Activity,
+    ActivityRepository,
+    Channel,
+    Contact,
+    ContactRepository,
+    Customer,
+    CustomerRepository,
+    Direction,
+    FrozenDict,
+    InMemoryActivityRepository,
+    InMemoryContactRepository,
+    InMemoryCustomerRepository,
+    Interaction,
+    Purchase,
+    Record,
+    Refund,
+    to_record,
+)
+from crmkit.errors import AlreadyExistsError, ConflictError, NotFoundError, ValidationError
+from crmkit.testing import strategies as cks
+
+__all__ = [
+    "PersistentRepositoryContract",
+    "Repositories",
+    "RepositoryContract",
+    "RepositorySet",
+]
+
+
+@runtime_checkable
+class RepositorySet(Protocol):
+    """Anything with the three repositories and a ``close()``.
+
+    :class:`Repositories` is one; so is :class:`crmkit.adapters.sqlite.SQLiteStore`.
+    """
+
+    @property
+    def customers(self) -> CustomerRepository:
+        """The customer repository."""
+        ...
+
+    @property
+    def contacts(self) -> ContactRepository:
+        """The contact repository."""
+        ...
+
+    @property
+    def activities(self) -> ActivityRepository:
+        """The activity repository."""
+        ...
+
+    def close(self) -> None:
+        """Release what the repositories hold (connections, files)."""
+        ...
+
+
+def _nothing() -> None:
+    return None
+
+
+@attrs.frozen(kw_only=True)
+class Repositories:
+    """A customer, a contact and an activity repository, handed to the contract suite together.
+
+    Attributes:
+        customers: a :class:`~crmkit.domain.CustomerRepository`.
+        contacts: a :class:`~crmkit.domain.ContactRepository`.
+        activities: an :class:`~crmkit.domain.ActivityRepository`.
+        on_close: called by :meth:`close` (close connections here).
+
+    >>> repos = Repositories.in_memory()
+    >>> type(repos.activities).__name__
+    'InMemoryActivityRepository'
+    >>> repos.close()
+    """
+
+    customers: CustomerRepository
+    contacts: ContactRepository
+    activities: ActivityRepository
+    on_close: Callable[[], None] = _nothing
+
+    @classmethod
+    def in_memory(cls) -> Repositories:
+        """Fresh, empty in-memory repositories."""
+        return cls(
+            customers=InMemoryCustomerRepository(),
+            contacts=InMemoryContactRepository(),
+            activities=InMemoryActivityRepository(),
+        )
+
+    def close(self) -> None:
+        """Call ``on_close``."""
+        self.on_close()
+
+    def __enter__(self) -> Repositories:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _given(
+    *args: st.SearchStrategy[Any], **kwargs: st.SearchStrategy[Any]
+) -> Callable[[Callable[..., None]], Callable[[], None]]:
+    """``@given`` for a property defined inside a test method, with no deadline.
+
+    Defining the property inside the method (rather than decorating the method)
+    keeps each subclass's run separate, and building the settings at run time
+    keeps the host's active hypothesis profile (``max_examples`` etc.). Storage
+    timings vary, so there is no deadline.
+    """
+
+    def decorate(fn: Callable[..., None]) -> Callable[[], None]:
+        wrapped: Callable[[], None] = settings(deadline=None)(given(*args, **kwargs)(fn))
+        return wrapped
+
+    return decorate
+
+
+def _canonical(record: Record) -> str:
+    """The record's JSON, keys sorted: equal only if every field and scale is the same."""
+    return json.dumps(to_record(record), sort_keys=True)
+
+
+def _assert_same(got: Sequence[Record], expected: Sequence[Record]) -> None:
+    """Records equal, and their encodings too (``Decimal("1.50")`` is not ``Decimal("1.5")``)."""
+    assert list(got) == list(expected)
+    assert [_canonical(r) for r in got] == [_canonical(r) for r in expected]
+
+
+_id = operator.attrgetter("id")
+
+
+def _time_order(activities: Sequence[Activity]) -> list[Activity]:
+    return sorted(activities, key=lambda a: (a.occurred_at, a.id))
+
+
+def _flatten_batches(batches: Iterator[list[Any]], batch_size: int) -> list[Any]:
+    out: list[Any] = []
+    for batch in batches:
+        assert isinstance(batch, list)
+        assert 1 <= len(batch) <= batch_size, f"a batch of {len(batch)} for batch_size={batch_size}"
+        out.extend(batch)
+    return out
+
+
+_T0 = datetime(2025, 1, 1, 12, tzinfo=UTC)
+
+
+def _purchase(
+    pid: str = "p-1", *, customer_id: str = "c-1", amount: str = "100.00", at: datetime = _T0
+) -> Purchase:
+    return Purchase(
+        id=pid, customer_id=customer_id, occurred_at=at, amount=Decimal(amount), currency="EUR"
+    )
+
+
+def _refund(
+    rid: str,
+    amount: str,
+    *,
+    purchase_id: str = "p-1",
+    customer_id: str = "c-1",
+    currency: str = "EUR",
+    at: datetime = _T0 + timedelta(days=1),
+) -> Refund:
+    return Refund(
+        id=rid,
+        customer_id=customer_id,
+        occurred_at=at,
+        purchase_id=purchase_id,
+        amount=Decimal(amount),
+        currency=currency,
+    )
+
+
+def _customer(cid: str = "c-1", **changes: Any) -> Customer:
+    return Customer(id=cid, name="Ann Lee", created_at=_T0, **changes)
+
+
+_BAD_BATCH_SIZES: tuple[object, ...] = (0, -1, True, 2.5, "10", None)
+
+
+# ---------------------------------------------------------------- the contract
+
+
+class RepositoryContract:
+    """The contract every set of repositories must meet: subclass it as ``Test...``.
+
+    Implement :meth:`create_repositories`; every ``test_*`` method then runs
+    against your repositories. To skip a test your storage cannot pass yet,
+    override it in the subclass with ``pytest.mark.skip`` and a reason.
+
+    Example (a pytest module of the host's)::
+
+        import crmkit.testing
+
+        class TestMyRepositories(crmkit.testing.RepositoryContract):
+            def create_repositories(self):
+                db = connect_to_a_fresh_test_database()
+                return crmkit.testing.Repositories(
+                    customers=MyCustomers(db), contacts=MyContacts(db),
+                    activities=MyActivities(db), on_close=db.close)
+    """
+
+    def create_repositories(self) -> RepositorySet:
+        """Return fresh, empty repositories (called once per test and per generated example).
+
+        The suite calls ``close()`` on them when the test or example is done.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement create_repositories() to run the contract"
+        )
+
+    @contextmanager
+    def fresh_repositories(self) -> Iterator[RepositorySet]:
+        """Fresh repositories from :meth:`create_repositories`, closed on exit."""
+        repos = self.create_repositories()
+        try:
+            yield repos
+        finally:
+            repos.close()
+
+    # ------------------------------------------------------------ customers
+
+    def test_customers_round_trip_through_add_get_get_many_and_iter_all(self) -> None:
+        @_given(
+            st.lists(cks.customers(), max_size=8, unique_by=lambda c: c.id),
+            st.integers(1, 4),
+        )
+        def check(customers: list[Customer], batch_size: int) -> None:
+            with self.fresh_repositories() as repos:
+                for customer in customers:
+                    repos.customers.add(customer)
+                for customer in customers:
+                    _assert_same([repos.customers.get(customer.id)], [customer])
+                wanted = [c.id for c in customers[::2]] + ["no-such-customer"]
+                many = repos.customers.get_many(iter(wanted))
+                assert set(many) == set(wanted) - {"no-such-customer"}
+                for cid, got in many.items():
+                    _assert_same([got], [next(c for c in customers if c.id == cid)])
+                everyone = _flatten_batches(
+                    repos.customers.iter_all(batch_size=batch_size), batch_size
+                )
+                _assert_same(everyone, sorted(customers, key=_id))
+
+        check()
+
+    def test_customer_add_of_a_taken_id_raises_and_keeps_the_stored_one(self) -> None:
+        with self.fresh_repositories() as repos:
+            ann = _customer()
+            repos.customers.add(ann)
+            with pytest.raises(AlreadyExistsError) as caught:
+                repos.customers.add(attrs.evolve(ann, name="Someone Else"))
+            assert caught.value.key == "c-1"
+            with pytest.raises(AlreadyExistsError):
+                repos.customers.add(ann)  # even the very same customer: add is not an upsert
+            _assert_same([repos.customers.get("c-1")], [ann])
+
+    def test_customer_unknown_id_raises_not_found(self) -> None:
+        with self.fresh_repositories() as repos:
+            repos.customers.add(_customer("c-1"))
+            with pytest.raises(NotFoundError) as caught:
+                repos.customers.get("c-2")
+            assert caught.value.key == "c-2"
+            assert isinstance(caught.value, KeyError)
+            with pytest.raises(NotFoundError):
+                repos.customers.update(_customer("c-2"))
+            assert repos.customers.get_many(["c-2", "c-3"]) == {}
+            with pytest.raises(NotFoundError):
+                repos.customers.get("c-2")  # a failed update does not create it
+
+    def test_customer_update_stores_the_change_with_the_next_version(self) -> None:
+        @_given(cks.customers(), cks.customers())
+        def check(before: Customer, after: Customer) -> None:
+            after = attrs.evolve(after, id=before.id, version=before.version)
+            with self.fresh_repositories() as repos:
+                repos.customers.add(before)
+                returned = repos.customers.update(after)
+                expected = attrs.evolve(after, version=before.version + 1)
+                _assert_same([returned], [expected])
+                _assert_same([repos.customers.get(before.id)], [expected])
+
+        check()
+
+    def test_customer_stale_update_raises_conflict_and_changes_nothing(self) -> None:
+        with self.fresh_repositories() as repos:
+            ann = _customer(version=3)
+            repos.customers.add(ann)
+            first = repos.customers.update(attrs.evolve(ann, influence="celebrity"))
+            assert first.version == 4
+            with pytest.raises(ConflictError) as caught:
+                repos.customers.update(attrs.evolve(ann, influence="senior_position"))
+            err = caught.value
+            assert (err.key, err.expected_version, err.actual_version) == ("c-1", 3, 4)
+            assert isinstance(err, RuntimeError)
+            _assert_same([repos.customers.get("c-1")], [first])
+            with pytest.raises(ConflictError):  # a version from the future is stale too
+                repos.customers.update(attrs.evolve(first, version=9))
+            _assert_same([repos.customers.get("c-1")], [first])
+            second = repos.customers.update(attrs.evolve(first, influence="none"))
+            assert second.version == 5
+            _assert_same([repos.customers.get("c-1")], [second])
+
+    def test_customers_iter_all_of_nothing_yields_no_batch(self) -> None:
+        with self.fresh_repositories() as repos:
+            assert list(repos.customers.iter_all()) == []
+            assert list(repos.customers.iter_all(batch_size=1)) == []
+
+    def test_customers_iter_all_rejects_a_bad_batch_size(self) -> None:
+        with self.fresh_repositories() as repos:
+            repos.customers.add(_customer())
+            for bad in _BAD_BATCH_SIZES:
+                with pytest.raises(ValidationError) as caught:
+                    list(repos.customers.iter_all(batch_size=bad))  # type: ignore[arg-type]
+                assert caught.value.field == "batch_size"
+
+    # ------------------------------------------------------------ contacts
+
+    def test_contacts_round_trip_and_come_back_per_customer_by_id(self) -> None:
+        owners = st.sampled_from(["c-1", "c-2", "c-ü"])
+
+        @_given(st.lists(cks.contacts(customer_id=owners), max_size=8, unique_by=lambda k: k.id))
+        def check(contacts: list[Contact]) -> None:
+            with self.fresh_repositories() as repos:
+                for contact in contacts:
+                    repos.contacts.add(contact)
+                for contact in contacts:
+                    _assert_same([repos.contacts.get(contact.id)], [contact])
+                for owner in ("c-1", "c-2", "c-ü", "c-none"):
+                    expected = sorted(
+                        (k for k in contacts if k.customer_id == owner), key=lambda k: k.id
+                    )
+                    _assert_same(repos.contacts.for_customer(owner), expected)
+
+        check()
+
+    def test_contact_add_update_conflict_and_not_found(self) -> None:
+        with self.fresh_repositories() as repos:
+            bo = Contact(id="k-1", customer_id="c-1", name="Bo Chen", role="assistant")
+            repos.contacts.add(bo)
+            with pytest.raises(AlreadyExistsError):
+                repos.contacts.add(attrs.evolve(bo, role="spouse"))
+            moved = repos.contacts.update(attrs.evolve(bo, customer_id="c-2", primary=True))
+            assert moved.version == 1
+            _assert_same([repos.contacts.get("k-1")], [moved])
+            assert repos.contacts.for_customer("c-1") == []
+            _assert_same(repos.contacts.for_customer("c-2"), [moved])
+            with pytest.raises(ConflictError) as caught:
+                repos.contacts.update(attrs.evolve(bo, role="driver"))
+            assert (caught.value.expected_version, caught.value.actual_version) == (0, 1)
+            _assert_same([repos.contacts.get("k-1")], [moved])
+            with pytest.raises(NotFoundError):
+                repos.contacts.get("k-2")
+            with pytest.raises(NotFoundError):
+                repos.contacts.update(attrs.evolve(bo, id="k-2"))
+
+    # ------------------------------------------------------------ activities
+
+    def test_activities_round_trip_through_append_get_for_customer_and_iter_batches(self) -> None:
+        @_given(cks.activity_logs(), st.integers(1, 5))
+        def check(log: list[Activity], batch_size: int) -> None:
+            with self.fresh_repositories() as repos:
+                for activity in log:
+                    assert repos.activities.append(activity) is True
+                self._assert_log(repos, log, batch_size)
+
+        check()
+
+    def test_append_many_stores_a_log_at_once_and_counts_only_new_activities(self) -> None:
+        @_given(cks.activity_logs(), st.integers(0, 12), st.integers(1, 5))
+        def check(log: list[Activity], split: int, batch_size: int) -> None:
+            with self.fresh_repositories() as repos:
+                assert repos.activities.append_many(log[:split]) == len(log[:split])
+                assert repos.activities.append_many(iter(log)) == len(log[split:])
+                assert repos.activities.append_many(log) == 0
+                assert repos.activities.append_many([]) == 0
+                self._assert_log(repos, log, batch_size)
+
+        check()
+
+    def _assert_log(self, repos: RepositorySet, log: list[Activity], batch_size: int) -> None:
+        """The repositories hold exactly *log*, by id, per customer and in time order."""
+        for activity in log:
+            _assert_same([repos.activities.get(activity.id)], [activity])
+        for customer_id in {a.customer_id for a in log} | {"c-nobody"}:
+            _assert_same(
+                repos.activities.for_customer(customer_id),
+                _time_order([a for a in log if a.customer_id == customer_id]),
+            )
+        everything = _flatten_batches(
+            repos.activities.iter_batches(batch_size=batch_size), batch_size
+        )
+        _assert_same(everything, _time_order(log))
+
+    def test_appending_the_same_activity_twice_stores_it_once(self) -> None:
+        @_given(cks.activity_logs(min_size=1, max_size=4))
+        def check(log: list[Activity]) -> None:
+            with self.fresh_repositories() as repos:
+                assert repos.activities.append_many(log) == len(log)
+                for activity in log:
+                    assert repos.activities.append(activity) is False
+                    twin = attrs.evolve(activity)  # equal, but another object
+                    assert repos.activities.append(twin) is False
+                assert repos.activities.append_many(log + log) == 0
+                everything = _flatten_batches(repos.activities.iter_batches(), 10_000)
+                _assert_same(everything, _time_order(log))
+
+        check()
+
+    def test_an_activity_appended_twice_in_one_call_is_stored_once(self) -> None:
+        with self.fresh_repositories() as repos:
+            p = _purchase()
+            assert repos.activities.append_many([p, p, attrs.evolve(p)]) == 1
+            _assert_same(repos.activities.for_customer("c-1"), [p])
+
+    def test_a_different_activity_under_a_taken_id_raises_and_keeps_the_first(self) -> None:
+        @_given(cks.activity_logs(min_size=1, max_size=4), cks.activities(), st.data())
+        def check(log: list[Activity], other: Activity, data: st.DataObject) -> None:
+            taken = data.draw(st.sampled_from(log))
+            impostor = attrs.evolve(other, id=taken.id)
+            assume(impostor != taken)
+            with self.fresh_repositories() as repos:
+                repos.activities.append_many(log)
+                with pytest.raises(AlreadyExistsError) as caught:
+                    repos.activities.append(impostor)
+                assert caught.value.key == taken.id
+                with pytest.raises(AlreadyExistsError):
+                    repos.activities.append_many([impostor])
+                _assert_same([repos.activities.get(taken.id)], [taken])
+                everything = _flatten_batches(repos.activities.iter_batches(), 10_000)
+                _assert_same(everything, _time_order(log))
+
+        check()
+
+    def test_refunds_may_not_exceed_what_is_left_of_the_purchase(self) -> None:
+        with self.fresh_repositories() as repos:
+            p = _purchase(amount="100.00")
+            repos.activities.append(p)
+            r1 = _refund("r-1", "60.00")
+            assert repos.activities.append(r1) is True
+            with pytest.raises(ValidationError) as caught:
+                repos.activities.append(_refund("r-2", "40.01"))
+            assert caught.value.field == "Refund.amount"
+            r3 = _refund("r-3", "40.00")
+            assert repos.activities.append(r3) is True
+            with pytest.raises(ValidationError):
+                repos.activities.append(_refund("r-4", "0.01"))
+            # Re-appending a stored refund stays a no-op, though nothing is left to refund.
+            assert repos.activities.append(r1) is False
+            _assert_same(repos.activities.for_customer("c-1"), [p, r1, r3])
+            with pytest.raises(NotFoundError):
+                repos.activities.get("r-2")
+
+    def test_refunds_in_one_append_many_count_together(self) -> None:
+        with self.fresh_repositories() as repos:
+            p = _purchase(amount="10")
+            with pytest.raises(ValidationError):
+                repos.activities.append_many([p, _refund("r-1", "6"), _refund("r-2", "5")])
+            assert list(repos.activities.iter_batches()) == []
+            log: list[Activity] = [p, _refund("r-1", "6"), _refund("r-2", "4")]
+            assert repos.activities.append_many(log) == 3
+            _assert_same(repos.activities.for_customer("c-1"), log)
+
+    def test_a_refund_must_match_a_recorded_purchase(self) -> None:
+        with self.fresh_repositories() as repos:
+            p = _purchase()
+            note: Activity = Interaction(
+                id="i-1",
+                customer_id="c-1",
+                occurred_at=_T0,
+                channel=Channel.PHONE,
+                direction=Direction.INBOUND,
+            )
+            repos.activities.append_many([p, note])
+            bad = {
+                "Refund.purchase_id": [
+                    _refund("r-1", "1", purchase_id="p-unknown"),
+                    _refund("r-2", "1", purchase_id="i-1"),  # not a purchase
+                ],
+                "Refund.customer_id": [_refund("r-3", "1", customer_id="c-2")],
+                "Refund.currency": [_refund("r-4", "1", currency="USD")],
+                "Refund.occurred_at": [_refund("r-5", "1", at=_T0 - timedelta(microseconds=1))],
+            }
+            for field, refunds in bad.items():
+                for refund in refunds:
+                    with pytest.raises(ValidationError) as caught:
+                        repos.activities.append(refund)
+                    assert caught.value.field == field
+                    with pytest.raises(ValidationError):
+                        repos.activities.append_many([refund])
+                    with pytest.raises(NotFoundError):
+                        repos.activities.get(refund.id)
+            same_instant = _refund("r-6", "1", at=_T0)
+            assert repos.activities.append(same_instant) is True
+
+    def test_a_failing_append_many_stores_nothing(self) -> None:
+        @_given(cks.activity_logs(max_size=6), cks.activity_logs(min_size=1, max_size=6), st.data())
+        def check(stored: list[Activity], batch: list[Activity], data: st.DataObject) -> None:
+            assume(not {a.id for a in stored} & {a.id for a in batch})
+            poison: Activity
+            how = data.draw(st.sampled_from(["orphan refund", "id clash", "over-refund"]))
+            if how == "orphan refund":
+                poison = _refund("r-poison", "1", purchase_id="p-nowhere")
+            elif how == "id clash":
+                victim = data.draw(st.sampled_from(stored + batch))
+                poison = attrs.evolve(_purchase(), id=victim.id)
+                assume(poison != victim)
+            else:
+                purchases = [a for a in stored + batch if isinstance(a, Purchase)]
+                assume(purchases)
+                target = data.draw(st.sampled_from(purchases))
+                poison = attrs.evolve(
+                    _refund("r-poison", "1"),
+                    customer_id=target.customer_id,
+                    purchase_id=target.id,
+                    currency=target.currency,
+                    occurred_at=target.occurred_at,
+                    amount=target.amount + Decimal("0.01"),
+                )
+            at = data.draw(st.integers(0, len(batch)))
+            with self.fresh_repositories() as repos:
+                repos.activities.append_many(stored)
+                with pytest.raises((ValidationError, AlreadyExistsError)):
+                    repos.activities.append_many([*batch[:at], poison, *batch[at:]])
+                everything = _flatten_batches(repos.activities.iter_batches(), 10_000)
+                _assert_same(everything, _time_order(stored))
+                for activity in batch:
+                    with pytest.raises(NotFoundError):
+                        repos.activities.get(activity.id)
+
+        check()
+
+    def test_for_customer_returns_the_half_open_range_in_time_then_id_order(self) -> None:
+        instants = [_T0 + timedelta(hours=h) for h in (0, 0, 1, 2, 5)]
+        zones = [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5, minutes=-30))]
+        bound = st.none() | st.builds(
+            lambda t, z, shift: (t + shift).astimezone(z),
+            st.sampled_from(instants),
+            st.sampled_from(zones),
+            st.sampled_from([timedelta(0), timedelta(microseconds=1), -timedelta(microseconds=1)]),
+        )
+
+        @_given(
+            cks.activity_logs(max_size=10, customer_ids=["c-1", "c-2"], instants=instants),
+            bound,
+            bound,
+        )
+        def check(log: list[Activity], start: datetime | None, end: datetime | None) -> None:
+            with self.fresh_repositories() as repos:
+                repos.activities.append_many(log)
+                for customer_id in ("c-1", "c-2"):
+                    expected = _time_order(
+                        [
+                            a
+                            for a in log
+                            if a.customer_id == customer_id
+                            and (start is None or start <= a.occurred_at)
+                            and (end is None or a.occurred_at < end)
+                        ]
+                    )
+                    got = repos.activities.for_customer(customer_id, start=start, end=end)
+                    _assert_same(got, expected)
+
+        check()
+
+    def test_for_customer_rejects_naive_datetimes(self) -> None:
+        with self.fresh_repositories() as repos:
+            repos.activities.append(_purchase())
+            naive = datetime(2025, 1, 1)
+            with pytest.raises(ValidationError) as caught:
+                repos.activities.for_customer("c-1", start=naive)
+            assert caught.value.field == "start"
+            with pytest.raises(ValidationError) as caught:
+                repos.activities.for_customer("c-1", end=naive)
+            assert caught.value.field == "end"
+
+    def test_activity_unknown_id_raises_not_found(self) -> None:
+        with self.fresh_repositories() as repos:
+            repos.activities.append(_purchase("p-1"))
+            with pytest.raises(NotFoundError) as caught:
+                repos.activities.get("p-2")
+            assert caught.value.key == "p-2"
+            assert isinstance(caught.value, KeyError)
+
+    def test_iter_batches_of_nothing_yields_no_batch(self) -> None:
+        with self.fresh_repositories() as repos:
+            assert list(repos.activities.iter_batches()) == []
+            assert list(repos.activities.iter_batches(batch_size=1)) == []
+
+    def test_iter_batches_rejects_a_bad_batch_size(self) -> None:
+        with self.fresh_repositories() as repos:
+            repos.activities.append(_purchase())
+            for bad in _BAD_BATCH_SIZES:
+                with pytest.raises(ValidationError) as caught:
+                    list(repos.activities.iter_batches(batch_size=bad))  # type: ignore[arg-type]
+                assert caught.value.field == "batch_size"
+
+    def test_iter_batches_pages_through_ties_in_time_by_id(self) -> None:
+        with self.fresh_repositories() as repos:
+            same_time = [
+                _purchase(f"p-{n:03d}", customer_id=f"c-{n % 3}", amount=str(n)) for n in range(25)
+            ]
+            repos.activities.append_many(reversed(same_time))
+            for size in (1, 2, 5, 7, 25, 26):
+                everything = _flatten_batches(repos.activities.iter_batches(batch_size=size), size)
+                _assert_same(everything, same_time)
+
+
+# ---------------------------------------------------------------- persistence
+
+Opener = Callable[[], RepositorySet]
+"""A picklable callable with no arguments that opens existing storage."""
+
+
+class PersistentRepositoryContract(RepositoryContract):
+    """The contract for storage that outlives the process and is shared by processes.
+
+    All of :class:`RepositoryContract`, plus: everything survives a close and
+    reopen, and two processes writing at once lose nothing.
+
+    Implement :meth:`create_repositories` and :meth:`opener`; override
+    :meth:`reopen` only if closing and calling the opener is not how your
+    storage reopens.
+
+    Example (crmkit's own SQLite test)::
+
+        import functools
+        import pytest
+        import crmkit.testing
+        from crmkit.adapters.sqlite import SQLiteStore
+
+        class TestSQLiteFile(crmkit.testing.PersistentRepositoryContract):
+            @pytest.fixture(autouse=True)
+            def _directory(self, tmp_path):
+                self.directory = tmp_path
+
+            def create_repositories(self):
+                return SQLiteStore(self.directory / f"{uuid.uuid4().hex}.sqlite3")
+
+            def opener(self, repositories):
+                return functools.partial(SQLiteStore, repositories.path)
+    """
+
+    #: How many rounds of writes each of the two processes makes (keep it to a few seconds).
+    concurrent_rounds: int = 100
+
+    def opener(self, repositories: RepositorySet) -> Opener:
+        """Return a picklable callable that opens the storage behind *repositories* again.
+
+        It is called after *repositories* are closed, in this process (by
+        :meth:`reopen`) and in child processes started with the ``spawn``
+        method, so it must not capture connections or locks: a
+        ``functools.partial`` of an importable class or function and a path
+        or URL is typical.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement opener() to run the persistence contract"
+        )
+
+    def reopen(self, repositories: RepositorySet) -> RepositorySet:
+        """Close *repositories* and open the same storage again."""
+        open_again = self.opener(repositories)
+        repositories.close()
+        return open_again()
+
+    @contextmanager
+    def _reopened(self, repositories: RepositorySet) -> Iterator[RepositorySet]:
+        again = self.reopen(repositories)
+        try:
+            yield again
+        finally:
+            again.close()
+
+    def test_everything_survives_close_and_reopen(self) -> None:
+        @_given(
+            st.lists(cks.customers(), max_size=4, unique_by=lambda c: c.id),
+            st.lists(
+                cks.contacts(customer_id=st.just("c-1")), max_size=4, unique_by=lambda k: k.id
+            ),
+            cks.activity_logs(max_size=8),
+        )
+        def check(customers: list[Customer], contacts: list[Contact], log: list[Activity]) -> None:
+            repos = self.create_repositories()
+            try:
+                for customer in customers:
+                    repos.customers.add(customer)
+                for contact in contacts:
+                    repos.contacts.add(contact)
+                repos.activities.append_many(log)
+            except BaseException:
+                repos.close()
+                raise
+            with self._reopened(repos) as again:
+                _assert_same(
+                    _flatten_batches(again.customers.iter_all(), 1000),
+                    sorted(customers, key=_id),
+                )
+                _assert_same(again.contacts.for_customer("c-1"), sorted(contacts, key=_id))
+                _assert_same(
+                    _flatten_batches(again.activities.iter_batches(), 10_000), _time_order(log)
+                )
+                for activity in log:  # idempotency and refund checks see the reopened log
+                    assert again.activities.append(activity) is False
+
+        check()
+
+    def test_versions_and_refund_totals_survive_reopen(self) -> None:
+        repos = self.create_repositories()
+        try:
+            repos.customers.add(_customer())
+            first = repos.customers.update(attrs.evolve(_customer(), influence="celebrity"))
+            repos.activities.append_many([_purchase(amount="10"), _refund("r-1", "7")])
+        except BaseException:
+            repos.close()
+            raise
+        with self._reopened(repos) as again:
+            with pytest.raises(ConflictError):
+                again.customers.update(_customer())
+            _assert_same([again.customers.get("c-1")], [first])
+            with pytest.raises(ValidationError):
+                again.activities.append(_refund("r-2", "3.01"))
+            assert again.activities.append(_refund("r-3", "3")) is True
+
+    def test_two_processes_writing_at_once_lose_nothing(self) -> None:
+        rounds = self.concurrent_rounds
+        refundable = rounds  # both processes try `rounds` refunds of 1: only half can succeed
+        repos = self.create_repositories()
+        try:
+            repos.customers.add(_customer(attributes={"counter": 0}))
+            repos.activities.append(_purchase(amount=str(refundable)))
+            open_again = self.opener(repos)
+        finally:
+            repos.close()
+
+        ctx = multiprocessing.get_context("spawn")
+        barrier = ctx.Barrier(2)
+        results = ctx.Queue()
+        workers = [
+            ctx.Process(target=_hammer, args=(open_again, n, rounds, barrier, results))
+            for n in (0, 1)
+        ]
+        for worker in workers:
+            worker.start()
+        try:
+            reports = _collect(results, workers)
+        finally:
+            for worker in workers:
+                worker.join(timeout=60)
+                if worker.is_alive():
+                    worker.kill()
+                    worker.join()
+                worker.close()
+            results.close()
+            results.join_thread()
+        failures = [r["error"] for r in reports if r["error"]]
+        assert not failures, "a writer process failed:\n" + "\n".join(failures)
+
+        with self._reopened(open_again()) as repos:
+            # Every process's own activities, exactly once each.
+            stored = _flatten_batches(repos.activities.iter_batches(batch_size=50), 50)
+            counts = Counter(type(a).__name__ for a in stored)
+            ids = [a.id for a in stored]
+            assert len(ids) == len(set(ids))
+            for n in (0, 1):
+                for i in range(rounds):
+                    assert f"w{n}-{i}" in ids
+                    assert f"w{n}-{i}-batch" in ids
+            # Shared activities: stored once, and exactly one process was told it was new.
+            new_shared = Counter[str]()
+            for report in reports:
+                new_shared.update(report["shared_new"])
+            assert new_shared == Counter({f"shared-{i}": 1 for i in range(rounds)})
+            # Refunds: never more than the purchase, and every accepted one is stored.
+            accepted = sum(len(r["refunds"]) for r in reports)
+            assert accepted == refundable
+            refunds = [a for a in stored if isinstance(a, Refund)]
+            assert sorted(a.id for a in refunds) == sorted(x for r in reports for x in r["refunds"])
+            assert sum(r.amount for r in refunds) == Decimal(refundable)
+            assert counts == Counter(
+                {"Interaction": 5 * rounds, "Refund": refundable, "Purchase": 1}
+            )
+            # Optimistic updates: no increment lost, one version per update.
+            customer = repos.customers.get("c-1")
+            assert customer.attributes["counter"] == 2 * rounds
+            assert customer.version == 2 * rounds
+
+
+def _collect(results: Any, workers: list[Any]) -> list[dict[str, Any]]:
+    """The workers' reports; fails (rather than hangs) if a worker died without one."""
+    reports: list[dict[str, Any]] = []
+    while len(reports) < len(workers):
+        try:
+            reports.append(results.get(timeout=1))
+        except queue.Empty:
+            if not any(w.is_alive() for w in workers):
+                try:  # a report may still be in flight from a process that just exited
+                    reports.append(results.get(timeout=5))
+                except queue.Empty:
+                    codes = [w.exitcode for w in workers]
+                    pytest.fail(f"a writer process died without a report (exit codes {codes})")
+    return reports
+
+
+def _hammer(
+    open_repositories: Opener,
+    worker: int,
+    rounds: int,
+    barrier: Any,
+    results: Any,
+) -> None:
+    """One writer process of :meth:`test_two_processes_writing_at_once_lose_nothing`."""
+    report: dict[str, Any] = {"worker": worker, "shared_new": [], "refunds": [], "error": None}
+    try:
+        repos = open_repositories()
+        try:
+            barrier.wait(timeout=120)
+            for i in range(rounds):
+                at = _T0 + timedelta(seconds=i + 1)
+                mine = functools.partial(
+                    Interaction,
+                    customer_id="c-1",
+                    occurred_at=at,
+                    channel=Channel.WEB,
+                    direction=Direction.INBOUND,
+                )
+                assert repos.activities.append(mine(id=f"w{worker}-{i}")) is True
+                shared = Interaction(
+                    id=f"shared-{i}",
+                    customer_id="c-1",
+                    occurred_at=at,
+                    channel=Channel.SMS,
+                    direction=Direction.OUTBOUND,
+                )
+                if repos.activities.append(shared):
+                    report["shared_new"].append(shared.id)
+                batch = [mine(id=f"w{worker}-{i}-batch"), shared]
+                assert repos.activities.append_many(batch) == 1
+                try:
+                    repos.activities.append(_refund(f"r-w{worker}-{i}", "1", at=at))
+                except ValidationError:
+                    pass
+                else:
+                    report["refunds"].append(f"r-w{worker}-{i}")
+                while True:
+                    current = repos.customers.get("c-1")
+                    counter = current.attributes["counter"] + 1
+                    try:
+                        repos.customers.update(
+                            attrs.evolve(current, attributes=FrozenDict({"counter": counter}))
+                        )
+                        break
+                    except ConflictError:
+                        continue
+        finally:
+            repos.close()
+    except BaseException:
+        report["error"] = f"worker {worker}:\n{traceback.format_exc()}"
+    results.put(report)

@@ -1,0 +1,567 @@
+"""Hypothesis strategies for crmkit's data: the one module of them for the whole project.
+
+crmkit's own tests draw from here, and so can a host's: every strategy
+returns valid values (entities that construct without error), spread over the
+edges that matter (unicode ids and names, zones other than UTC, microseconds,
+Decimal scales, optional fields left out).
+
+The module is organised in sections; add new strategies to the section they
+belong to, or add a section at the end.
+
+>>> from hypothesis import given
+>>> from crmkit.testing import strategies as cks
+>>> @given(cks.customers())
+... def test_name_is_trimmed(customer):
+...     assert customer.name == customer.name.strip()
+>>> test_name_is_trimmed()
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from decimal import Decimal
+from typing import Any, ParamSpec, TypeVar, cast
+
+import attrs
+from hypothesis import strategies as st
+
+from crmkit.domain import (
+    Activity,
+    Channel,
+    Complaint,
+    ComplaintStatus,
+    Consent,
+    Contact,
+    Customer,
+    CustomerKind,
+    Direction,
+    FrozenDict,
+    Interaction,
+    Membership,
+    Purchase,
+    Record,
+    Referral,
+    ReferralStatus,
+    Refund,
+    SettlementMethod,
+    Severity,
+    SurveyResponse,
+    SurveyScale,
+)
+
+__all__ = [
+    "activities",
+    "activity_logs",
+    "amounts",
+    "aware_datetimes",
+    "complaints",
+    "consents",
+    "contacts",
+    "currencies",
+    "customers",
+    "emails",
+    "ids",
+    "interactions",
+    "memberships",
+    "names",
+    "phones",
+    "purchases",
+    "records",
+    "referrals",
+    "refunds",
+    "survey_responses",
+    "texts",
+    "timezones",
+]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _shared(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Build a strategy once per distinct arguments, then hand out the same object.
+
+    Hypothesis validates every new strategy object on its first draw, which
+    costs more than drawing; composites that build their parts on every draw
+    would pay it every time. Strategies are immutable, so sharing is safe.
+    """
+    return cast("Callable[_P, _R]", functools.cache(fn))
+
+
+# ================================================================ identifiers and text
+
+_ID_ALPHABET = st.characters(codec="utf-8", exclude_categories=["Cc", "Cs", "Zs", "Zl", "Zp"])
+
+
+@_shared
+def ids(*, prefix: str = "") -> st.SearchStrategy[str]:
+    """Identifiers as hosts use them: ``c-000042`` style, UUID text, and arbitrary unicode.
+
+    Arbitrary ids exercise ordering: every store must order ids by code point,
+    as Python does.
+    """
+    plain = st.integers(0, 999_999).map(lambda n: f"{n:06d}")
+    uuids = st.uuids().map(str)
+    arbitrary = st.text(_ID_ALPHABET, min_size=1, max_size=12)
+    return st.one_of(plain, uuids, arbitrary).map(lambda s: prefix + s)
+
+
+_TEXT_ALPHABET = st.characters(codec="utf-8", exclude_categories=["Cs"])
+
+
+@_shared
+def texts(*, max_size: int = 40) -> st.SearchStrategy[str]:
+    """Free text that crmkit accepts (something besides white space), already normalised.
+
+    Normalised means white space runs collapsed to one space and trimmed, as
+    the entities store it, so a generated value equals its stored form.
+    """
+    return (
+        st.text(_TEXT_ALPHABET, min_size=1, max_size=max_size)
+        .map(lambda s: " ".join(s.split()))
+        .filter(bool)
+    )
+
+
+_GIVEN = ["Ann", "Bo", "Chen", "Dana", "Émile", "Fatima", "Giulia", "Hiroshi", "李", "Ольга"]
+_FAMILY = ["Lee", "Wang", "O'Brien", "Müller", "García", "Nakamura", "张", "Иванова", "Smith"]
+
+
+@_shared
+def names() -> st.SearchStrategy[str]:
+    """Names of people and companies: realistic ones and arbitrary unicode text."""
+    realistic = st.builds(
+        lambda g, f: f"{g} {f}", st.sampled_from(_GIVEN), st.sampled_from(_FAMILY)
+    )
+    return st.one_of(realistic, texts())
+
+
+# ================================================================ time
+
+
+@_shared
+def timezones() -> st.SearchStrategy[tzinfo]:
+    """UTC, and fixed offsets from -12:00 to +14:00 in quarter hours (no tz database needed)."""
+    offsets = st.integers(-12 * 4, 14 * 4).map(lambda q: timezone(timedelta(minutes=15 * q)))
+    return st.one_of(st.just(UTC), offsets)
+
+
+@_shared
+def aware_datetimes(
+    *,
+    min_value: datetime = datetime(1990, 1, 1),
+    max_value: datetime = datetime(2060, 12, 31),
+    zones: st.SearchStrategy[tzinfo] | None = None,
+) -> st.SearchStrategy[datetime]:
+    """Timezone-aware datetimes (with microseconds) in UTC and other zones.
+
+    *min_value* and *max_value* are naive wall-clock bounds, as in
+    :func:`hypothesis.strategies.datetimes`.
+    """
+    return st.datetimes(
+        min_value=min_value,
+        max_value=max_value,
+        timezones=timezones() if zones is None else zones,
+    )
+
+
+# ================================================================ money
+
+
+@_shared
+def amounts(
+    *,
+    min_value: Decimal | int = 0,
+    max_value: Decimal | int = 1_000_000,
+    places: int | None = None,
+) -> st.SearchStrategy[Decimal]:
+    """Non-negative Decimal amounts with realistic scales (0 to 4 places unless *places*).
+
+    The scale is part of the value: ``Decimal("12.50")`` must come back as
+    ``12.50``, not ``12.5``.
+    """
+    scales = st.just(places) if places is not None else st.integers(0, 4)
+    return scales.flatmap(
+        lambda p: st.decimals(
+            min_value=min_value,
+            max_value=max_value,
+            places=p,
+            allow_nan=False,
+            allow_infinity=False,
+        )
+    )
+
+
+@_shared
+def currencies() -> st.SearchStrategy[str]:
+    """ISO 4217 currency codes (a few common ones)."""
+    return st.sampled_from(["CNY", "EUR", "USD", "GBP", "JPY", "HKD"])
+
+
+# ================================================================ personal data
+
+
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_LABEL = st.builds(
+    lambda head, middle: head + middle,
+    st.text(_LOWER + "0123456789", min_size=1, max_size=8),
+    st.sampled_from(["", "-mail", "-1"]),
+)
+
+
+@_shared
+@st.composite
+def emails(draw: st.DrawFn) -> str:
+    """Email addresses crmkit accepts, already normalised (lower case)."""
+    local = draw(st.text(_LOWER + "0123456789._%+-", min_size=1, max_size=16))
+    labels = draw(st.lists(_LABEL, min_size=1, max_size=2))
+    tld = draw(st.text(_LOWER, min_size=2, max_size=6))
+    return f"{local}@{'.'.join(labels)}.{tld}"
+
+
+@_shared
+@st.composite
+def phones(draw: st.DrawFn) -> str:
+    """Phone numbers crmkit accepts, already normalised (digits, optional leading ``+``)."""
+    digits = draw(st.text("0123456789", min_size=5, max_size=15))
+    plus = draw(st.booleans()) and not digits.startswith("00")
+    if not plus and digits.startswith("00"):
+        digits = "1" + digits[1:]  # a leading 00 would be normalised to +
+    return ("+" if plus else "") + digits
+
+
+# ================================================================ entities
+
+
+@_shared
+def consents() -> st.SearchStrategy[Consent]:
+    """Consent records for any purpose and channel."""
+    return st.builds(
+        Consent,
+        purpose=st.sampled_from(["marketing", "service", "profiling"]) | texts(max_size=20),
+        channel=st.sampled_from(Channel),
+        granted=st.booleans(),
+        at=aware_datetimes(),
+        source=st.none() | texts(),
+    )
+
+
+@_shared
+def memberships() -> st.SearchStrategy[Membership]:
+    """Loyalty-programme enrolments."""
+    return st.builds(
+        Membership,
+        since=aware_datetimes(),
+        tier=st.sampled_from(["bronze", "silver", "gold"]) | texts(max_size=20),
+    )
+
+
+_ATTRIBUTE_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=False, allow_infinity=False),
+    texts(max_size=20),
+)
+
+
+@_shared
+@st.composite
+def customers(
+    draw: st.DrawFn,
+    *,
+    customer_id: st.SearchStrategy[str] | None = None,
+    kind: st.SearchStrategy[CustomerKind] | None = None,
+) -> Customer:
+    """Customers of either kind, with every optional field sometimes set.
+
+    Individuals sometimes belong to a company (``company_id``), never to themselves.
+    """
+    cid = draw(customer_id if customer_id is not None else ids(prefix="c-"))
+    chosen = draw(kind if kind is not None else st.sampled_from(CustomerKind))
+    company_id = None
+    if chosen is CustomerKind.INDIVIDUAL:
+        company_id = draw(st.none() | ids(prefix="co-").filter(lambda c: c != cid))
+    return Customer(
+        id=cid,
+        name=draw(names()),
+        created_at=draw(aware_datetimes()),
+        kind=chosen,
+        company_id=company_id,
+        email=draw(st.none() | emails()),
+        phone=draw(st.none() | phones()),
+        spending_budget=draw(st.none() | amounts()),
+        share_of_wallet=draw(st.none() | st.floats(0.0, 1.0)),
+        influence=draw(st.sampled_from(["none", "senior_position", "celebrity"])),
+        membership=draw(st.none() | memberships()),
+        consents=tuple(draw(st.lists(consents(), max_size=2))),
+        attributes=FrozenDict(
+            draw(st.dictionaries(texts(max_size=12), _ATTRIBUTE_VALUES, max_size=4))
+        ),
+        version=draw(st.integers(0, 5)),
+    )
+
+
+@_shared
+def contacts(*, customer_id: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[Contact]:
+    """Contacts, with every optional field sometimes set."""
+    return st.builds(
+        Contact,
+        id=ids(prefix="k-"),
+        customer_id=customer_id if customer_id is not None else ids(prefix="c-"),
+        name=names(),
+        role=st.sampled_from(["purchasing manager", "spouse", "assistant"]) | texts(max_size=30),
+        primary=st.booleans(),
+        email=st.none() | emails(),
+        phone=st.none() | phones(),
+        birthday=st.none() | aware_datetimes(min_value=datetime(1930, 1, 1)),
+        consents=st.lists(consents(), max_size=2).map(tuple),
+        version=st.integers(0, 5),
+    )
+
+
+# ================================================================ activities
+# Each takes optional strategies for the common fields, so that a test can make
+# activities share customers and instants (ties in time test the ordering by id).
+
+
+def _common(
+    prefix: str,
+    activity_id: st.SearchStrategy[str] | None,
+    customer_id: st.SearchStrategy[str] | None,
+    occurred_at: st.SearchStrategy[datetime] | None,
+) -> dict[str, st.SearchStrategy[Any]]:
+    return {
+        "id": activity_id if activity_id is not None else ids(prefix=prefix),
+        "customer_id": customer_id if customer_id is not None else ids(prefix="c-"),
+        "occurred_at": occurred_at if occurred_at is not None else aware_datetimes(),
+    }
+
+
+@_shared
+@st.composite
+def purchases(
+    draw: st.DrawFn,
+    *,
+    activity_id: st.SearchStrategy[str] | None = None,
+    customer_id: st.SearchStrategy[str] | None = None,
+    occurred_at: st.SearchStrategy[datetime] | None = None,
+) -> Purchase:
+    """Purchases, sometimes settled in a recorded way and hosting guests."""
+    common = {k: draw(v) for k, v in _common("p-", activity_id, customer_id, occurred_at).items()}
+    guests = draw(st.frozensets(ids(prefix="c-"), max_size=3))
+    return Purchase(
+        **common,
+        amount=draw(amounts()),
+        currency=draw(currencies()),
+        settlement=draw(st.none() | st.sampled_from(SettlementMethod)),
+        guests=guests - {common["customer_id"]},
+    )
+
+
+@_shared
+def refunds(
+    *,
+    activity_id: st.SearchStrategy[str] | None = None,
+    customer_id: st.SearchStrategy[str] | None = None,
+    occurred_at: st.SearchStrategy[datetime] | None = None,
+) -> st.SearchStrategy[Refund]:
+    """Refunds on their own (their purchase is not generated: for codec tests).
+
+    For refunds that a repository accepts, use :func:`activity_logs`.
+    """
+    return st.builds(
+        Refund,
+        **_common("r-", activity_id, customer_id, occurred_at),
+        purchase_id=ids(prefix="p-"),
+        amount=amounts(min_value=Decimal("0.01")),
+        currency=currencies(),
+        reason=st.none() | texts(),
+    )
+
+
+@_shared
+@st.composite
+def complaints(
+    draw: st.DrawFn,
+    *,
+    activity_id: st.SearchStrategy[str] | None = None,
+    customer_id: st.SearchStrategy[str] | None = None,
+    occurred_at: st.SearchStrategy[datetime] | None = None,
+) -> Complaint:
+    """Complaints in every status; resolved and closed ones carry a later ``resolved_at``."""
+    common = {k: draw(v) for k, v in _common("x-", activity_id, customer_id, occurred_at).items()}
+    status = draw(st.sampled_from(ComplaintStatus))
+    resolved_at = None
+    if status in (ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED):
+        delay = draw(st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=90)))
+        resolved_at = common["occurred_at"] + delay
+    return Complaint(
+        **common,
+        severity=draw(st.sampled_from(Severity)),
+        status=status,
+        resolved_at=resolved_at,
+        channel=draw(st.none() | st.sampled_from(Channel)),
+        topic=draw(st.none() | texts()),
+    )
+
+
+@_shared
+@st.composite
+def referrals(
+    draw: st.DrawFn,
+    *,
+    activity_id: st.SearchStrategy[str] | None = None,
+    customer_id: st.SearchStrategy[str] | None = None,
+    occurred_at: st.SearchStrategy[datetime] | None = None,
+) -> Referral:
+    """Referrals of another customer (never the referrer)."""
+    common = {k: draw(v) for k, v in _common("f-", activity_id, customer_id, occurred_at).items()}
+    referred = draw(ids(prefix="c-").filter(lambda r: r != common["customer_id"]))
+    return Referral(
+        **common,
+        referred_id=referred,
+        channel=draw(st.none() | texts(max_size=20)),
+        status=draw(st.sampled_from(ReferralStatus)),
+    )
+
+
+@_shared
+def interactions(
+    *,
+    activity_id: st.SearchStrategy[str] | None = None,
+    customer_id: st.SearchStrategy[str] | None = None,
+    occurred_at: st.SearchStrategy[datetime] | None = None,
+) -> st.SearchStrategy[Interaction]:
+    """Interactions over every channel, both directions."""
+    return st.builds(
+        Interaction,
+        **_common("i-", activity_id, customer_id, occurred_at),
+        channel=st.sampled_from(Channel),
+        direction=st.sampled_from(Direction),
+        contact_id=st.none() | ids(prefix="k-"),
+        topic=st.none() | texts(),
+    )
+
+
+@_shared
+@st.composite
+def survey_responses(
+    draw: st.DrawFn,
+    *,
+    activity_id: st.SearchStrategy[str] | None = None,
+    customer_id: st.SearchStrategy[str] | None = None,
+    occurred_at: st.SearchStrategy[datetime] | None = None,
+) -> SurveyResponse:
+    """Survey responses on both scales, scores anywhere in the scale's range."""
+    common = {k: draw(v) for k, v in _common("s-", activity_id, customer_id, occurred_at).items()}
+    scale = draw(st.sampled_from(SurveyScale))
+    low, high = scale.bounds
+    return SurveyResponse(
+        **common,
+        scale=scale,
+        score=draw(st.integers(low, high)),
+        comment=draw(st.none() | texts()),
+    )
+
+
+def _non_refunds(
+    activity_id: st.SearchStrategy[str] | None = None,
+    customer_id: st.SearchStrategy[str] | None = None,
+    occurred_at: st.SearchStrategy[datetime] | None = None,
+) -> st.SearchStrategy[Activity]:
+    return st.one_of(
+        purchases(activity_id=activity_id, customer_id=customer_id, occurred_at=occurred_at),
+        complaints(activity_id=activity_id, customer_id=customer_id, occurred_at=occurred_at),
+        referrals(activity_id=activity_id, customer_id=customer_id, occurred_at=occurred_at),
+        interactions(activity_id=activity_id, customer_id=customer_id, occurred_at=occurred_at),
+        survey_responses(activity_id=activity_id, customer_id=customer_id, occurred_at=occurred_at),
+    )
+
+
+@_shared
+def activities(
+    *,
+    activity_id: st.SearchStrategy[str] | None = None,
+    customer_id: st.SearchStrategy[str] | None = None,
+    occurred_at: st.SearchStrategy[datetime] | None = None,
+) -> st.SearchStrategy[Activity]:
+    """Any one activity, every type included (refunds on their own, see :func:`refunds`)."""
+    return st.one_of(
+        _non_refunds(activity_id, customer_id, occurred_at),
+        refunds(activity_id=activity_id, customer_id=customer_id, occurred_at=occurred_at),
+    )
+
+
+@st.composite
+def activity_logs(
+    draw: st.DrawFn,
+    *,
+    min_size: int = 0,
+    max_size: int = 12,
+    customer_ids: Sequence[str] | None = None,
+    instants: Sequence[datetime] | None = None,
+) -> list[Activity]:
+    """A list of activities that a repository accepts, in an order it accepts them.
+
+    Every type appears; ids are unique; refunds follow their purchase, belong to
+    its customer and currency, are not earlier, and never exceed what is left.
+    Activities share a few customers and a few instants, so that ranges and
+    ties in time (ordered by id) are exercised. Shrinks towards short logs.
+
+    *min_size* and *max_size* bound the number of activities before refunds
+    are added; *customer_ids* are the customers to spread them over and
+    *instants* the times to draw ``occurred_at`` from (both drawn if ``None``).
+    """
+    if customer_ids is None:
+        customer_ids = draw(st.lists(ids(prefix="c-"), min_size=1, max_size=3, unique=True))
+    if instants is None:
+        instants = draw(st.lists(aware_datetimes(), min_size=1, max_size=5))
+    one = _non_refunds(
+        customer_id=st.sampled_from(list(customer_ids)),
+        occurred_at=st.sampled_from(list(instants)),
+    )
+    log = draw(st.lists(one, min_size=min_size, max_size=max_size))
+    # Refunds, each with the index in *log* of the purchase it refunds.
+    refunds_: list[tuple[int, Refund]] = []
+    for index, purchase in enumerate(log):
+        if not isinstance(purchase, Purchase):
+            continue
+        left = purchase.amount
+        later = [t for t in instants if t >= purchase.occurred_at] or [purchase.occurred_at]
+        for _ in range(draw(st.integers(0, 2))):
+            if left < Decimal("0.01"):
+                break
+            amount = draw(
+                st.just(left)  # the exact remainder: refunding in full is allowed
+                | st.decimals(min_value=Decimal("0.01"), max_value=left, places=2)
+            )
+            left -= amount
+            refund = Refund(
+                id="r",  # replaced below
+                customer_id=purchase.customer_id,
+                occurred_at=draw(st.sampled_from(later)),
+                purchase_id=purchase.id,
+                amount=amount,
+                currency=purchase.currency,
+                reason=draw(st.none() | texts()),
+            )
+            refunds_.append((index, refund))
+    # Unique ids for everything, refunds pointing at their purchase's new id.
+    total = len(log) + len(refunds_)
+    fresh = draw(st.lists(ids(), min_size=total, max_size=total, unique=True))
+    out: list[Activity] = [attrs.evolve(a, id=i) for a, i in zip(log, fresh, strict=False)]
+    for (index, refund), new_id in zip(refunds_, fresh[len(log) :], strict=True):
+        out.append(attrs.evolve(refund, id=new_id, purchase_id=fresh[index]))
+    return out
+
+
+# ================================================================ any record
+
+
+@_shared
+def records() -> st.SearchStrategy[Record]:
+    """Any record crmkit persists: customers, contacts, consents, memberships, activities."""
+    return st.one_of(customers(), contacts(), consents(), memberships(), activities())
