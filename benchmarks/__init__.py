@@ -1,0 +1,1 @@
+"""crmkit benchmarks: `make bench` (python -m benchmarks) runs them and rewrites RESULTS.md."""
