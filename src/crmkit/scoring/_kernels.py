@@ -1,0 +1,195 @@
+"""Numpy kernels: per-row arrays in, per-customer arrays out.
+
+The contract every kernel follows, so that a distributed engine can run them
+unchanged on each partition of a frame partitioned by customer:
+
+* ``codes`` are ``intp`` customer codes in ``[0, n]``; code ``n`` marks rows to
+  ignore (after ``as_of``), so no row is ever copied to drop it;
+* timestamps are ``int64`` ticks since the epoch in UTC, of any size
+  (``per_day`` ticks to a day); scalar bounds are given in the same ticks;
+* the result is a dict of arrays of length ``n`` (or ``n x k``).
+
+No Python runs per row or per customer: everything is ``np.bincount`` (with
+weights), ``np.minimum.at`` / ``np.maximum.at``, and one sort of an ``int64``
+key for the distinct purchase days. Summation runs in row order, like a loop
+over the rows would, which the scalar path (``features_one``) relies on to
+give the same floats.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "category_counts",
+    "latest_mean",
+    "purchase_kernel",
+    "row_counts",
+    "weighted_sums",
+]
+
+Codes = npt.NDArray[np.intp]
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+
+INT64_MAX: Final = int(np.iinfo(np.int64).max)
+INT64_MIN: Final = int(np.iinfo(np.int64).min)
+_UNKNOWN_METHOD: Final = 4
+
+
+def row_counts(codes: Codes, n: int) -> Ints:
+    """Rows per customer."""
+    counts: Ints = np.bincount(codes, minlength=n + 1)[:n].astype(np.int64, copy=False)
+    return counts
+
+
+def weighted_sums(codes: Codes, n: int, weights: Floats) -> Floats:
+    """Sum of *weights* per customer, added in row order."""
+    sums = np.bincount(codes, weights=weights, minlength=n + 1)[:n]
+    return sums.astype(np.float64, copy=False)
+
+
+def category_counts(codes: Codes, n: int, categories: npt.NDArray[np.int8], k: int) -> Ints:
+    """Rows per customer and category (``n x k``); categories are ``0 .. k-1``."""
+    key = codes * k
+    key += categories
+    counts = np.bincount(key, minlength=(n + 1) * k).reshape(n + 1, k)[:n]
+    return counts.astype(np.int64, copy=False)
+
+
+def latest_mean(codes: Codes, n: int, ticks: Ints, values: Floats) -> Floats:
+    """Per customer, the mean of *values* at the customer's latest time (NaN if no rows)."""
+    latest = np.full(n + 1, INT64_MIN, dtype=np.int64)
+    np.maximum.at(latest, codes, ticks)
+    at_latest = ticks == latest[codes]
+    chosen = codes[at_latest]
+    total = np.bincount(chosen, weights=values[at_latest], minlength=n + 1)[:n]
+    count = np.bincount(chosen, minlength=n + 1)[:n]
+    out = np.full(n, np.nan)
+    np.divide(total, count, out=out, where=count > 0)
+    return out
+
+
+def purchase_kernel(
+    codes: Codes,
+    n: int,
+    ticks: Ints,
+    per_day: int,
+    amounts: Floats,
+    methods: npt.NDArray[np.int8] | None,
+    *,
+    last3_start: int,
+    prev3_start: int,
+) -> dict[str, npt.NDArray[np.generic]]:
+    """Per-customer purchase aggregates.
+
+    Args:
+        codes: customer code of each purchase; ``n`` = ignore the row.
+        n: number of customers.
+        ticks: purchase times (UTC ticks).
+        per_day: ticks per day.
+        amounts: purchase amounts (finite, >= 0).
+        methods: settlement method codes 0-3 (``SettlementMethod`` order), 4 =
+            unknown; ``None`` if no purchase has a known method.
+        last3_start: exclusive start of the last-3-months window (its end is
+            ``as_of``: later rows are already ignored).
+        prev3_start: exclusive start of the previous-3-months window, which
+            ends (inclusive) at *last3_start*.
+
+    Returns:
+        ``count``, ``gross``, ``first`` / ``last`` (ticks; meaningless where
+        count is 0), ``days`` (distinct UTC purchase days), ``months``
+        (distinct calendar months), ``first_day`` / ``last_day`` (days since
+        the epoch), ``repeat_spend`` (spend after the first purchase day),
+        ``spend_last3``, ``spend_prev3``, ``method_spend`` (``n x 4``).
+    """
+    bins = n + 1
+    rows = len(codes)
+    count = row_counts(codes, n)
+    gross = weighted_sums(codes, n, amounts)
+    first = np.full(bins, INT64_MAX, dtype=np.int64)
+    last = np.full(bins, INT64_MIN, dtype=np.int64)
+    np.minimum.at(first, codes, ticks)
+    np.maximum.at(last, codes, ticks)
+
+    # Spend windows: weights zeroed outside the window, summed in row order.
+    scratch = np.empty(rows, dtype=np.float64)
+    flag = np.greater(ticks, last3_start)
+    np.multiply(amounts, flag, out=scratch)
+    spend_last3 = weighted_sums(codes, n, scratch)
+    np.greater(ticks, prev3_start, out=flag)
+    flag &= ticks <= last3_start
+    np.multiply(amounts, flag, out=scratch)
+    spend_prev3 = weighted_sums(codes, n, scratch)
+
+    work = np.empty(rows, dtype=np.int64)
+    method_spend: Floats = np.zeros((n, _UNKNOWN_METHOD), dtype=np.float64)
+    if methods is not None:
+        np.multiply(codes, _UNKNOWN_METHOD + 1, out=work)
+        work += methods
+        by_method = np.bincount(work, weights=amounts, minlength=bins * (_UNKNOWN_METHOD + 1))
+        method_spend = by_method.astype(np.float64, copy=False).reshape(bins, _UNKNOWN_METHOD + 1)[
+            :n, :_UNKNOWN_METHOD
+        ]
+
+    # Purchase days: the first day's spend is not repeat spend.
+    day = np.floor_divide(ticks, per_day)
+    first_day_all = first // per_day
+    np.take(first_day_all, codes, out=work)
+    np.not_equal(day, work, out=flag)
+    np.multiply(amounts, flag, out=scratch)
+    repeat_spend = weighted_sums(codes, n, scratch)
+    del scratch, flag
+
+    # Distinct (customer, day) pairs: one sort of customer * span + day.
+    if rows:
+        low = int(day.min())
+        span = int(day.max()) - low + 1
+        if bins * span >= INT64_MAX // 2:  # only for dates far outside 1677-2262
+            raise ValueError("purchase dates span too many days for an int64 (customer, day) key")
+        np.multiply(codes, span, out=work)
+        day -= low
+        work += day
+        del day
+        work.sort()
+        new = np.empty(rows, dtype=bool)
+        new[0] = True
+        np.not_equal(work[1:], work[:-1], out=new[1:])
+        occasions = work[new]
+        del work, new
+        occasion_code = occasions // span
+        occasion_day = occasions - occasion_code * span + low
+        keep = occasion_code < n
+        occasion_code = occasion_code[keep]
+        occasion_day = occasion_day[keep]
+    else:
+        occasion_code = np.empty(0, dtype=np.int64)
+        occasion_day = np.empty(0, dtype=np.int64)
+    days = np.bincount(occasion_code, minlength=n).astype(np.int64, copy=False)
+    # Distinct calendar months: occasions are sorted by (customer, day), so months
+    # only increase within a customer.
+    month = occasion_day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    month_start = np.ones(len(month), dtype=bool)
+    if len(month) > 1:
+        month_start[1:] = (occasion_code[1:] != occasion_code[:-1]) | (month[1:] != month[:-1])
+    months = np.bincount(occasion_code[month_start], minlength=n).astype(np.int64, copy=False)
+
+    return {
+        "count": count,
+        "gross": gross,
+        "first": first[:n],
+        "last": last[:n],
+        "days": days,
+        "months": months,
+        "first_day": first_day_all[:n],
+        "last_day": last[:n] // per_day,
+        "repeat_spend": repeat_spend,
+        "spend_last3": spend_last3,
+        "spend_prev3": spend_prev3,
+        "method_spend": method_spend,
+    }
