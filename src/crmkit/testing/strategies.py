@@ -18,13 +18,15 @@ belong to, or add a section at the end.
 
 from __future__ import annotations
 
+import calendar
 import functools
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, Literal, NamedTuple, ParamSpec, TypeVar, cast
 
 import attrs
+import pandas as pd
 from hypothesis import strategies as st
 
 from crmkit.domain import (
@@ -52,16 +54,19 @@ from crmkit.domain import (
 )
 
 __all__ = [
+    "FeatureHistory",
     "activities",
     "activity_logs",
     "amounts",
     "aware_datetimes",
+    "column_names",
     "complaints",
     "consents",
     "contacts",
     "currencies",
     "customers",
     "emails",
+    "feature_histories",
     "ids",
     "interactions",
     "memberships",
@@ -74,6 +79,7 @@ __all__ = [
     "survey_responses",
     "texts",
     "timezones",
+    "transaction_frames",
 ]
 
 _P = ParamSpec("_P")
@@ -565,3 +571,177 @@ def activity_logs(
 def records() -> st.SearchStrategy[Record]:
     """Any record crmkit persists: customers, contacts, consents, memberships, activities."""
     return st.one_of(customers(), contacts(), consents(), memberships(), activities())
+
+
+# ================================================================ transaction frames
+# Frames and activity histories for crmkit.scoring (features, features_one).
+# Tests draw the column names too: nothing may assume "id" or "date".
+
+_FEATURE_ARGUMENTS = (
+    "customer",
+    "date",
+    "amount",
+    "settlement",
+    "severity",
+    "channel",
+    "score",
+    "scale",
+)
+_COLUMN_NAMES = st.one_of(
+    st.sampled_from(
+        ["id", "date", "customer_id", "occurred_at", "amount", "when", "Kunde", "金额"]
+    ),
+    texts(max_size=12),
+)
+
+
+@_shared
+def column_names(*arguments: str) -> st.SearchStrategy[dict[str, str]]:
+    """Distinct column names keyed by the argument of ``features`` that names them.
+
+    With no *arguments*: ``customer``, ``date``, ``amount``, ``settlement``,
+    ``severity``, ``channel``, ``score`` and ``scale``. Names include the
+    usual ones (``"id"``, ``"date"``...) in the wrong places, and unicode.
+    """
+    keys = arguments or _FEATURE_ARGUMENTS
+    return st.lists(_COLUMN_NAMES, min_size=len(keys), max_size=len(keys), unique=True).map(
+        lambda names: dict(zip(keys, names, strict=True))
+    )
+
+
+def _add_months(when: datetime, months: int) -> datetime:
+    index = when.year * 12 + when.month - 1 + months
+    year, month0 = divmod(index, 12)
+    day = min(when.day, calendar.monthrange(year, month0 + 1)[1])
+    return when.replace(year=year, month=month0 + 1, day=day)
+
+
+class FeatureHistory(NamedTuple):
+    """An ``as_of`` (aware, UTC) and a log of activities around it."""
+
+    as_of: datetime
+    activities: list[Activity]
+
+
+@st.composite
+def _edge_instants(draw: st.DrawFn, as_of: datetime) -> list[datetime]:
+    """Times on the edges of the features' definitions, in assorted zones."""
+    tiny = timedelta(microseconds=1)
+    midnight = as_of.replace(hour=0, minute=0, second=0, microsecond=0)
+    edges = [as_of, as_of - tiny, as_of + tiny, midnight, midnight - tiny]
+    edges.append(midnight + timedelta(days=1) - tiny)
+    for months in (3, 6):
+        start = _add_months(as_of, -months)
+        edges += [start, start - tiny, start + tiny]
+    chosen = draw(st.lists(st.sampled_from(edges), max_size=5, unique=True))
+    back = st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=900))
+    chosen += [as_of - d for d in draw(st.lists(back, min_size=1, max_size=4))]
+    zones = draw(st.lists(timezones(), min_size=len(chosen), max_size=len(chosen)))
+    return [t.astimezone(z) for t, z in zip(chosen, zones, strict=True)]
+
+
+@_shared
+@st.composite
+def feature_histories(
+    draw: st.DrawFn, *, max_customers: int = 4, max_size: int = 16
+) -> FeatureHistory:
+    """Activity logs (as :func:`activity_logs`) for comparing ``features`` with ``features_one``.
+
+    Activity times cluster where the definitions have edges: at ``as_of`` and
+    a microsecond either side, at the starts of the 3- and 6-month windows,
+    at both ends of ``as_of``'s UTC day, and elsewhere in the 900 days
+    before; several activities share instants and days. ``as_of`` is
+    sometimes midnight UTC (what a date means).
+    """
+    as_of = draw(
+        aware_datetimes(
+            min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1), zones=st.just(UTC)
+        )
+    )
+    if draw(st.booleans()):
+        as_of = as_of.replace(hour=0, minute=0, second=0, microsecond=0)
+    instants = draw(_edge_instants(as_of))
+    customer_ids = draw(st.lists(ids(prefix="c-"), min_size=1, max_size=max_customers, unique=True))
+    log = draw(activity_logs(customer_ids=customer_ids, instants=instants, max_size=max_size))
+    return FeatureHistory(as_of=as_of, activities=log)
+
+
+_Unit = Literal["s", "ms", "us", "ns"]
+_UNITS: dict[_Unit, int] = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 1}  # microseconds per step
+
+
+@_shared
+@st.composite
+def transaction_frames(
+    draw: st.DrawFn,
+    *,
+    customer: str = "customer_id",
+    date: str = "occurred_at",
+    amount: str = "amount",
+    settlement: str | None = "settlement",
+    min_rows: int = 0,
+    max_rows: int = 30,
+) -> pd.DataFrame:
+    """Transaction frames as hosts hand them to ``features``, in every accepted representation.
+
+    Customer ids are text, integers or categorical; dates are naive
+    ``datetime64`` (UTC) at a resolution of s, ms, us or ns, aware in a
+    non-UTC zone, or ISO 8601 text (all naive or all with offsets); amounts
+    are float or integer; settlement methods are ``SettlementMethod`` values
+    with some missing. Row labels are arbitrary integers, not 0..n-1.
+    """
+    rows = draw(st.integers(min_rows, max_rows))
+    id_kind = draw(st.sampled_from(["text", "int", "category"]))
+    pool_size = draw(st.integers(1, 5))
+    if id_kind == "int":
+        pool: list[Any] = draw(
+            st.lists(
+                st.integers(-(10**9), 10**9), min_size=pool_size, max_size=pool_size, unique=True
+            )
+        )
+    else:
+        pool = draw(st.lists(ids(), min_size=pool_size, max_size=pool_size, unique=True))
+    who = draw(st.lists(st.sampled_from(pool), min_size=rows, max_size=rows))
+    unit = draw(st.sampled_from(list(_UNITS)))
+    step = _UNITS[unit]
+    walls = draw(
+        st.lists(
+            st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2040, 1, 1)),
+            min_size=rows,
+            max_size=rows,
+        )
+    )
+    walls = [w.replace(microsecond=w.microsecond // step * step) for w in walls]
+    stamps = pd.Series(pd.DatetimeIndex(walls).as_unit(unit))
+    form = draw(st.sampled_from(["naive", "aware", "text", "zoned text"]))
+    zone = draw(timezones())
+    dates: pd.Series[Any]
+    if form == "naive":
+        dates = stamps
+    elif form == "aware":
+        dates = stamps.dt.tz_localize(UTC).dt.tz_convert(zone)
+    elif form == "text":
+        dates = pd.Series(
+            [w.isoformat(sep=draw(st.sampled_from("T "))) for w in walls], dtype=object
+        )
+    else:
+        dates = pd.Series(
+            [w.replace(tzinfo=UTC).astimezone(zone).isoformat() for w in walls], dtype=object
+        )
+    paid = draw(st.lists(st.integers(0, 10**6), min_size=rows, max_size=rows))
+    columns: dict[str, Any] = {
+        customer: pd.Series(who, dtype="category" if id_kind == "category" else None),
+        date: dates.reset_index(drop=True),
+        amount: pd.Series(paid, dtype="int64")
+        if draw(st.booleans())
+        else pd.Series([p / 100 for p in paid], dtype="float64"),
+    }
+    if settlement is not None:
+        methods = st.none() | st.sampled_from([m.value for m in SettlementMethod])
+        columns[settlement] = pd.Series(
+            draw(st.lists(methods, min_size=rows, max_size=rows)), dtype=object
+        )
+    labels = draw(st.lists(st.integers(-(10**6), 10**6), min_size=rows, max_size=rows, unique=True))
+    frame = pd.DataFrame(columns)
+    frame.index = pd.Index(labels, dtype="int64")
+    return frame

@@ -1,0 +1,198 @@
+"""Properties of crmkit.scoring.features: the scalar path agrees, representations don't matter.
+
+Column names are drawn (never "id"/"date" by habit), as are the forms of
+``as_of``, the date column and the customer ids.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmkit.domain import Activity
+from crmkit.errors import FrameError
+from crmkit.scoring import FEATURE_COLUMNS, activity_frames, features, features_one
+from crmkit.scoring._columns import FEATURE_KINDS
+from crmkit.scoring._factorize import factorize
+from crmkit.testing import strategies as cks
+
+FRAME_COLUMNS = {  # activity_frames column -> features argument that names it
+    "customer_id": "customer",
+    "occurred_at": "date",
+    "amount": "amount",
+    "settlement": "settlement",
+    "severity": "severity",
+    "channel": "channel",
+    "score": "score",
+    "scale": "scale",
+}
+
+
+def _as_of_forms(as_of: datetime) -> st.SearchStrategy[Any]:
+    forms: list[Any] = [as_of, pd.Timestamp(as_of), as_of.isoformat()]
+    forms.append(as_of.replace(tzinfo=None))  # naive = UTC
+    if as_of == as_of.replace(hour=0, minute=0, second=0, microsecond=0):
+        forms += [as_of.date(), as_of.date().isoformat()]
+    return st.sampled_from(forms)
+
+
+def _renamed(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    keep = [c for c in frame.columns if c in FRAME_COLUMNS]
+    return frame[keep].rename(columns={c: names[FRAME_COLUMNS[c]] for c in keep})
+
+
+def _equal(kind: str, frame_value: Any, scalar_value: Any) -> bool:
+    if kind == "int":
+        return isinstance(scalar_value, int) and int(frame_value) == scalar_value
+    if kind == "time":
+        if scalar_value is None:
+            return bool(pd.isna(frame_value))
+        return isinstance(scalar_value, datetime) and frame_value == scalar_value
+    if scalar_value is None:
+        return math.isnan(frame_value)
+    return isinstance(scalar_value, float) and float(frame_value) == scalar_value
+
+
+def _customers_with_activity(log: list[Activity], as_of: datetime) -> set[str]:
+    return {a.customer_id for a in log if a.occurred_at <= as_of}
+
+
+@given(
+    history=cks.feature_histories(),
+    names=cks.column_names(),
+    time_unit=st.sampled_from(["D", "W"]),
+    data=st.data(),
+)
+def test_features_one_equals_the_customers_row_of_features(
+    history: cks.FeatureHistory, names: dict[str, str], time_unit: Any, data: st.DataObject
+) -> None:
+    as_of = data.draw(_as_of_forms(history.as_of), label="as_of")
+    frames = activity_frames(history.activities)
+    active = _customers_with_activity(history.activities, history.as_of)
+    compute = functools.partial(
+        features,
+        _renamed(frames.transactions, names),
+        as_of=as_of,
+        customer=names["customer"],
+        date=names["date"],
+        amount=names["amount"],
+        settlement=names["settlement"],
+        refunds=_renamed(frames.refunds, names),
+        complaints=_renamed(frames.complaints, names),
+        referrals=_renamed(frames.referrals, names),
+        interactions=_renamed(frames.interactions, names),
+        surveys=_renamed(frames.surveys, names),
+        severity=names["severity"],
+        channel=names["channel"],
+        score=names["score"],
+        scale=names["scale"],
+        time_unit=time_unit,
+    )
+    if history.activities and not active:
+        with pytest.raises(FrameError, match="as_of is before all data") as caught:
+            compute()
+        assert caught.value.column == names["date"]
+        return
+    result = compute()
+    assert tuple(result.columns) == FEATURE_COLUMNS
+    assert result.index.name == names["customer"]
+    assert set(result.index) == active
+    for customer in {a.customer_id for a in history.activities}:
+        mine = [a for a in history.activities if a.customer_id == customer]
+        one = features_one(mine, as_of=as_of, time_unit=time_unit)
+        assert tuple(one) == FEATURE_COLUMNS
+        if customer not in active:
+            assert all(v in (0, None) for v in one.values()), one
+            continue
+        row = result.loc[customer]
+        for name in FEATURE_COLUMNS:
+            assert _equal(FEATURE_KINDS[name], row[name], one[name]), (
+                name,
+                row[name],
+                one[name],
+            )
+
+
+def _canonical(frame: pd.DataFrame, date: str) -> pd.DataFrame:
+    """The same frame with its dates as datetime64[ns, UTC]."""
+    out = frame.copy()
+    column = frame[date]
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        out[date] = column.dt.tz_convert(UTC).dt.as_unit("ns")
+    elif column.dtype.kind == "M":
+        out[date] = column.dt.tz_localize(UTC).dt.as_unit("ns")
+    else:
+        out[date] = pd.to_datetime(column, utc=True, format="ISO8601").dt.as_unit("ns")
+    return out
+
+
+@given(data=st.data(), names=cks.column_names("customer", "date", "amount", "settlement"))
+def test_the_representation_of_dates_and_ids_does_not_change_the_result(
+    data: st.DataObject, names: dict[str, str]
+) -> None:
+    frame = data.draw(cks.transaction_frames(**names, min_rows=1))
+    as_of = data.draw(st.datetimes(datetime(1990, 1, 1), datetime(2040, 1, 1)), label="as_of")
+    kwargs: dict[str, Any] = {**names, "as_of": as_of, "time_unit": "W"}
+    canonical = _canonical(frame, names["date"])
+    canonical[names["customer"]] = canonical[names["customer"]].astype(object)
+    try:
+        expected = features(canonical, **kwargs)
+    except Exception as err:  # as_of before all data: both must say so
+        with pytest.raises(type(err)):
+            features(frame, **kwargs)
+        return
+    got = features(frame, **kwargs)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True, check_index_type=False)
+
+
+@settings(max_examples=50)
+@given(data=st.data(), names=cks.column_names("customer", "date", "amount", "settlement"))
+def test_row_order_and_rows_after_as_of_do_not_matter(
+    data: st.DataObject, names: dict[str, str]
+) -> None:
+    frame = data.draw(cks.transaction_frames(**names, min_rows=1))
+    frame = _canonical(frame, names["date"])
+    as_of = frame[names["date"]].sort_values().iloc[len(frame) // 2]
+    kwargs: dict[str, Any] = {**names, "as_of": as_of}
+    expected = features(frame, **kwargs).sort_index()
+    shuffled = frame.sample(frac=1.0, random_state=data.draw(st.integers(0, 2**31)))
+    pd.testing.assert_frame_equal(features(shuffled, **kwargs).sort_index(), expected, rtol=1e-12)
+    earlier = frame[frame[names["date"]] <= as_of]
+    pd.testing.assert_frame_equal(features(earlier, **kwargs).sort_index(), expected)
+
+
+_VALUES = st.one_of(
+    st.sampled_from(["a", "b", "c", "", "ä"]),
+    st.none(),
+    st.just(float("nan")),
+    st.integers(0, 3),
+    st.text(max_size=3),
+)
+
+
+@given(values=st.lists(_VALUES, max_size=40), copies=st.booleans())
+def test_fast_factorize_is_pandas_factorize(values: list[Any], copies: bool) -> None:
+    if copies:  # equal strings held by distinct objects
+        values = ["".join(list(v)) if isinstance(v, str) else v for v in values]
+    series = pd.Series(values, dtype=object)
+    codes, uniques = factorize(series)
+    expected_codes, expected_uniques = pd.factorize(series)
+    assert codes.tolist() == expected_codes.tolist()
+    assert list(uniques) == list(expected_uniques)
+    assert codes.dtype == np.intp
+
+
+def test_features_one_without_activity_is_empty() -> None:
+    one = features_one([], as_of=date(2025, 1, 1))
+    assert one["purchase_count"] == 0
+    assert one["total_spend"] == 0.0
+    assert one["first_purchase"] is None
+    assert one["monthly_frequency"] == 0.0
