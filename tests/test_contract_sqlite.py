@@ -29,6 +29,10 @@ T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 class TestSQLiteFile(crmkit.testing.PersistentRepositoryContract):
+    # Every example creates a database file; the SQL is the same as TestSQLiteInMemory's,
+    # which runs the full hypothesis profile, so fewer examples suffice here.
+    max_examples = 50
+
     @pytest.fixture(autouse=True)
     def _directory(self, tmp_path: Path) -> None:
         self.directory = tmp_path

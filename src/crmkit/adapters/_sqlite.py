@@ -23,14 +23,17 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 import attrs
 
 from crmkit.domain import (
     Activity,
+    ActivityRepository,
     Contact,
+    ContactRepository,
     Customer,
+    CustomerRepository,
     Purchase,
     Record,
     Refund,
@@ -646,3 +649,11 @@ class SQLiteStore:
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"SQLiteStore({self._path!r}, {state})"
+
+
+if TYPE_CHECKING:  # mypy --strict proves the repositories satisfy the Protocols
+
+    def _conforms(
+        store: SQLiteStore,
+    ) -> tuple[CustomerRepository, ContactRepository, ActivityRepository]:
+        return store.customers, store.contacts, store.activities

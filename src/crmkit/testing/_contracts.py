@@ -143,24 +143,6 @@ class Repositories:
 # ---------------------------------------------------------------- helpers
 
 
-def _given(
-    *args: st.SearchStrategy[Any], **kwargs: st.SearchStrategy[Any]
-) -> Callable[[Callable[..., None]], Callable[[], None]]:
-    """``@given`` for a property defined inside a test method, with no deadline.
-
-    Defining the property inside the method (rather than decorating the method)
-    keeps each subclass's run separate, and building the settings at run time
-    keeps the host's active hypothesis profile (``max_examples`` etc.). Storage
-    timings vary, so there is no deadline.
-    """
-
-    def decorate(fn: Callable[..., None]) -> Callable[[], None]:
-        wrapped: Callable[[], None] = settings(deadline=None)(given(*args, **kwargs)(fn))
-        return wrapped
-
-    return decorate
-
-
 def _canonical(record: Record) -> str:
     """The record's JSON, keys sorted: equal only if every field and scale is the same."""
     return json.dumps(to_record(record), sort_keys=True)
@@ -233,7 +215,9 @@ class RepositoryContract:
 
     Implement :meth:`create_repositories`; every ``test_*`` method then runs
     against your repositories. To skip a test your storage cannot pass yet,
-    override it in the subclass with ``pytest.mark.skip`` and a reason.
+    override it in the subclass with ``pytest.mark.skip`` and a reason. Set
+    ``max_examples`` to run the property tests on fewer (or more) generated
+    examples than the active hypothesis profile asks for.
 
     Example (a pytest module of the host's)::
 
@@ -246,6 +230,30 @@ class RepositoryContract:
                     customers=MyCustomers(db), contacts=MyContacts(db),
                     activities=MyActivities(db), on_close=db.close)
     """
+
+    #: Examples per property test; ``None`` lets the active hypothesis profile decide.
+    max_examples: int | None = None
+
+    def _given(
+        self, *args: st.SearchStrategy[Any], **kwargs: st.SearchStrategy[Any]
+    ) -> Callable[[Callable[..., None]], Callable[[], None]]:
+        """``@given`` for a property defined inside a test method, with no deadline.
+
+        Defining the property inside the method (rather than decorating the
+        method) keeps each subclass's runs apart, and building the settings at
+        run time keeps the host's active hypothesis profile. Storage timings
+        vary, so there is no deadline.
+        """
+        if self.max_examples is None:
+            chosen = settings(deadline=None)
+        else:
+            chosen = settings(deadline=None, max_examples=self.max_examples)
+
+        def decorate(fn: Callable[..., None]) -> Callable[[], None]:
+            wrapped: Callable[[], None] = chosen(given(*args, **kwargs)(fn))
+            return wrapped
+
+        return decorate
 
     def create_repositories(self) -> RepositorySet:
         """Return fresh, empty repositories (called once per test and per generated example).
@@ -268,7 +276,7 @@ class RepositoryContract:
     # ------------------------------------------------------------ customers
 
     def test_customers_round_trip_through_add_get_get_many_and_iter_all(self) -> None:
-        @_given(
+        @self._given(
             st.lists(cks.customers(), max_size=8, unique_by=lambda c: c.id),
             st.integers(1, 4),
         )
@@ -315,7 +323,7 @@ class RepositoryContract:
                 repos.customers.get("c-2")  # a failed update does not create it
 
     def test_customer_update_stores_the_change_with_the_next_version(self) -> None:
-        @_given(cks.customers(), cks.customers())
+        @self._given(cks.customers(), cks.customers())
         def check(before: Customer, after: Customer) -> None:
             after = attrs.evolve(after, id=before.id, version=before.version)
             with self.fresh_repositories() as repos:
@@ -364,7 +372,9 @@ class RepositoryContract:
     def test_contacts_round_trip_and_come_back_per_customer_by_id(self) -> None:
         owners = st.sampled_from(["c-1", "c-2", "c-ü"])
 
-        @_given(st.lists(cks.contacts(customer_id=owners), max_size=8, unique_by=lambda k: k.id))
+        @self._given(
+            st.lists(cks.contacts(customer_id=owners), max_size=8, unique_by=lambda k: k.id)
+        )
         def check(contacts: list[Contact]) -> None:
             with self.fresh_repositories() as repos:
                 for contact in contacts:
@@ -402,7 +412,7 @@ class RepositoryContract:
     # ------------------------------------------------------------ activities
 
     def test_activities_round_trip_through_append_get_for_customer_and_iter_batches(self) -> None:
-        @_given(cks.activity_logs(), st.integers(1, 5))
+        @self._given(cks.activity_logs(), st.integers(1, 5))
         def check(log: list[Activity], batch_size: int) -> None:
             with self.fresh_repositories() as repos:
                 for activity in log:
@@ -412,7 +422,7 @@ class RepositoryContract:
         check()
 
     def test_append_many_stores_a_log_at_once_and_counts_only_new_activities(self) -> None:
-        @_given(cks.activity_logs(), st.integers(0, 12), st.integers(1, 5))
+        @self._given(cks.activity_logs(), st.integers(0, 12), st.integers(1, 5))
         def check(log: list[Activity], split: int, batch_size: int) -> None:
             with self.fresh_repositories() as repos:
                 assert repos.activities.append_many(log[:split]) == len(log[:split])
@@ -438,7 +448,7 @@ class RepositoryContract:
         _assert_same(everything, _time_order(log))
 
     def test_appending_the_same_activity_twice_stores_it_once(self) -> None:
-        @_given(cks.activity_logs(min_size=1, max_size=4))
+        @self._given(cks.activity_logs(min_size=1, max_size=4))
         def check(log: list[Activity]) -> None:
             with self.fresh_repositories() as repos:
                 assert repos.activities.append_many(log) == len(log)
@@ -459,7 +469,7 @@ class RepositoryContract:
             _assert_same(repos.activities.for_customer("c-1"), [p])
 
     def test_a_different_activity_under_a_taken_id_raises_and_keeps_the_first(self) -> None:
-        @_given(cks.activity_logs(min_size=1, max_size=4), cks.activities(), st.data())
+        @self._given(cks.activity_logs(min_size=1, max_size=4), cks.activities(), st.data())
         def check(log: list[Activity], other: Activity, data: st.DataObject) -> None:
             taken = data.draw(st.sampled_from(log))
             impostor = attrs.evolve(other, id=taken.id)
@@ -539,7 +549,9 @@ class RepositoryContract:
             assert repos.activities.append(same_instant) is True
 
     def test_a_failing_append_many_stores_nothing(self) -> None:
-        @_given(cks.activity_logs(max_size=6), cks.activity_logs(min_size=1, max_size=6), st.data())
+        @self._given(
+            cks.activity_logs(max_size=6), cks.activity_logs(min_size=1, max_size=6), st.data()
+        )
         def check(stored: list[Activity], batch: list[Activity], data: st.DataObject) -> None:
             assume(not {a.id for a in stored} & {a.id for a in batch})
             poison: Activity
@@ -585,7 +597,7 @@ class RepositoryContract:
             st.sampled_from([timedelta(0), timedelta(microseconds=1), -timedelta(microseconds=1)]),
         )
 
-        @_given(
+        @self._given(
             cks.activity_logs(max_size=10, customer_ids=["c-1", "c-2"], instants=instants),
             bound,
             bound,
@@ -717,7 +729,7 @@ class PersistentRepositoryContract(RepositoryContract):
             again.close()
 
     def test_everything_survives_close_and_reopen(self) -> None:
-        @_given(
+        @self._given(
             st.lists(cks.customers(), max_size=4, unique_by=lambda c: c.id),
             st.lists(
                 cks.contacts(customer_id=st.just("c-1")), max_size=4, unique_by=lambda k: k.id
