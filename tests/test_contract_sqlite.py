@@ -23,7 +23,7 @@ from crmkit.domain import (
     Interaction,
     Purchase,
 )
-from crmkit.errors import AlreadyExistsError, StorageError, ValidationError
+from crmkit.errors import AlreadyExistsError, NotFoundError, StorageError, ValidationError
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -255,3 +255,18 @@ def test_a_failed_write_leaves_the_connection_usable() -> None:
             store.customers.add(ann)
         store.customers.update(attrs.evolve(ann, influence="celebrity"))
         assert store.customers.get("c-1").version == 1
+
+
+def test_ids_are_text_so_a_number_finds_nothing() -> None:
+    with SQLiteStore(":memory:") as store:
+        store.customers.add(Customer(id="5", name="Ann", created_at=T0))
+        store.activities.append(
+            Purchase(id="7", customer_id="5", occurred_at=T0, amount=1, currency="EUR")
+        )
+        with pytest.raises(NotFoundError):
+            store.customers.get(5)  # type: ignore[arg-type]
+        with pytest.raises(NotFoundError):
+            store.activities.get(7)  # type: ignore[arg-type]
+        assert store.activities.for_customer(5) == []  # type: ignore[arg-type]
+        assert store.contacts.for_customer(5) == []  # type: ignore[arg-type]
+        assert store.customers.get_many([5]) == {}  # type: ignore[list-item]

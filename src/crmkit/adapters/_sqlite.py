@@ -131,6 +131,15 @@ def _load(text: str) -> Any:
         ) from exc
 
 
+def _is_text(key: object) -> bool:
+    """Whether a key is a str; callers without type checking may pass numbers.
+
+    SQLite would find the row ``'5'`` for the key ``5`` (TEXT affinity), where
+    Python's ``{"5": ...}[5]`` does not; every lookup by a non-str finds nothing.
+    """
+    return isinstance(key, str)
+
+
 def _storage_error(exc: sqlite3.Error) -> StorageError:
     message = str(exc)
     hint = None
@@ -288,7 +297,8 @@ class _Versioned(Generic[_T]):
                 raise AlreadyExistsError(self._entity, item.id, hint="use update() to change it")
 
     def get(self, item_id: str) -> _T:
-        rows = self._db.query(self._select_one, (item_id,))
+        # Ids are text: SQLite would compare 5 equal to '5' in a TEXT column, Python would not.
+        rows = self._db.query(self._select_one, (item_id,)) if _is_text(item_id) else []
         if not rows:
             raise NotFoundError(self._entity, item_id)
         found: _T = _load(rows[0][1])
@@ -393,6 +403,8 @@ class SQLiteContactRepository(_Versioned[Contact]):
 
     def for_customer(self, customer_id: str) -> list[Contact]:
         """Return the contacts of a customer, ordered by id."""
+        if not _is_text(customer_id):
+            return []
         rows = self._db.query(
             "SELECT record FROM crmkit_contacts WHERE customer_id = ? ORDER BY id",
             (customer_id,),
@@ -502,7 +514,7 @@ class SQLiteActivityRepository:
         Raises:
             NotFoundError: no activity has this id.
         """
-        rows = self._db.query(_SELECT_ACTIVITY, (activity_id,))
+        rows = self._db.query(_SELECT_ACTIVITY, (activity_id,)) if _is_text(activity_id) else []
         if not rows:
             raise NotFoundError("activity", activity_id)
         found: Activity = _load(rows[0][1])
@@ -521,6 +533,8 @@ class SQLiteActivityRepository:
         """
         start = to_optional_utc("start", start)
         end = to_optional_utc("end", end)
+        if not _is_text(customer_id):
+            return []
         rows = self._db.query(
             "SELECT record FROM crmkit_activities"
             " WHERE customer_id = ? AND occurred_at >= ? AND occurred_at < ?"
