@@ -7,6 +7,7 @@ The front door: everything a user needs is importable from here.
 '0.1.0'
 """
 
+from crmkit.adapters.sqlite import SQLiteStore
 from crmkit.domain import (
     Activity,
     ActivityRepository,
@@ -33,6 +34,7 @@ from crmkit.domain import (
     Severity,
     SurveyResponse,
     SurveyScale,
+    check_refund,
     from_record,
     to_record,
 )
@@ -47,16 +49,34 @@ from crmkit.errors import (
     StorageError,
     ValidationError,
 )
+from crmkit.expr import Formula, FormulaError, Table
+from crmkit.scoring import (
+    FEATURE_COLUMNS,
+    ActivityFrames,
+    Component,
+    Score,
+    ValueModel,
+    activity_frames,
+    features,
+    features_one,
+    profile_frame,
+    roll_up_to_companies,
+    score_monthly,
+    transactions_frame,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "FEATURE_COLUMNS",
     "Activity",
+    "ActivityFrames",
     "ActivityRepository",
     "AlreadyExistsError",
     "Channel",
     "Complaint",
     "ComplaintStatus",
+    "Component",
     "ConfigError",
     "ConflictError",
     "Consent",
@@ -67,6 +87,8 @@ __all__ = [
     "CustomerKind",
     "CustomerRepository",
     "Direction",
+    "Formula",
+    "FormulaError",
     "FrameError",
     "InMemoryActivityRepository",
     "InMemoryContactRepository",
@@ -79,13 +101,25 @@ __all__ = [
     "Referral",
     "ReferralStatus",
     "Refund",
+    "SQLiteStore",
+    "Score",
     "SettlementMethod",
     "Severity",
     "StorageError",
     "SurveyResponse",
     "SurveyScale",
+    "Table",
     "ValidationError",
+    "ValueModel",
     "__version__",
+    "activity_frames",
+    "check_refund",
+    "features",
+    "features_one",
     "from_record",
+    "profile_frame",
+    "roll_up_to_companies",
+    "score_monthly",
     "to_record",
+    "transactions_frame",
 ]

@@ -8,6 +8,11 @@
   into those frames, :func:`profile_frame` gives the profile attributes value
   models use, and :func:`roll_up_to_companies` credits staff activity to their
   company customer.
+* :class:`ValueModel` scores the composite customer value: configurable,
+  weighted formula components (:meth:`ValueModel.default` is the seven
+  components of the domain), over a frame (:meth:`ValueModel.score`) or one
+  customer (:meth:`ValueModel.score_one`, with :meth:`Score.explain`);
+  :func:`score_monthly` gives the value at every month end.
 
 Every column and convention is described in the Features concept page.
 """
@@ -21,19 +26,26 @@ from crmkit.scoring._convert import (
     transactions_frame,
 )
 from crmkit.scoring._features import TimeUnit, features
+from crmkit.scoring._monthly import score_monthly
 from crmkit.scoring._one import FeatureValue, features_one
 from crmkit.scoring._time import AsOf
+from crmkit.scoring._value import PROFILE_TYPES, Component, Score, ValueModel
 
 __all__ = [
     "FEATURE_COLUMNS",
+    "PROFILE_TYPES",
     "ActivityFrames",
     "AsOf",
+    "Component",
     "FeatureValue",
+    "Score",
     "TimeUnit",
+    "ValueModel",
     "activity_frames",
     "features",
     "features_one",
     "profile_frame",
     "roll_up_to_companies",
+    "score_monthly",
     "transactions_frame",
 ]

@@ -80,6 +80,8 @@ __all__ = [
     "texts",
     "timezones",
     "transaction_frames",
+    "value_frames",
+    "value_model_configs",
 ]
 
 _P = ParamSpec("_P")
@@ -745,3 +747,94 @@ def transaction_frames(
     frame = pd.DataFrame(columns)
     frame.index = pd.Index(labels, dtype="int64")
     return frame
+
+
+# ================================================================ value models
+# Frames of features and profile attributes, and value-model configurations over
+# them, for crmkit.scoring.ValueModel (score vs score_one, round-trips).
+
+_VALUE_INPUTS = (
+    "total_spend",
+    "monthly_frequency",
+    "monthly_avg_spend",
+    "tenure_months",
+    "settlement_share_prepaid",
+    "spending_budget",
+    "share_of_wallet",
+)
+_INFLUENCE_LABELS = ("none", "senior_position", "celebrity", "unknown-label")
+
+
+def _feature_numbers() -> st.SearchStrategy[float]:
+    edges = st.sampled_from([0.0, -0.0, 1.0, -1.0, float("nan"), float("inf"), float("-inf")])
+    return edges | st.floats(-1e6, 1e6, allow_nan=False) | st.integers(-1000, 1000).map(float)
+
+
+@st.composite
+def value_frames(draw: st.DrawFn, *, max_rows: int = 12) -> pd.DataFrame:
+    """A frame with every column value models in these strategies read.
+
+    Numbers include NaN (null), zeros, infinities and negatives; ``influence``
+    includes nulls and labels no table knows. The index is unique strings.
+    """
+    rows = draw(st.integers(0, max_rows))
+    columns: dict[str, Any] = {
+        name: pd.Series(
+            draw(st.lists(_feature_numbers(), min_size=rows, max_size=rows)), dtype="float64"
+        )
+        for name in _VALUE_INPUTS
+    }
+    columns["influence"] = pd.Series(
+        draw(
+            st.lists(st.none() | st.sampled_from(_INFLUENCE_LABELS), min_size=rows, max_size=rows)
+        ),
+        dtype=object,
+    )
+    frame = pd.DataFrame(columns)
+    frame.index = pd.Index([f"c{i}" for i in range(rows)], name="customer_id")
+    return frame
+
+
+_COMPONENT_FORMULAS = (
+    "total_spend",
+    "monthly_frequency * 2 + monthly_avg_spend",
+    "tenure_months if tenure_months > 0 else 0",
+    "coalesce(settlement_share_prepaid, 0) * rate['prepaid'] * total_spend",
+    "points[influence]",
+    "(40 if spending_budget >= 100000 else 10) * (1 - coalesce(share_of_wallet, 0.5))",
+    "max(total_spend, monthly_avg_spend) / tenure_months",
+    "log1p(abs(total_spend))",
+)
+
+
+@st.composite
+def value_model_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid value-model configuration (the dict/TOML layout) over :func:`value_frames`."""
+    finite = st.floats(-100, 100, allow_nan=False) | st.integers(-5, 5).map(float)
+    picked = draw(
+        st.lists(st.sampled_from(_COMPONENT_FORMULAS), min_size=1, max_size=5, unique=True)
+    )
+    components: dict[str, Any] = {}
+    for i, formula in enumerate(picked):
+        spec: dict[str, Any] = {"formula": formula, "weight": draw(finite)}
+        floor = draw(st.none() | finite)
+        cap = draw(st.none() | finite)
+        if floor is not None and cap is not None and floor > cap:
+            floor, cap = cap, floor
+        if floor is not None:
+            spec["floor"] = floor
+        if cap is not None:
+            spec["cap"] = cap
+        spec["null_as"] = draw(st.sampled_from(["null", 0.0, 1.5]))
+        components[f"c{i}"] = spec
+    return {
+        "model": {"name": draw(st.sampled_from(["m", "loyalty value"])), "version": "1"},
+        "tables": {
+            "rate": {"entries": {"prepaid": 0.5, "cash": 0.25}},
+            "points": {
+                "entries": {"none": 0.0, "senior_position": 30.0, "celebrity": 80.0},
+                "default": draw(st.sampled_from([0.0, None])),
+            },
+        },
+        "components": components,
+    }
