@@ -508,6 +508,8 @@ def _read_masked(data: np.ma.MaskedArray[Any, Any], type_: str, name: str) -> Co
 
 
 def _wrong(name: str, series: pd.Series[Any], what: str, hint: str | None = None) -> FrameError:
+    if hint is None:
+        hint = f"its values are {pd.api.types.infer_dtype(series, skipna=True)}"
     return FrameError(
         f"column {name!r} cannot be read as {what}",
         column=name,
@@ -548,7 +550,6 @@ _BOOL_OBJECTS: Final = frozenset({"boolean", "empty"})
 
 def _read_bool(series: pd.Series[Any], name: str) -> BoolCol:
     dtype = series.dtype
-    hint = "numbers are not bools: compare them, e.g. x > 0"
     if isinstance(dtype, np.dtype) and dtype.kind == "b":
         return BoolCol(np.ascontiguousarray(series.to_numpy(dtype=bool)), None)
     if pd.api.types.is_bool_dtype(dtype) and not isinstance(dtype, np.dtype):
@@ -563,6 +564,9 @@ def _read_bool(series: pd.Series[Any], name: str) -> BoolCol:
             values = np.asarray(array.to_numpy(dtype=bool, na_value=False))
             return BoolCol(values & ~mask, mask if mask.any() else None)
         raise _wrong(name, series, "bools", hint=f"its values are {inferred}")
+    hint = None
+    if pd.api.types.is_numeric_dtype(dtype):
+        hint = "numbers are not bools: compare them, e.g. x > 0"
     raise _wrong(name, series, "bools", hint=hint)
 
 
@@ -570,7 +574,7 @@ def _read_string(series: pd.Series[Any], name: str) -> StrCol:
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         categories = dtype.categories
-        if pd.api.types.infer_dtype(categories, skipna=True) not in ("string", "empty"):
+        if len(categories) and pd.api.types.infer_dtype(categories) != "string":
             raise _wrong(name, series, "strings", hint="its categories are not strings")
         codes = np.asarray(series.cat.codes.to_numpy(), dtype=np.int64)
         return StrCol(codes, np.asarray(categories, dtype=object))

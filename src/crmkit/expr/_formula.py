@@ -195,6 +195,15 @@ class Formula:
         return self._type
 
     @property
+    def schema(self) -> Mapping[str, str | frozenset[str]] | None:
+        """The schema as given, normalised: name -> type, or the set of values of a string.
+
+        >>> Formula("a", schema=["a"]).schema
+        mappingproxy({'a': 'number'})
+        """
+        return None if self._schema is None else types.MappingProxyType(self._schema)
+
+    @property
     def tables(self) -> Mapping[str, Table]:
         """The tables, as :class:`Table` objects."""
         return types.MappingProxyType(self._tables)
@@ -275,11 +284,10 @@ class Formula:
         keys = [str(k) for k in data.keys()]  # noqa: SIM118 - a Series is not iterable by key
         missing = [n for n in self._input_types if n not in keys]
         hints = [h for m in missing if (h := did_you_mean(m, keys))]
-        shown = ", ".join(repr(k) for k in keys[:20]) + (", ..." if len(keys) > 20 else "")
         return ValidationError(
             "data",
             expected="a value for " + ", ".join(repr(m) for m in missing),
-            got=f"keys [{shown}]",
+            got=keys,
             hint="; ".join(hints) or f"the formula reads {', '.join(sorted(self._input_types))}",
         )
 

@@ -159,10 +159,10 @@ class Function:
         'clip(number, number, number) -> number'
         """
         parts = list(self.params)
-        for i in range(len(parts) - self.optional, len(parts)):
-            parts[i] = f"[{parts[i]}]"
         for i in self.constant:
             parts[i] = f"{parts[i]} constant"
+        for i in range(len(parts) - self.optional, len(parts)):
+            parts[i] = f"[{parts[i]}]"
         if self.variadic:
             parts.append("...")
         return f"{self.name}({', '.join(parts)}) -> {self.result}"

@@ -150,7 +150,8 @@ def children(node: Node) -> tuple[Node, ...]:
     """Return the direct children of *node*, left to right.
 
     >>> from crmkit.expr import Formula
-    >>> [type(c).__name__ for c in children(Formula("a + 1").tree)]
+    >>> kinds = [type(c).__name__ for c in children(Formula("a + 1").tree)]
+    >>> kinds
     ['Name', 'Const']
     """
     if isinstance(node, Binary):
@@ -201,7 +202,8 @@ def walk(node: Node) -> Iterator[Node]:
     """Yield *node* and every node below it, parents before children, left to right.
 
     >>> from crmkit.expr import Formula
-    >>> [n.name for n in walk(Formula("a * 2 + log(b)").tree) if isinstance(n, Name)]
+    >>> names = [n.name for n in walk(Formula("a * 2 + log(b)").tree) if isinstance(n, Name)]
+    >>> names
     ['a', 'b']
     """
     stack = [node]
