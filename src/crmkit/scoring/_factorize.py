@@ -60,12 +60,49 @@ def _pointer_view(objects: npt.NDArray[np.object_]) -> npt.NDArray[np.int64] | N
 _CHUNK = 1 << 20
 
 
+_SAMPLE = 1 << 16
+
+
 def _factorize_objects(objects: npt.NDArray[np.object_]) -> tuple[Codes, npt.NDArray[Any]]:
     pointers = _pointer_view(objects)
     n = len(objects)
     if pointers is None:
         codes, uniques = pd.factorize(objects)
         return codes.astype(np.intp, copy=False), np.asarray(uniques, dtype=object)
+    sample = pointers[:: max(n // _SAMPLE, 1)]
+    if len(np.unique(sample)) * 8 <= len(sample):
+        return _few_objects(objects, pointers)
+    return _many_objects(objects, pointers)
+
+
+def _few_objects(
+    objects: npt.NDArray[np.object_], pointers: npt.NDArray[np.int64]
+) -> tuple[Codes, npt.NDArray[Any]]:
+    """Few distinct objects (settlement methods, a small customer base): hash the pointers."""
+    identity, _ = pd.factorize(pointers)
+    identity = identity.astype(np.intp, copy=False)
+    # Groups are numbered by first appearance, so their representatives are in
+    # that order, and so are the values pandas numbers from them. A group first
+    # appears where the running maximum of the codes goes up.
+    first = np.empty(len(identity), dtype=bool)
+    seen = -1
+    for start in range(0, len(identity), _CHUNK):
+        running = np.maximum.accumulate(identity[start : start + _CHUNK])
+        np.maximum(running, seen, out=running)
+        chunk = first[start : start + len(running)]
+        chunk[0] = running[0] > seen
+        np.greater(running[1:], running[:-1], out=chunk[1:])
+        seen = int(running[-1])
+    value_of_group, uniques = pd.factorize(objects[np.flatnonzero(first)])
+    np.take(value_of_group.astype(np.intp, copy=False), identity, out=identity)
+    return identity, np.asarray(uniques, dtype=object)
+
+
+def _many_objects(
+    objects: npt.NDArray[np.object_], pointers: npt.NDArray[np.int64]
+) -> tuple[Codes, npt.NDArray[Any]]:
+    """Many distinct objects (customer ids): one sort instead of a large hash table."""
+    n = len(objects)
     # 1. Group rows by object identity with one sort of (pointer, row) packed into an
     #    int64: objects are aligned, so the low pointer bits are zero and can go.
     low_bits = int(np.bitwise_or.reduce(pointers))

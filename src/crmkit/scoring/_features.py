@@ -307,9 +307,9 @@ def features(
     seen = parts["count"] > 0
     zeros = np.zeros(n, dtype=np.int64)
     parts["refund_total"] = np.zeros(n)
-    parts["complaints"] = np.zeros((n, len(SEVERITY_COLUMNS)), dtype=np.int64)
+    parts["complaints"] = np.zeros((len(SEVERITY_COLUMNS), n), dtype=np.int64)
     parts["referrals"] = zeros
-    parts["interactions"] = np.zeros((n, len(CHANNEL_COLUMNS)), dtype=np.int64)
+    parts["interactions"] = np.zeros((len(CHANNEL_COLUMNS), n), dtype=np.int64)
     parts["survey"] = np.full(n, np.nan)
     if "refunds" in others and refund_amounts is not None:
         item = others["refunds"]
@@ -319,7 +319,7 @@ def features(
         parts["complaints"] = category_counts(
             others["complaints"].codes, n, severities, len(SEVERITY_COLUMNS)
         )
-        seen |= parts["complaints"].sum(axis=1) > 0
+        seen |= parts["complaints"].sum(axis=0) > 0
     if "referrals" in others:
         parts["referrals"] = row_counts(others["referrals"].codes, n)
         seen |= parts["referrals"] > 0
@@ -327,15 +327,18 @@ def features(
         parts["interactions"] = category_counts(
             others["interactions"].codes, n, channels, len(CHANNEL_COLUMNS)
         )
-        seen |= parts["interactions"].sum(axis=1) > 0
+        seen |= parts["interactions"].sum(axis=0) > 0
     if "surveys" in others and scores is not None:
         item = others["surveys"]
         parts["survey"] = latest_mean(item.codes, n, item.ticks.values, scores)
         seen |= ~np.isnan(parts["survey"])
 
+    for item in inputs:  # free the row-sized arrays before building the result
+        item.codes = np.empty(0, dtype=np.intp)
+    del amounts, methods, refund_amounts, severities, channels, scores
     keep = np.flatnonzero(seen)
     if len(keep) < n:
-        parts = {key: value[keep] for key, value in parts.items()}
+        parts = {key: value[..., keep] for key, value in parts.items()}
     columns = _assemble(parts, tx_ticks, as_of_ns, days_per_unit, date_)
     result = pd.DataFrame(columns, index=index[keep].rename(customer_), copy=False)
     return result
@@ -377,9 +380,9 @@ def _assemble(
     divisor = np.fmax(tenure, 1.0)  # 1 where there is no purchase (NaN tenure)
 
     method = parts["method_spend"]
-    known = ((method[:, 0] + method[:, 1]) + method[:, 2]) + method[:, 3]
+    known = ((method[0] + method[1]) + method[2]) + method[3]
     shares = np.full(method.shape, np.nan)
-    np.divide(method, known[:, None], out=shares, where=known[:, None] > 0)
+    np.divide(method, known, out=shares, where=known > 0)
 
     first_day = parts["first_day"]
     repeats = np.maximum(parts["days"] - 1, 0)
@@ -406,7 +409,7 @@ def _assemble(
         "spend_prev_3m": parts["spend_prev3"],
     }
     for i, name in enumerate(SETTLEMENT_COLUMNS):
-        columns[name] = shares[:, i]
+        columns[name] = shares[i]
     columns.update(
         {
             "repeat_purchases": repeats,
@@ -416,14 +419,14 @@ def _assemble(
         }
     )
     complaints = parts["complaints"]
-    columns["complaint_count"] = complaints.sum(axis=1)
+    columns["complaint_count"] = complaints.sum(axis=0)
     for i, name in enumerate(SEVERITY_COLUMNS):
-        columns[name] = complaints[:, i]
+        columns[name] = complaints[i]
     columns["referrals_made"] = parts["referrals"]
     interactions = parts["interactions"]
-    columns["interaction_count"] = interactions.sum(axis=1)
+    columns["interaction_count"] = interactions.sum(axis=0)
     for i, name in enumerate(CHANNEL_COLUMNS):
-        columns[name] = interactions[:, i]
+        columns[name] = interactions[i]
     columns["latest_survey_score"] = parts["survey"]
     for name, values in columns.items():  # one dtype per kind, whatever numpy chose
         kind = FEATURE_KINDS[name]

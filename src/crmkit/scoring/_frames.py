@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from crmkit.errors import FrameError, MissingColumnError, ValidationError, did_you_mean
+from crmkit.scoring._factorize import factorize
 from crmkit.scoring._time import TICKS_PER_SECOND
 
 __all__ = [
@@ -262,7 +263,7 @@ def enum_codes(
     members = list(enum_type)
     allowed = ", ".join(repr(m.value) for m in members)
     col = frame[name]
-    codes, uniques = pd.factorize(col)
+    codes, uniques = factorize(col)
     table = np.empty(len(uniques) + 1, dtype=np.int8)
     bad_uniques = []
     for i, value in enumerate(np.asarray(uniques, dtype=object)):

@@ -18,7 +18,7 @@ give the same floats.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +40,7 @@ Floats = npt.NDArray[np.float64]
 INT64_MAX: Final = int(np.iinfo(np.int64).max)
 INT64_MIN: Final = int(np.iinfo(np.int64).min)
 _UNKNOWN_METHOD: Final = 4
+_CHUNK: Final = 1 << 20
 
 
 def row_counts(codes: Codes, n: int) -> Ints:
@@ -54,12 +55,27 @@ def weighted_sums(codes: Codes, n: int, weights: Floats) -> Floats:
     return sums.astype(np.float64, copy=False)
 
 
+def _by_category(
+    codes: Codes,
+    n: int,
+    categories: npt.NDArray[np.int8],
+    k: int,
+    weights: Floats | None,
+    key: Ints | None = None,
+) -> npt.NDArray[Any]:
+    """``bincount`` over (category, customer): a ``k x n`` array whose rows are contiguous."""
+    bins = n + 1
+    if key is None:
+        key = np.empty(len(codes), dtype=np.int64)
+    np.multiply(categories, bins, out=key, dtype=np.int64)
+    key += codes
+    counts = np.bincount(key, weights=weights, minlength=bins * k)
+    return counts[: bins * k].reshape(k, bins)[:, :n]
+
+
 def category_counts(codes: Codes, n: int, categories: npt.NDArray[np.int8], k: int) -> Ints:
-    """Rows per customer and category (``n x k``); categories are ``0 .. k-1``."""
-    key = codes * k
-    key += categories
-    counts = np.bincount(key, minlength=(n + 1) * k).reshape(n + 1, k)[:n]
-    return counts.astype(np.int64, copy=False)
+    """Rows per category and customer (``k x n``); categories are ``0 .. k-1``."""
+    return _by_category(codes, n, categories, k, None).astype(np.int64, copy=False)
 
 
 def latest_mean(codes: Codes, n: int, ticks: Ints, values: Floats) -> Floats:
@@ -106,7 +122,8 @@ def purchase_kernel(
         count is 0), ``days`` (distinct UTC purchase days), ``months``
         (distinct calendar months), ``first_day`` / ``last_day`` (days since
         the epoch), ``repeat_spend`` (spend after the first purchase day),
-        ``spend_last3``, ``spend_prev3``, ``method_spend`` (``n x 4``).
+        ``spend_last3``, ``spend_prev3``, ``method_spend`` (``4 x n``, rows in
+        ``SettlementMethod`` order).
     """
     bins = n + 1
     rows = len(codes)
@@ -116,10 +133,15 @@ def purchase_kernel(
     last = np.full(bins, INT64_MIN, dtype=np.int64)
     np.minimum.at(first, codes, ticks)
     np.maximum.at(last, codes, ticks)
+    first_day = first // per_day
+
+    # Three row-sized buffers serve every step (memory stays near the input's size).
+    scratch = np.empty(rows, dtype=np.float64)
+    flag = np.empty(rows, dtype=bool)
+    work = np.empty(rows, dtype=np.int64)
 
     # Spend windows: weights zeroed outside the window, summed in row order.
-    scratch = np.empty(rows, dtype=np.float64)
-    flag = np.greater(ticks, last3_start)
+    np.greater(ticks, last3_start, out=flag)
     np.multiply(amounts, flag, out=scratch)
     spend_last3 = weighted_sums(codes, n, scratch)
     np.greater(ticks, prev3_start, out=flag)
@@ -127,57 +149,69 @@ def purchase_kernel(
     np.multiply(amounts, flag, out=scratch)
     spend_prev3 = weighted_sums(codes, n, scratch)
 
-    work = np.empty(rows, dtype=np.int64)
-    method_spend: Floats = np.zeros((n, _UNKNOWN_METHOD), dtype=np.float64)
+    method_spend: Floats = np.zeros((_UNKNOWN_METHOD, n), dtype=np.float64)
     if methods is not None:
-        np.multiply(codes, _UNKNOWN_METHOD + 1, out=work)
-        work += methods
-        by_method = np.bincount(work, weights=amounts, minlength=bins * (_UNKNOWN_METHOD + 1))
-        method_spend = by_method.astype(np.float64, copy=False).reshape(bins, _UNKNOWN_METHOD + 1)[
-            :n, :_UNKNOWN_METHOD
-        ]
+        by_method = _by_category(codes, n, methods, _UNKNOWN_METHOD + 1, amounts, work)
+        method_spend = by_method[:_UNKNOWN_METHOD].astype(np.float64, copy=False)
 
-    # Purchase days: the first day's spend is not repeat spend.
-    day = np.floor_divide(ticks, per_day)
-    first_day_all = first // per_day
-    np.take(first_day_all, codes, out=work)
-    np.not_equal(day, work, out=flag)
+    # Repeat spend: what was bought after the customer's first purchase day, i.e.
+    # at or after the start of the next day (every purchase is at or after the first).
+    np.take((first_day + 1) * per_day, codes, out=work)
+    np.greater_equal(ticks, work, out=flag)
     np.multiply(amounts, flag, out=scratch)
     repeat_spend = weighted_sums(codes, n, scratch)
-    del scratch, flag
 
-    # Distinct (customer, day) pairs: one sort of customer * span + day.
+    # Distinct (customer, day) pairs: one sort of the key customer * span + day.
     if rows:
-        low = int(day.min())
-        span = int(day.max()) - low + 1
+        np.floor_divide(ticks, per_day, out=work)
+        low = int(work.min())
+        span = int(work.max()) - low + 1
         if bins * span >= INT64_MAX // 2:  # only for dates far outside 1677-2262
             raise ValueError("purchase dates span too many days for an int64 (customer, day) key")
-        np.multiply(codes, span, out=work)
-        day -= low
-        work += day
-        del day
+        work -= low
+        for start in range(0, rows, _CHUNK):
+            stop = min(start + _CHUNK, rows)
+            work[start:stop] += codes[start:stop] * span
         work.sort()
-        new = np.empty(rows, dtype=bool)
-        new[0] = True
-        np.not_equal(work[1:], work[:-1], out=new[1:])
-        occasions = work[new]
-        del work, new
-        occasion_code = occasions // span
-        occasion_day = occasions - occasion_code * span + low
-        keep = occasion_code < n
-        occasion_code = occasion_code[keep]
-        occasion_day = occasion_day[keep]
+        flag[0] = True
+        np.not_equal(work[1:], work[:-1], out=flag[1:])
+        # The distinct keys, sorted (the ignored customer n comes last), go to the
+        # scratch buffer and their customers to the work buffer: no new row-sized arrays.
+        distinct = int(np.count_nonzero(flag))
+        occasions = scratch.view(np.int64)[:distinct]
+        np.compress(flag, work, out=occasions)
+        del flag
+        distinct = int(np.searchsorted(occasions, n * span))
+        occasions = occasions[:distinct]
+        occasion_code = np.floor_divide(occasions, span, out=work[:distinct])
+        # Turn each key into the calendar month of its day, in place, by table lookup.
+        month_of_day = (
+            np.arange(low, low + span)
+            .astype("datetime64[D]")
+            .astype("datetime64[M]")
+            .astype(np.int64)
+        )
+        for start in range(0, len(occasions), _CHUNK):
+            stop = min(start + _CHUNK, len(occasions))
+            part = occasions[start:stop]
+            part -= occasion_code[start:stop] * span
+            np.take(month_of_day, part, out=part, mode="clip")
+        month = occasions
     else:
         occasion_code = np.empty(0, dtype=np.int64)
-        occasion_day = np.empty(0, dtype=np.int64)
+        month = np.empty(0, dtype=np.int64)
     days = np.bincount(occasion_code, minlength=n).astype(np.int64, copy=False)
-    # Distinct calendar months: occasions are sorted by (customer, day), so months
-    # only increase within a customer.
-    month = occasion_day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    # Distinct calendar months: occasions are sorted by (customer, day), so a month
+    # starts where the customer or the month changes; count the starts per customer.
     month_start = np.ones(len(month), dtype=bool)
     if len(month) > 1:
-        month_start[1:] = (occasion_code[1:] != occasion_code[:-1]) | (month[1:] != month[:-1])
-    months = np.bincount(occasion_code[month_start], minlength=n).astype(np.int64, copy=False)
+        np.not_equal(month[1:], month[:-1], out=month_start[1:])
+        month_start[1:] |= occasion_code[1:] != occasion_code[:-1]
+    months = np.zeros(n, dtype=np.int64)
+    bought = days > 0
+    if bought.any():
+        segment = np.cumsum(days) - days
+        months[bought] = np.add.reduceat(month_start, segment[bought], dtype=np.int64)
 
     return {
         "count": count,
@@ -186,7 +220,7 @@ def purchase_kernel(
         "last": last[:n],
         "days": days,
         "months": months,
-        "first_day": first_day_all[:n],
+        "first_day": first_day[:n],
         "last_day": last[:n] // per_day,
         "repeat_spend": repeat_spend,
         "spend_last3": spend_last3,
