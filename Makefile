@@ -63,7 +63,11 @@ test-compat: $(COMPAT_VENV)/.installed
 
 test: lint typecheck pytest docs test-compat
 
-bench: $(VENV)/.installed-dev
+$(VENV)/.installed-bench: $(VENV)/.installed-dev
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e ".[dev,docs,bench]"
+	@touch $@
+
+bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks
 
 clean:
