@@ -60,7 +60,7 @@ def pandas_job(tx: pd.DataFrame) -> pd.DataFrame:
     )
     shares = by_method.div(by_method.sum(axis=1), axis=0)
     for m in ("prepaid", "cash", "on_time", "on_account"):
-        out[f"settlement_share_{m}"] = shares[m] if m in shares else 0.0
+        out[f"settlement_share_{m}"] = shares.get(m, 0.0)
     # Repeat-purchase summary: same-day purchases form one occasion.
     occasions = tx.groupby(["customer_id", day], sort=False).amount.sum().reset_index()
     occ = occasions.groupby("customer_id", sort=False)
