@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
@@ -20,6 +21,7 @@ from crmkit.domain import (
     Referral,
     Refund,
 )
+from crmkit.scoring import ValueModel, activity_frames, features_one, profile_frame
 
 __all__ = ["run_demo"]
 
@@ -61,6 +63,7 @@ def run_demo(*, folder: Path, seed: int, out: TextIO) -> None:
         activities = [a for batch in store.activities.iter_batches() for a in batch]
 
     _print_summary(out, path, base.as_of.date().isoformat(), customers, contacts, activities)
+    _print_scores(out, base.as_of, customers, activities)
 
 
 def _print_summary(
@@ -159,3 +162,50 @@ def _print_summary(
             f"Referrals: {len(referrals)}, e.g. {by_id[r.customer_id].name} brought "
             f"{by_id[r.referred_id].name} on {r.occurred_at.date()}"
         )
+
+
+def _print_scores(
+    out: TextIO, as_of: datetime, customers: list[Customer], activities: list[Activity]
+) -> None:
+    """Features and composite value for everyone (columnar), and one customer (scalar)."""
+
+    def say(text: str = "") -> None:
+        print(text, file=out)
+
+    model = ValueModel.default()
+    profiles = profile_frame(customers)
+    feats = activity_frames(activities).features(as_of=as_of).join(profiles, how="left")
+    scored = model.score(feats).join(profiles[["kind"]]).sort_values("value", ascending=False)
+    names = {c.id: c.name for c in customers}
+    parts = [f"value_{c.name}" for c in model.components]
+    say()
+    say(f"Composite value as of {as_of.date()} (model {model.name}, version {model.version})")
+    say(
+        _table(
+            [
+                (
+                    cid,
+                    names[str(cid)],
+                    row["kind"],
+                    f"{row['value']:.1f}",
+                    *(f"{row[p]:.1f}" for p in parts),
+                )
+                for cid, row in scored.head(8).iterrows()
+            ],
+            header=["id", "name", "kind", "value", *(c.name for c in model.components)],
+        )
+    )
+    quantiles = scored["value"].quantile([0.25, 0.5, 0.75]).round(1).tolist()
+    say(f"Value quartiles over {len(scored)} customers: {quantiles}")
+
+    # The same score for one customer, from entities, as an app computes it in a request.
+    top = str(scored.index[0])
+    mine = [a for a in activities if a.customer_id == top]
+    values: dict[str, object] = {
+        **features_one(mine, as_of=as_of),
+        **{str(k): v for k, v in profiles.loc[top].items()},
+    }
+    score = model.score_one(values)
+    say()
+    say(f"Why {names[top]} ({top}) is on top, scored one customer at a time:")
+    say(score.explain())

@@ -150,9 +150,10 @@ class Score:
                     how += f", capped at {comp.cap:g}"
                 if comp.floor is not None and unclipped < comp.floor:
                     how += f", floored at {comp.floor:g}"
-            lines.append(
-                f"  {comp.name.ljust(width)}  {num(contribution):>6} = {how} | {comp.formula}"
-            )
+            what = comp.formula.text if len(comp.formula.text) <= 40 else comp.description
+            if len(what) > 72:
+                what = what[:69] + "..."
+            lines.append(f"  {comp.name.ljust(width)}  {num(contribution):>6} = {how} | {what}")
             for name in sorted(comp.formula.names):
                 value = self.inputs.get(name)
                 shown = (
