@@ -302,3 +302,36 @@ def test_canonical_text_parses_to_the_same_tree(
 def test_node_equality_ignores_positions() -> None:
     assert Formula("a+1").tree == Formula("  a  +  1").tree
     assert Formula("a+1").tree != Formula("a+2").tree
+
+
+def _parity(x: float) -> bool | None:
+    return None if x < 0 else x % 2 == 1
+
+
+def _parity_columns(x: np.ndarray) -> np.ndarray:
+    assert not np.isnan(x).any()  # only rows without nulls are passed
+    return np.array([_parity(v) for v in x], dtype=object)
+
+
+def _label(x: float) -> int:
+    return int(x)  # not a str: read through str(), as on the scalar path
+
+
+def _label_columns(x: np.ndarray) -> np.ndarray:
+    return np.array([int(v) for v in x], dtype=object)
+
+
+def test_registered_functions_see_no_nulls_and_may_return_nulls() -> None:
+    functions = DEFAULT_FUNCTIONS.extend(
+        Function(name="odd", params=("number",), result="bool", scalar=_parity, columnar=_parity_columns),
+        Function(name="label", params=("number",), result="string", scalar=_label, columnar=_label_columns),
+    )  # fmt: skip
+    frame = pd.DataFrame({"x": [1.0, 2.0, -1.0, None]})
+    odd = Formula("odd(x)", functions=functions)
+    assert [odd.evaluate({"x": x}) for x in frame["x"]] == [True, False, None, None]
+    assert odd.evaluate(frame).tolist() == [True, False, pd.NA, pd.NA]
+    label = Formula("label(x)", functions=functions)
+    assert [label.evaluate({"x": x}) for x in frame["x"]] == ["1", "2", "-1", None]
+    assert label.evaluate(frame).isna().tolist() == [False, False, False, True]
+    assert label.evaluate(frame).iloc[:3].tolist() == ["1", "2", "-1"]
+    assert label.evaluate(frame.iloc[:0]).tolist() == []

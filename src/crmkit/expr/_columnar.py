@@ -350,34 +350,66 @@ class _Compiler:
         fs = [self.compile(node.args[i]) for i in evaluated]
         result = fn.result
 
-        def call(env: Env, n: int) -> Col:
+        def builtin(env: Env, n: int) -> Col:
             cols = [f(env, n) for f in fs]
             null: NDArray = _FALSE
             for col in cols:
                 null = null | _null_mask(col)
-            plain = [_plain(col, n, broadcast=not trusted) for col in cols]
+            it = iter(cols)
+            args = [consts[i] if i in consts else next(it) for i in range(len(node.args))]
+            return _from_result(impl(*args), result, null, n, trusted=True)
+
+        def registered(env: Env, n: int) -> Col:
+            # Called on the rows where no argument is null, as the scalar path is.
+            cols = [f(env, n) for f in fs]
+            keep = np.ones(n, dtype=bool)
+            for col in cols:
+                keep &= ~_null_mask(col)
+            m = int(keep.sum())
+            plain = [_plain(col, n, keep if m < n else None) for col in cols]
             it = iter(plain)
             args = [consts[i] if i in consts else next(it) for i in range(len(node.args))]
-            out = impl(*args)
-            return _from_result(out, result, null, n, trusted)
+            out = _from_result(impl(*args), result, _FALSE, m, trusted=False)
+            return out if m == n else _scatter(out, keep, n)
 
-        return call
+        return builtin if trusted else registered
 
 
-def _plain(col: Col, n: int, *, broadcast: bool) -> NDArray:
-    """A column as a function implementation receives it (see :class:`Function`)."""
+def _plain(col: Col, n: int, keep: NDArray | None) -> NDArray:
+    """A column as a registered function receives it: full length, contiguous, only *keep* rows."""
     if isinstance(col, BoolCol):
         values = col.values
     elif isinstance(col, StrCol):
         values = _take(col.cats, col.codes, "")
     else:
         values = col
-    if broadcast:
-        return np.ascontiguousarray(np.broadcast_to(values, (n,)))
-    return values
+    full = np.broadcast_to(values, (n,))
+    return np.ascontiguousarray(full if keep is None else full[keep])
+
+
+def _scatter(col: Col, keep: NDArray, n: int) -> Col:
+    """Spread a result computed on the *keep* rows over *n* rows; the others are null."""
+    if isinstance(col, BoolCol):
+        values = np.zeros(n, dtype=bool)
+        values[keep] = col.values
+        mask = np.ones(n, dtype=bool)
+        mask[keep] = col.null()
+        return BoolCol(values, mask)
+    if isinstance(col, StrCol):
+        codes = np.full(n, -1, dtype=np.int64)
+        codes[keep] = col.codes
+        return StrCol(codes, col.cats)
+    numbers = np.full(n, np.nan)
+    numbers[keep] = col
+    return numbers
 
 
 def _from_result(out: Any, type_: str, null: NDArray, n: int, trusted: bool) -> Col:
+    """A function's result in internal form; rows where an argument was null become null.
+
+    Results of registered functions are read as leniently as their scalar
+    results are: ``None`` or NaN is null, and string results go through ``str``.
+    """
     if type_ == NUMBER:
         values = np.asarray(out, dtype=np.float64)
         if not trusted:
@@ -386,14 +418,23 @@ def _from_result(out: Any, type_: str, null: NDArray, n: int, trusted: bool) -> 
             return values
         return np.where(null, np.nan, values)
     if type_ == BOOL:
-        bools = np.broadcast_to(np.asarray(out, dtype=bool), (n,))
-        mask = np.broadcast_to(null, (n,)) if null is not _FALSE else None
-        return BoolCol(bools & ~null, None if mask is None else np.array(mask))
-    objects = np.asarray(out, dtype=object)
-    objects = np.broadcast_to(objects, (n,))
+        raw = np.broadcast_to(np.asarray(out), (n,))
+        if raw.dtype == object:
+            array = pd.array(raw, dtype="boolean")
+            null = null | np.asarray(array.isna(), dtype=bool)
+            bools = np.asarray(array.to_numpy(dtype=bool, na_value=False))
+        else:
+            bools = raw.astype(bool)
+        mask = None if null is _FALSE else np.array(np.broadcast_to(null, (n,)))
+        return BoolCol(bools & ~null, mask)
+    objects = np.broadcast_to(np.asarray(out, dtype=object), (n,))
     codes, uniques = pd.factorize(objects)
-    codes = np.where(null, -1, np.asarray(codes, dtype=np.int64))
-    return StrCol(codes, np.asarray(uniques, dtype=object))
+    codes = np.asarray(codes, dtype=np.int64)
+    if not trusted:
+        remap, distinct = pd.factorize(np.array([str(u) for u in uniques], dtype=object))
+        codes = _recode(codes, np.asarray(remap, dtype=np.int64))
+        uniques = distinct
+    return StrCol(np.where(null, -1, codes), np.asarray(uniques, dtype=object))
 
 
 def _compare_pair(op: str, kind: str, a: Col, b: Col) -> BoolCol:

@@ -67,12 +67,12 @@ class Function:
             non-null input (return NaN where the function is undefined).
         columnar: ``columnar(*arrays)`` for whole columns: numbers arrive as
             contiguous ``float64`` arrays, bools as ``bool`` arrays, strings
-            as ``object`` arrays of ``str``, all of the same length (rows where
-            some argument is null hold arbitrary values; their results are
-            discarded). Return an array of that length: ``float64`` (NaN is
-            null), ``bool``, or ``str`` objects (``None`` is null). It runs
-            with numpy floating-point warnings silenced. It must return, for
-            every row, exactly what ``scalar`` returns.
+            as ``object`` arrays of ``str``, all of one length and holding
+            only the rows where no argument is null. Return an array of that
+            length: ``float64`` (NaN is null), ``bool``, or ``str`` objects
+            (``None`` is null). It runs with numpy floating-point warnings
+            silenced. It must return, for every row, exactly what ``scalar``
+            returns.
         optional: how many trailing parameters may be left out (the
             implementations then receive fewer arguments).
         variadic: the last parameter may be repeated any number of times.

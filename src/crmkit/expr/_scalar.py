@@ -426,9 +426,9 @@ class _Compiler:
         nulls = [_is_null(fn.param_type(i)) for i in evaluated]
         if len(evaluated) == 1 and not consts and fn.param_type(0) == NUMBER:
             f = fs[0]
-            if trusted:
+            if trusted and fn.result == NUMBER:
                 return lambda env: impl(x) if (x := f(env)) == x else NAN
-            return lambda env: out(impl(x)) if (x := f(env)) == x else NAN
+            return lambda env: out(impl(x)) if (x := f(env)) == x else result_null
 
         def call(env: Env) -> Any:
             values = [f(env) for f in fs]
