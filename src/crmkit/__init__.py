@@ -7,7 +7,8 @@ The front door: everything a user needs is importable from here.
 '0.1.0'
 """
 
-from crmkit.adapters.sqlite import SQLiteStore
+from typing import TYPE_CHECKING, Any
+
 from crmkit.domain import (
     Activity,
     ActivityRepository,
@@ -66,6 +67,19 @@ from crmkit.scoring import (
 )
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from crmkit.adapters.sqlite import SQLiteStore
+
+
+def __getattr__(name: str) -> Any:
+    # Adapters load on first use, so that `import crmkit` stays light.
+    if name == "SQLiteStore":
+        from crmkit.adapters.sqlite import SQLiteStore
+
+        return SQLiteStore
+    raise AttributeError(f"module 'crmkit' has no attribute {name!r}")
+
 
 __all__ = [
     "FEATURE_COLUMNS",

@@ -25,12 +25,14 @@ from crmkit.domain._errors import (
     ValidationError,
     did_you_mean,
 )
+from crmkit.expr._errors import FormulaError
 
 __all__ = [
     "AlreadyExistsError",
     "ConfigError",
     "ConflictError",
     "CrmkitError",
+    "FormulaError",
     "FrameError",
     "MissingColumnError",
     "NotFoundError",
