@@ -44,7 +44,7 @@ pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest
 
 docs: $(VENV)/.installed-dev
-	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
 
 docs-serve: $(VENV)/.installed-dev
 	$(BIN)/mkdocs serve
@@ -58,7 +58,7 @@ $(COMPAT_VENV)/.installed: pyproject.toml
 
 # The whole test suite on the oldest supported pandas / numpy / attrs.
 test-compat: $(COMPAT_VENV)/.installed
-	$(COMPAT_VENV)/bin/python -c 'import pandas, numpy, attrs; print("compat:", "pandas", pandas.__version__, "numpy", numpy.__version__, "attrs", attrs.__version__)'
+	$(COMPAT_VENV)/bin/python -c 'from importlib.metadata import version as v; print("compat: pandas", v("pandas"), "numpy", v("numpy"), "attrs", v("attrs"))'
 	$(COMPAT_VENV)/bin/pytest -q -p no:cacheprovider tests
 
 test: lint typecheck pytest docs test-compat
