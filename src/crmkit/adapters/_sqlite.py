@@ -98,6 +98,15 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         " WHERE purchase_id IS NOT NULL",
         "PRAGMA user_version = 1",
     ),
+    (
+        # Parts of crmkit that keep tables of their own (lifecycle history, loyalty
+        # ledger) version them here, one row per part: see ensure_part().
+        """CREATE TABLE crmkit_schema_parts (
+            part TEXT NOT NULL PRIMARY KEY,
+            version INTEGER NOT NULL
+        )""",
+        "PRAGMA user_version = 2",
+    ),
 )
 
 #: The schema version this crmkit writes; a file with a newer one is refused.
@@ -266,6 +275,44 @@ def _check_version(conn: sqlite3.Connection, version: int) -> None:
             got=f"schema version {version}",
             hint="upgrade crmkit to open it",
         )
+
+
+# ---------------------------------------------------------------- schema parts
+
+
+def ensure_part(db: _Database, part: str, migrations: tuple[tuple[str, ...], ...]) -> None:
+    """Bring the tables of one part of crmkit (e.g. ``"loyalty"``) up to its latest version.
+
+    Each part keeps its own ordered list of migrations (``migrations[n]`` takes
+    the part from version n to n + 1; never edit a released one, append) and
+    its version in ``crmkit_schema_parts``, so parts evolve independently of
+    each other and of the core schema. Runs in one ``BEGIN IMMEDIATE``
+    transaction, so concurrent openers migrate once.
+
+    Raises:
+        StorageError: the file has a newer version of the part than this crmkit.
+    """
+    with db.transaction(write=True) as conn:
+        row = conn.execute(
+            "SELECT version FROM crmkit_schema_parts WHERE part = ?", (part,)
+        ).fetchone()
+        version = 0 if row is None else int(row[0])
+        if version > len(migrations):
+            raise StorageError(
+                f"the {part} tables were written by a newer crmkit",
+                expected=f"{part} schema version {len(migrations)} or lower",
+                got=f"version {version}",
+                hint="upgrade crmkit to read this file",
+            )
+        for migration in migrations[version:]:
+            for statement in migration:
+                conn.execute(statement)
+        if version < len(migrations):
+            conn.execute(
+                "INSERT INTO crmkit_schema_parts (part, version) VALUES (?, ?)"
+                " ON CONFLICT (part) DO UPDATE SET version = excluded.version",
+                (part, len(migrations)),
+            )
 
 
 # ---------------------------------------------------------------- repositories
