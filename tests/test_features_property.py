@@ -196,3 +196,17 @@ def test_features_one_without_activity_is_empty() -> None:
     assert one["total_spend"] == 0.0
     assert one["first_purchase"] is None
     assert one["monthly_frequency"] == 0.0
+
+
+@pytest.mark.parametrize("distinct", [3, 5_000])
+def test_fast_factorize_on_larger_columns(distinct: int) -> None:
+    rng = np.random.default_rng(distinct)
+    pool = np.array([f"id-{i}" for i in range(distinct)] + [None], dtype=object)
+    values = pool[rng.integers(0, len(pool), 50_000)]
+    # Equal ids held by different objects, as when each row's text is parsed separately.
+    values[::7] = np.array(["".join(list(v)) if v else v for v in values[::7]], dtype=object)
+    series = pd.Series(values, dtype=object)
+    codes, uniques = factorize(series)
+    expected_codes, expected_uniques = pd.factorize(series)
+    assert codes.tolist() == expected_codes.tolist()
+    assert list(uniques) == list(expected_uniques)

@@ -130,9 +130,7 @@ def _many_objects(
     packed &= (1 << row_bits) - 1  # now the row of each sorted position
     rows = packed
     group_start = np.flatnonzero(starts)
-    del starts
     first_row = rows[group_start]  # a group's rows are sorted, so this is its first row
-    sizes = np.diff(group_start, append=n)
     # 2. Factorise one representative per identity group by value; groups are in
     #    address order, so the objects are read sequentially.
     value_of_group, value_uniques = pd.factorize(objects[first_row])
@@ -146,8 +144,16 @@ def _many_objects(
     rank[value_order] = np.arange(n_values, dtype=np.intp)
     relabel = np.full(len(group_start), -1, dtype=np.intp)
     relabel[known] = rank[value_of_group[known]]
+    # 4. Back to row order, a chunk at a time: a sorted position's group is the
+    #    running count of group starts.
     codes = np.empty(n, dtype=np.intp)
-    codes[rows] = np.repeat(relabel, sizes)
+    group_before = -1
+    for lo in range(0, n, _CHUNK):
+        hi = min(lo + _CHUNK, n)
+        group = np.cumsum(starts[lo:hi].view(np.int8), dtype=np.intp)
+        group += group_before
+        group_before = int(group[-1])
+        codes[rows[lo:hi]] = relabel[group]
     uniques = np.asarray(value_uniques, dtype=object)[value_order]
     return codes, uniques
 
