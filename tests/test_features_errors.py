@@ -161,6 +161,7 @@ def test_unparseable_dates_are_listed() -> None:
     objects = good().assign(at=pd.Series([1, "2025-01-01", 2.5, object()], index=good().index))
     err = raises(FrameError, lambda: run(objects))
     assert err.column == "at"
+    assert err.rows == (10, 12, 13)
 
 
 def test_mixed_naive_and_zoned_dates_are_listed() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Sequence
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -106,10 +107,23 @@ def _parse_text_dates(frame: pd.DataFrame, what: str, name: str, col: pd.Series[
     kinds = pd.api.types.infer_dtype(col, skipna=False)
     if kinds in ("string", "empty"):
         zoned = col.astype(object).str.contains(_ZONED_TEXT, regex=True).to_numpy(dtype=bool)
-    else:
-        zoned = np.fromiter(
-            (_is_zoned(v) for v in col.to_numpy(dtype=object)), dtype=bool, count=len(col)
+    else:  # a column of Python objects: check each one's type (pandas would too)
+        values = col.to_numpy(dtype=object)
+        odd_type = np.fromiter(
+            (not isinstance(v, (str, date, np.datetime64)) for v in values),
+            dtype=bool,
+            count=len(values),
         )
+        if odd_type.any():
+            example = values[int(np.argmax(odd_type))]
+            raise FrameError(
+                f"{what}[{name!r}] has values that are not dates",
+                column=name,
+                rows=first_rows(frame, odd_type),
+                expected=_DATES_EXPECTED,
+                got=f"{type(example).__name__} {example!r}",
+            )
+        zoned = np.fromiter((_is_zoned(v) for v in values), dtype=bool, count=len(values))
     if zoned.any() and not zoned.all():
         odd = zoned != zoned[0]
         raise FrameError(
