@@ -12,7 +12,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-collect_ignore = [] if (ROOT.parent / "shared" / "data" / "cdnow").is_dir() else ["tutorials/cdnow.md"]
+collect_ignore = (
+    [] if (ROOT.parent / "shared" / "data" / "cdnow").is_dir() else ["tutorials/cdnow.md"]
+)
 
 
 @pytest.fixture(autouse=True)
