@@ -664,8 +664,8 @@ class SQLiteStore:
     >>> with SQLiteStore(":memory:") as store:
     ...     store.customers.add(Customer(id="c-1", name="Ann",
     ...                                  created_at=datetime(2025, 1, 1, tzinfo=UTC)))
-    ...     print(store.customers.get("c-1").id, len(store.customers), store.schema_version)
-    c-1 1 1
+    ...     print(store.customers.get("c-1").id, len(store.customers))
+    c-1 1
     """
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 10.0) -> None:
