@@ -3,7 +3,7 @@
 Every page runs with the repository root as the working directory, so a page
 can name shared data by a plain relative path such as
 ``../shared/data/cdnow/CDNOW_sample.txt`` (CI keeps ``shared/`` beside the
-checkout). Without that folder the CDNOW tutorial is skipped.
+checkout). Without that folder the CDNOW tutorials are skipped.
 """
 
 from pathlib import Path
