@@ -53,7 +53,7 @@ $(COMPAT_VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "crmkit needs Python 3.11+")'
 	$(PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
-	$(COMPAT_VENV)/bin/python -m pip install $(PIP_FLAGS) -e ".[testing]" $(COMPAT_PINS)
+	$(COMPAT_VENV)/bin/python -m pip install $(PIP_FLAGS) -e ".[testing,quality]" $(COMPAT_PINS)
 	@touch $@
 
 # The whole test suite on the oldest supported pandas / numpy / attrs.
