@@ -1,0 +1,55 @@
+"""Lifecycle state machines: definitions as data, stepping, classifying and replaying.
+
+* :class:`Lifecycle` is a definition: states, an initial state, final states
+  and guarded transitions, loaded from a dict, TOML or JSON and validated when
+  built. :meth:`Lifecycle.five_stage` is the domain's five stages,
+  :meth:`Lifecycle.b2b_funnel` a B2B lead funnel.
+* The machine does not own the state: :meth:`Lifecycle.step` takes one
+  customer's stage and features and returns the next stage with a
+  :class:`LifecycleTransition` record; :meth:`Lifecycle.classify` does the
+  same for a whole frame; :func:`replay` runs a transaction log period by
+  period.
+* :class:`TransitionHistory` is the repository Protocol for transition
+  records (:class:`InMemoryTransitionHistory` here, SQLite in
+  :mod:`crmkit.adapters.sqlite`).
+* :func:`churn_warning` flags customers at risk, with the reason.
+
+See the Lifecycle concept page for the semantics and the five-stage guards.
+"""
+
+from crmkit.lifecycle._churn import ChurnWarning, churn_warning
+from crmkit.lifecycle._definition import DERIVED, KNOWN_INPUTS, Lifecycle, Step, Transition
+from crmkit.lifecycle._records import (
+    InMemoryTransitionHistory,
+    LifecycleTransition,
+    TransitionHistory,
+)
+from crmkit.lifecycle._replay import Replay, replay
+
+__all__ = [
+    "DERIVED",
+    "KNOWN_INPUTS",
+    "ChurnWarning",
+    "InMemoryTransitionHistory",
+    "Lifecycle",
+    "LifecycleTransition",
+    "Replay",
+    "Step",
+    "Transition",
+    "TransitionHistory",
+    "churn_warning",
+    "replay",
+]
+
+for _cls in (
+    ChurnWarning,
+    InMemoryTransitionHistory,
+    Lifecycle,
+    LifecycleTransition,
+    Replay,
+    Step,
+    Transition,
+    TransitionHistory,
+):
+    _cls.__module__ = "crmkit.lifecycle"
+del _cls

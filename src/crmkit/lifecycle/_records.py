@@ -1,0 +1,239 @@
+"""The transition record and the transition-history repository (Protocol and in memory)."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import attrs
+
+from crmkit.domain import FrozenDict, Record
+from crmkit.domain._errors import AlreadyExistsError, ValidationError
+from crmkit.domain._record import check
+from crmkit.domain._values import check_id, check_text, to_utc
+
+__all__ = [
+    "InMemoryTransitionHistory",
+    "LifecycleTransition",
+    "TransitionHistory",
+    "check_window",
+]
+
+
+def _name(field: str, value: object) -> str:
+    return check_text(field, value, max_len=200)
+
+
+def _inputs(field: str, value: object) -> FrozenDict[str, Any]:
+    if not isinstance(value, (dict, FrozenDict)):
+        raise ValidationError(field, expected="a mapping of input names to values", got=value)
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise ValidationError(field, expected="input names as str", got=key)
+        if isinstance(item, float) and math.isnan(item):
+            item = None
+        if item is not None and not isinstance(item, (bool, int, float, str)):
+            raise ValidationError(
+                f"{field}[{key!r}]", expected="a number, bool, str or None", got=item
+            )
+        out[key] = float(item) if isinstance(item, int) and not isinstance(item, bool) else item
+    return FrozenDict(out)
+
+
+@attrs.frozen(kw_only=True)
+class LifecycleTransition(Record):
+    """One transition a customer made: from a stage to another, at a time, and why.
+
+    Its natural key is ``(customer_id, at, transition)``: storing the same
+    transition twice stores it once.
+
+    Attributes:
+        customer_id: the customer.
+        from_stage: the stage before.
+        to_stage: the stage after.
+        at: when it happened (timezone-aware, stored in UTC).
+        transition: the name of the transition of the definition that fired.
+        inputs: the values its guard read (name -> number, bool, str or None).
+        lifecycle: the definition's name.
+        version: the definition's version.
+
+    >>> from datetime import UTC, datetime
+    >>> t = LifecycleTransition(customer_id="c-1", from_stage="introduction",
+    ...     to_stage="growth", at=datetime(2025, 1, 31, tzinfo=UTC), transition="second_purchase",
+    ...     inputs={"purchase_days": 2}, lifecycle="five-stage", version="1")
+    >>> t.key
+    ('c-1', datetime.datetime(2025, 1, 31, 0, 0, tzinfo=datetime.timezone.utc), 'second_purchase')
+    >>> t.inputs["purchase_days"]
+    2.0
+    """
+
+    type_name: ClassVar[str] = "lifecycle_transition"
+
+    customer_id: str = attrs.field(metadata=check(check_id))
+    from_stage: str = attrs.field(metadata=check(_name))
+    to_stage: str = attrs.field(metadata=check(_name))
+    at: datetime = attrs.field(metadata=check(to_utc))
+    transition: str = attrs.field(metadata=check(_name))
+    inputs: FrozenDict[str, Any] = attrs.field(factory=FrozenDict, metadata=check(_inputs))
+    lifecycle: str = attrs.field(metadata=check(_name))
+    version: str = attrs.field(metadata=check(_name))
+
+    def _validate(self) -> None:
+        if self.from_stage == self.to_stage:
+            raise ValidationError(
+                "LifecycleTransition.to_stage",
+                expected=f"a stage other than from_stage {self.from_stage!r}",
+                got=self.to_stage,
+            )
+
+    @property
+    def key(self) -> tuple[str, datetime, str]:
+        """The natural key: ``(customer_id, at, transition)``."""
+        return (self.customer_id, self.at, self.transition)
+
+
+@runtime_checkable
+class TransitionHistory(Protocol):
+    """An append-only history of lifecycle transitions, idempotent on the natural key.
+
+    The host stores each customer's current stage on its own entity; this
+    history records how the customer got there.
+    """
+
+    def append(self, transition: LifecycleTransition) -> bool:
+        """Store *transition*; return ``False`` if this very transition was stored already.
+
+        Raises:
+            AlreadyExistsError: a different transition has the same
+                ``(customer_id, at, transition)``.
+        """
+        ...
+
+    def append_many(self, transitions: Iterable[LifecycleTransition]) -> int:
+        """Store several transitions all-or-nothing; return how many were new.
+
+        Raises:
+            AlreadyExistsError: as ``append``; then nothing is stored.
+        """
+        ...
+
+    def for_customer(
+        self,
+        customer_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[LifecycleTransition]:
+        """A customer's transitions with ``start <= at < end``, ordered by ``at`` then name."""
+        ...
+
+    def latest_stages(self) -> dict[str, str]:
+        """Each customer's stage after their latest transition (``to_stage``), by customer id."""
+        ...
+
+
+def check_transition(value: object) -> LifecycleTransition:
+    """Raise ValidationError unless *value* is a LifecycleTransition."""
+    if not isinstance(value, LifecycleTransition):
+        raise ValidationError(
+            "transition", expected="a LifecycleTransition", got=type(value).__name__
+        )
+    return value
+
+
+def check_window(start: object, end: object) -> tuple[datetime | None, datetime | None]:
+    """The ``start``/``end`` of a query as aware UTC datetimes (naive ones are refused)."""
+    return (
+        None if start is None else to_utc("start", start),
+        None if end is None else to_utc("end", end),
+    )
+
+
+def _order(t: LifecycleTransition) -> tuple[datetime, str]:
+    return (t.at, t.transition)
+
+
+class InMemoryTransitionHistory:
+    """A :class:`TransitionHistory` in a dict (thread-safe; for tests and small hosts).
+
+    >>> from datetime import UTC, datetime
+    >>> history = InMemoryTransitionHistory()
+    >>> t = LifecycleTransition(customer_id="c-1", from_stage="growth", to_stage="decline",
+    ...     at=datetime(2025, 3, 31, tzinfo=UTC), transition="slowing",
+    ...     lifecycle="five-stage", version="1")
+    >>> history.append(t), history.append(t)
+    (True, False)
+    >>> history.latest_stages()
+    {'c-1': 'decline'}
+    """
+
+    def __init__(self) -> None:
+        self._by_key: dict[tuple[str, datetime, str], LifecycleTransition] = {}
+        self._lock = threading.Lock()
+
+    def _check_new(
+        self, t: LifecycleTransition, pending: dict[tuple[str, datetime, str], LifecycleTransition]
+    ) -> bool:
+        stored = pending.get(t.key) or self._by_key.get(t.key)
+        if stored is None:
+            return True
+        if stored != t:
+            raise AlreadyExistsError(
+                "lifecycle transition",
+                t.key,
+                hint="a different transition is stored under this (customer, at, transition)",
+            )
+        return False
+
+    def append(self, transition: LifecycleTransition) -> bool:
+        """Store *transition* (see :meth:`TransitionHistory.append`)."""
+        t = check_transition(transition)
+        with self._lock:
+            if not self._check_new(t, {}):
+                return False
+            self._by_key[t.key] = t
+            return True
+
+    def append_many(self, transitions: Iterable[LifecycleTransition]) -> int:
+        """Store several transitions all-or-nothing (see :meth:`TransitionHistory.append_many`)."""
+        items = [check_transition(t) for t in transitions]
+        with self._lock:
+            pending: dict[tuple[str, datetime, str], LifecycleTransition] = {}
+            for t in items:
+                if self._check_new(t, pending):
+                    pending[t.key] = t
+            self._by_key.update(pending)
+            return len(pending)
+
+    def for_customer(
+        self,
+        customer_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[LifecycleTransition]:
+        """A customer's transitions in ``[start, end)`` (see :meth:`TransitionHistory.for_customer`)."""
+        lo, hi = check_window(start, end)
+        with self._lock:
+            found = [
+                t
+                for t in self._by_key.values()
+                if t.customer_id == customer_id
+                and (lo is None or t.at >= lo)
+                and (hi is None or t.at < hi)
+            ]
+        return sorted(found, key=_order)
+
+    def latest_stages(self) -> dict[str, str]:
+        """Each customer's latest ``to_stage`` (see :meth:`TransitionHistory.latest_stages`)."""
+        latest: dict[str, LifecycleTransition] = {}
+        with self._lock:
+            for t in self._by_key.values():
+                seen = latest.get(t.customer_id)
+                if seen is None or _order(t) > _order(seen):
+                    latest[t.customer_id] = t
+        return {cid: t.to_stage for cid, t in sorted(latest.items())}

@@ -1,0 +1,464 @@
+"""Replaying a transaction log period by period: every customer's stage at every period end.
+
+Features are computed incrementally, not from scratch per period: the log is
+sorted once by customer and time, bucketed by period (and by the edges of the
+three-month spend windows), and the running per-customer aggregates at each
+period end are cumulative sums over the buckets. The features derived from
+them are the ones :func:`~crmkit.scoring.features` gives ``as_of`` the
+period's last instant.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from crmkit.domain._errors import FrameError, ValidationError, did_you_mean
+from crmkit.lifecycle._definition import (
+    _DERIVED_FORMULAS,
+    DERIVED,
+    Lifecycle,
+    _Plan,
+    derive_arrays,
+)
+from crmkit.lifecycle._records import LifecycleTransition
+from crmkit.scoring import AsOf
+from crmkit.scoring._factorize import factorize
+from crmkit.scoring._frames import amount_array, check_frame, date_ticks, first_rows
+from crmkit.scoring._time import (
+    DAYS_PER_MONTH,
+    NS_PER_DAY,
+    TICKS_PER_SECOND,
+    days_between_array,
+    parse_as_of,
+    shift_months,
+)
+
+__all__ = ["REPLAY_INPUTS", "Replay", "replay"]
+
+#: The feature columns :func:`replay` computes per period (guards may read these and DERIVED).
+REPLAY_INPUTS: Final = (
+    "total_spend",
+    "refund_total",
+    "purchase_count",
+    "purchase_days",
+    "days_since_last_purchase",
+    "tenure_months",
+    "active_months",
+    "monthly_frequency",
+    "monthly_avg_spend",
+    "spend_last_3m",
+    "spend_prev_3m",
+    "repeat_purchases",
+    "repeat_span",
+    "age",
+    "repeat_avg_spend",
+)
+
+_FREQS: Final = {"D": "D", "W": "W", "M": "M", "Q": "Q", "Y": "Y"}
+_INT64_MIN: Final = np.iinfo(np.int64).min
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+
+
+@attrs.frozen(eq=False)
+class Replay:
+    """The result of :func:`replay`: stage codes per customer and period, and what fired.
+
+    Attributes:
+        lifecycle: the definition replayed.
+        customers: the customers, in order of first appearance in the log.
+        periods: the periods (a ``PeriodIndex``).
+        codes: ``(customers, periods)`` stage codes (index into
+            ``lifecycle.states``); -1 before the customer's first purchase.
+        fired: ``(customers, periods)`` codes of the transition that fired at
+            the period's end (index into ``lifecycle.transitions``); -1 for none.
+    """
+
+    lifecycle: Lifecycle
+    customers: pd.Index[Any]
+    periods: pd.PeriodIndex
+    codes: npt.NDArray[np.int8]
+    fired: npt.NDArray[np.int16]
+
+    @property
+    def ends(self) -> pd.DatetimeIndex:
+        """The last instant of each period (UTC): the ``as_of`` of each step."""
+        return pd.DatetimeIndex(self.periods.end_time).tz_localize("UTC")
+
+    @property
+    def stages(self) -> pd.DataFrame:
+        """Every customer's stage at every period end: customers x periods, categorical (NaN before)."""
+        dtype = pd.CategoricalDtype(list(self.lifecycle.states))
+        return pd.DataFrame(
+            {
+                p: pd.Categorical.from_codes(self.codes[:, j], dtype=dtype)
+                for j, p in enumerate(self.periods)
+            },
+            index=self.customers,
+        )
+
+    def _from_codes(self) -> npt.NDArray[np.int8]:
+        """The stage each customer stepped from at each period end (-1 where absent)."""
+        before = np.empty_like(self.codes)
+        initial = self.lifecycle.states.index(self.lifecycle.initial)
+        before[:, 0] = np.where(self.codes[:, 0] >= 0, initial, -1)
+        if self.codes.shape[1] > 1:
+            prev = self.codes[:, :-1]
+            now = self.codes[:, 1:]
+            before[:, 1:] = np.where(prev >= 0, prev, np.where(now >= 0, initial, -1))
+        return before
+
+    @property
+    def transitions(self) -> pd.DataFrame:
+        """The full transition history, one row per transition, ordered by period then customer.
+
+        Columns: the customer column (named like ``customers``), ``period``,
+        ``at`` (the period's last instant, UTC), ``from_stage``, ``to_stage``,
+        ``transition`` (categoricals).
+        """
+        cols_, rows_ = np.nonzero(self.fired.T >= 0)
+        fired = self.fired[rows_, cols_]
+        before = self._from_codes()
+        states = pd.CategoricalDtype(list(self.lifecycle.states))
+        names = pd.CategoricalDtype([t.name for t in self.lifecycle.transitions])
+        return pd.DataFrame(
+            {
+                _column_name(self.customers): self.customers[rows_],
+                "period": self.periods[cols_],
+                "at": self.ends[cols_],
+                "from_stage": pd.Categorical.from_codes(before[rows_, cols_], dtype=states),
+                "to_stage": pd.Categorical.from_codes(self.codes[rows_, cols_], dtype=states),
+                "transition": pd.Categorical.from_codes(fired, dtype=names),
+            }
+        )
+
+    def counts(self) -> pd.DataFrame:
+        """Customers in each stage at each period end: periods x states.
+
+        >>> import pandas as pd
+        >>> tx = pd.DataFrame({"customer_id": ["a", "a", "b"], "amount": [10.0, 5.0, 7.0],
+        ...     "occurred_at": pd.to_datetime(["2025-01-03", "2025-02-10", "2025-02-11"])})
+        >>> replay(Lifecycle.five_stage(), tx, start="2025-01", end="2025-03").counts()
+        stage    introduction  growth  maturity  decline  departed
+        period
+        2025-01             1       0         0        0         0
+        2025-02             1       1         0        0         0
+        2025-03             1       1         0        0         0
+        """
+        k = len(self.lifecycle.states)
+        table = (
+            np.stack(
+                [np.bincount(col[col >= 0], minlength=k) for col in self.codes.T.astype(np.int64)]
+            )
+            if self.codes.shape[1]
+            else np.zeros((0, k), dtype=np.int64)
+        )
+        return pd.DataFrame(
+            table,
+            index=pd.PeriodIndex(self.periods, name="period"),
+            columns=pd.Index(list(self.lifecycle.states), name="stage"),
+        )
+
+    def matrix(self, period: object) -> pd.DataFrame:
+        """The from -> to transition matrix of one period: customers by stage before and after.
+
+        Rows are the stage each customer stepped from at that period's end (the
+        previous period's stage, or the initial state for a customer new in
+        this period), columns the stage after; the diagonal are the customers
+        who stayed.
+
+        Raises:
+            ValidationError: *period* is not one of the replayed periods.
+        """
+        try:
+            j = self.periods.get_loc(pd.Period(period, freq=self.periods.freq))  # type: ignore[arg-type]
+        except (KeyError, ValueError, TypeError):
+            raise ValidationError(
+                "period",
+                expected=f"a period from {self.periods[0]} to {self.periods[-1]}",
+                got=period,
+            ) from None
+        k = len(self.lifecycle.states)
+        before = self._from_codes()[:, j].astype(np.int64)
+        after = self.codes[:, j].astype(np.int64)
+        here = after >= 0
+        table = np.bincount(before[here] * k + after[here], minlength=k * k).reshape(k, k)
+        states = list(self.lifecycle.states)
+        return pd.DataFrame(
+            table,
+            index=pd.Index(states, name="from"),
+            columns=pd.Index(states, name="to"),
+        )
+
+    def records(self) -> list[LifecycleTransition]:
+        """The transitions as records, for a :class:`TransitionHistory` (inputs left empty)."""
+        frame = self.transitions
+        lc = self.lifecycle
+        return [
+            LifecycleTransition(
+                customer_id=str(c),
+                from_stage=str(f),
+                to_stage=str(t),
+                at=at.to_pydatetime(),
+                transition=str(name),
+                lifecycle=lc.name,
+                version=lc.version,
+            )
+            for c, at, f, t, name in zip(
+                frame.iloc[:, 0],
+                frame["at"],
+                frame["from_stage"],
+                frame["to_stage"],
+                frame["transition"],
+                strict=True,
+            )
+        ]
+
+
+def _column_name(index: pd.Index[Any]) -> str:
+    return "customer_id" if index.name is None else str(index.name)
+
+
+def _needed(lifecycle: Lifecycle) -> set[str]:
+    wanted: set[str] = set()
+    for name in lifecycle.names:
+        if name in DERIVED:
+            wanted |= _DERIVED_FORMULAS[name].names
+        else:
+            wanted.add(name)
+    unsupported = sorted(wanted - set(REPLAY_INPUTS))
+    if unsupported:
+        hints = [h for u in unsupported if (h := did_you_mean(u, REPLAY_INPUTS))]
+        raise ValidationError(
+            "lifecycle",
+            expected="guards over the features replay computes from transactions: "
+            + ", ".join(REPLAY_INPUTS),
+            got=unsupported,
+            hint="; ".join(hints)
+            or "step or classify with your own features for guards over other inputs",
+        )
+    return wanted
+
+
+def replay(
+    lifecycle: Lifecycle,
+    transactions: pd.DataFrame,
+    *,
+    start: AsOf,
+    end: AsOf,
+    freq: str = "M",
+    customer: str = "customer_id",
+    date: str = "occurred_at",
+    amount: str = "amount",
+) -> Replay:
+    """Replay a transaction log: every customer's stage at every period end, and what fired.
+
+    At the last instant of each period from *start*'s to *end*'s, each
+    customer with a purchase at or before it takes one step (at most one
+    transition per period) from their stage at the previous period end, or
+    from the initial state in the period of their first purchase. The
+    features the guards read are those :func:`~crmkit.scoring.features` gives
+    ``as_of`` that instant (only the transaction features in
+    :data:`REPLAY_INPUTS`, plus :data:`DERIVED`; refunds are not read, so
+    ``refund_total`` is 0), computed incrementally. Purchases before *start*
+    count as history. Deterministic: the same log gives the same result.
+
+    Args:
+        lifecycle: the definition.
+        transactions: one row per purchase.
+        start: a time in the first period.
+        end: a time in the last period.
+        freq: the period: ``"M"`` (months, the default), ``"W"`` (weeks ending
+            on Sunday), ``"Q"``, ``"Y"`` or ``"D"``.
+        customer: the customer-id column.
+        date: the timestamp column (naive = UTC).
+        amount: the amount column.
+
+    Returns:
+        A :class:`Replay`: ``.stages``, ``.transitions``, ``.counts()``,
+        ``.matrix(period)``, ``.records()``.
+
+    Raises:
+        ValidationError: bad arguments, or a guard reads an input replay does
+            not compute.
+        MissingColumnError, FrameError: bad transactions (naming the column
+            and the first offending rows).
+
+    >>> import pandas as pd
+    >>> tx = pd.DataFrame({"customer_id": ["a", "a", "b"], "amount": [10.0, 5.0, 7.0],
+    ...     "occurred_at": pd.to_datetime(["2025-01-03", "2025-02-10", "2025-02-11"])})
+    >>> r = replay(Lifecycle.five_stage(), tx, start="2025-01-01", end="2025-03-31")
+    >>> r.stages
+                2025-01       2025-02       2025-03
+    customer_id
+    a      introduction        growth        growth
+    b               NaN  introduction  introduction
+    >>> r.transitions[["customer_id", "period", "from_stage", "to_stage", "transition"]]
+      customer_id   period    from_stage to_stage       transition
+    0           a  2025-02  introduction   growth  second_purchase
+    """
+    if not isinstance(lifecycle, Lifecycle):
+        raise ValidationError("lifecycle", expected="a Lifecycle", got=type(lifecycle).__name__)
+    if not isinstance(freq, str) or freq not in _FREQS:
+        raise ValidationError(
+            "freq",
+            expected="one of " + ", ".join(repr(f) for f in _FREQS),
+            got=freq,
+            hint=did_you_mean(freq, _FREQS) if isinstance(freq, str) else None,
+        )
+    for field, value in (("customer", customer), ("date", date), ("amount", amount)):
+        if not isinstance(value, str) or not value:
+            raise ValidationError(field, expected="a column name (a non-empty str)", got=value)
+    first_p = parse_as_of(start, field="start").tz_localize(None).to_period(freq)
+    last_p = parse_as_of(end, field="end").tz_localize(None).to_period(freq)
+    if last_p < first_p:
+        raise ValidationError("end", expected=f"a time at or after {start}", got=end)
+    wanted = _needed(lifecycle)
+
+    frame = check_frame(transactions, "transactions", [customer, date, amount])
+    periods = pd.period_range(first_p, last_p, freq=freq)
+    ends_ns = np.asarray(pd.DatetimeIndex(periods.end_time).as_unit("ns").asi8, dtype=np.int64)
+    codes_all, uniques = factorize(frame[customer])
+    if len(codes_all) and codes_all.min() < 0:
+        raise FrameError(
+            f"transactions[{customer!r}] has missing customer ids",
+            column=customer,
+            rows=first_rows(frame, codes_all < 0),
+            expected="a customer id in every row",
+        )
+    ticks = date_ticks(frame, "transactions", date)
+    amounts = amount_array(frame, "transactions", amount)
+    factor = 1_000_000_000 // TICKS_PER_SECOND[ticks.unit]
+    t_ns = ticks.values if factor == 1 else ticks.values * factor
+
+    # Keep the rows up to the last period end; renumber customers who appear there.
+    keep = t_ns <= ends_ns[-1]
+    if not keep.all():
+        codes_all, t_ns, amounts = codes_all[keep], t_ns[keep], amounts[keep]
+    present_codes, codes = np.unique(codes_all, return_inverse=True)
+    customers = pd.Index(uniques, name=customer)[present_codes]
+    n = len(customers)
+    p = len(periods)
+    plan: _Plan = lifecycle._plan
+    stage_codes = np.full((n, p), -1, dtype=np.int8)
+    fired_codes = np.full((n, p), -1, dtype=np.int16)
+    if n == 0:
+        return Replay(lifecycle, customers, periods, stage_codes, fired_codes)
+
+    # One sort, by customer then time.
+    order = np.lexsort((t_ns, codes))
+    c = codes[order]
+    t = t_ns[order]
+    a = amounts[order]
+    pb = np.searchsorted(ends_ns, t, side="left")  # the period whose end first covers t
+    key = c * p + pb
+    seg_start = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+    first_ns = t[seg_start]
+    first_day = first_ns // NS_PER_DAY
+    day = t // NS_PER_DAY
+
+    def per_period(weights: Any = None, where: Any = None) -> Any:
+        k = key if where is None else key[where]
+        w = weights if (weights is None or where is None) else weights[where]
+        out = np.bincount(k, weights=w, minlength=n * p).reshape(n, p)
+        return np.cumsum(out, axis=1)
+
+    count = per_period().astype(np.int64)
+    # Last purchase at each period end: the last row of each (customer, period) run.
+    run_end = np.flatnonzero(np.r_[key[1:] != key[:-1], True])
+    last_mat = np.full(n * p, _INT64_MIN, dtype=np.int64)
+    last_mat[key[run_end]] = t[run_end]
+    last_mat = np.maximum.accumulate(last_mat.reshape(n, p), axis=1)
+    if wanted & {"purchase_days", "repeat_purchases", "repeat_avg_spend", "repeat_span"}:
+        new_day = np.r_[True, (c[1:] != c[:-1]) | (day[1:] != day[:-1])]
+        days_mat = per_period(where=new_day).astype(np.int64)
+    if "active_months" in wanted:
+        month = t.astype("datetime64[ns]").astype("datetime64[M]").astype(np.int64)
+        new_month = np.r_[True, (c[1:] != c[:-1]) | (month[1:] != month[:-1])]
+        months_mat = per_period(where=new_month).astype(np.int64)
+    if wanted & {"total_spend", "monthly_avg_spend", "repeat_avg_spend"}:
+        spend_mat = per_period(weights=a)
+    if "repeat_avg_spend" in wanted:
+        first_day_spend = np.bincount(
+            c[day == first_day[c]], weights=a[day == first_day[c]], minlength=n
+        )
+    windows = wanted & {"spend_last_3m", "spend_prev_3m"}
+    if windows:
+        stamps = [pd.Timestamp(e, tz="UTC") for e in ends_ns]
+        s3 = np.array([shift_months(s, -3).value for s in stamps], dtype=np.int64)
+        s6 = np.array([shift_months(s, -6).value for s in stamps], dtype=np.int64)
+        edges = np.unique(np.concatenate([ends_ns, s3, s6]))
+        fb = np.searchsorted(edges, t, side="left")
+        kk = len(edges)
+        fine = np.bincount(c * kk + fb, weights=a, minlength=n * kk).reshape(n, kk)
+        i_end = np.searchsorted(edges, ends_ns)
+        i_s3 = np.searchsorted(edges, s3)
+        i_s6 = np.searchsorted(edges, s6)
+
+    initial = plan.codes[lifecycle.initial]
+    prev = np.full(n, -1, dtype=np.int64)
+    for j in range(p):
+        e = int(ends_ns[j])
+        cnt = count[:, j]
+        rows = np.flatnonzero(cnt > 0)
+        if not len(rows):
+            continue
+        last = last_mat[rows, j]
+        first = first_ns[rows]
+        cols: dict[str, Any] = {}
+        cnt_r = cnt[rows]
+        tenure = days_between_array(e, first, NS_PER_DAY) / DAYS_PER_MONTH
+        divisor = np.fmax(tenure, 1.0)
+        for name in wanted:
+            if name == "purchase_count":
+                cols[name] = cnt_r
+            elif name == "total_spend":
+                cols[name] = spend_mat[rows, j]
+            elif name == "refund_total":
+                cols[name] = np.zeros(len(rows))
+            elif name == "purchase_days":
+                cols[name] = days_mat[rows, j]
+            elif name == "days_since_last_purchase":
+                cols[name] = days_between_array(e, last, NS_PER_DAY)
+            elif name == "tenure_months":
+                cols[name] = tenure
+            elif name == "active_months":
+                cols[name] = months_mat[rows, j]
+            elif name == "monthly_frequency":
+                cols[name] = cnt_r / divisor
+            elif name == "monthly_avg_spend":
+                cols[name] = spend_mat[rows, j] / divisor
+            elif name == "spend_last_3m":
+                cols[name] = fine[rows, i_s3[j] + 1 : i_end[j] + 1].sum(axis=1)
+            elif name == "spend_prev_3m":
+                cols[name] = fine[rows, i_s6[j] + 1 : i_s3[j] + 1].sum(axis=1)
+            elif name == "repeat_purchases":
+                cols[name] = np.maximum(days_mat[rows, j] - 1, 0)
+            elif name == "repeat_span":
+                cols[name] = (last // NS_PER_DAY - first_day[rows]).astype(np.float64)
+            elif name == "age":
+                cols[name] = (e // NS_PER_DAY - first_day[rows]).astype(np.float64)
+            elif name == "repeat_avg_spend":
+                repeats = np.maximum(days_mat[rows, j] - 1, 0)
+                avg = np.full(len(rows), np.nan)
+                np.divide(
+                    spend_mat[rows, j] - first_day_spend[rows],
+                    repeats,
+                    out=avg,
+                    where=repeats > 0,
+                )
+                cols[name] = avg
+        derive_arrays(cols, lifecycle.names, len(rows))
+        current = prev[rows]
+        current = np.where(current >= 0, current, initial)
+        target, fired = plan.run(current, cols, len(rows))
+        stage_codes[rows, j] = target
+        fired_codes[rows, j] = fired
+        prev[rows] = target
+    return Replay(lifecycle, customers, periods, stage_codes, fired_codes)
