@@ -18,11 +18,13 @@ from crmkit.adapters._sqlite import (
     SQLiteCustomerRepository,
     SQLiteStore,
 )
+from crmkit.adapters._sqlite_loyalty import SQLiteLedgerRepository
 
 __all__ = [
     "SCHEMA_VERSION",
     "SQLiteActivityRepository",
     "SQLiteContactRepository",
     "SQLiteCustomerRepository",
+    "SQLiteLedgerRepository",
     "SQLiteStore",
 ]

@@ -26,12 +26,22 @@ from crmkit.testing._contracts import (
     RepositoryContract,
     RepositorySet,
 )
+from crmkit.testing._ledger_contracts import (
+    LedgerContract,
+    LedgerOpener,
+    PersistentLedgerContract,
+    check_ledger,
+)
 
 __all__ = [
+    "LedgerContract",
+    "LedgerOpener",
     "Opener",
+    "PersistentLedgerContract",
     "PersistentRepositoryContract",
     "Repositories",
     "RepositoryContract",
     "RepositorySet",
+    "check_ledger",
     "strategies",
 ]

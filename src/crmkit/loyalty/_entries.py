@@ -1,0 +1,257 @@
+"""Ledger entries and lots: the immutable facts a points balance is folded from.
+
+One record type, ``"loyalty_entry"``, with a :class:`EntryKind` field (``earn``,
+``redeem``, ``expire``, ``reverse``, ``adjust``): the persisted name never
+changes when a kind is added. Points are signed integers: an earn (and a
+positive adjust) adds points and opens a *lot*; a redeem, expire, reverse or
+negative adjust takes points and records in ``draws`` which lots it took them
+from.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import attrs
+
+from crmkit.domain import Record
+from crmkit.domain._errors import ValidationError
+from crmkit.domain._record import check
+from crmkit.domain._values import (
+    _storable,
+    check_id,
+    to_enum,
+    to_optional_money,
+    to_optional_utc,
+    to_utc,
+)
+
+__all__ = [
+    "EntryKind",
+    "LedgerEntry",
+    "Lot",
+    "entry_from_record",
+    "idempotency_key",
+]
+
+
+class EntryKind(enum.StrEnum):
+    """What a ledger entry does to a balance."""
+
+    EARN = "earn"
+    REDEEM = "redeem"
+    EXPIRE = "expire"
+    REVERSE = "reverse"
+    ADJUST = "adjust"
+
+
+def _escape(part: str) -> str:
+    return part.replace("%", "%25").replace("|", "%7C")
+
+
+def idempotency_key(source_kind: str, source_id: str, rule: str, period: str) -> str:
+    """The idempotency key of an entry: its source kind, source id, rule and period.
+
+    The four parts are joined with ``|`` (a ``|`` or ``%`` inside a part is
+    percent-escaped, so different parts never give the same key).
+
+    >>> idempotency_key("purchase", "p-1", "base", "")
+    'purchase|p-1|base|'
+    >>> idempotency_key("a|b", "c", "d", "2025-01")
+    'a%7Cb|c|d|2025-01'
+    """
+    return "|".join(_escape(p) for p in (source_kind, source_id, rule, period))
+
+
+def _points(field: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(field, expected="a whole number of points (int)", got=value)
+    return int(value)
+
+
+def _part(field: str, value: object) -> str:
+    if not isinstance(value, str) or len(value) > 1000 or (value and not _storable(value)):
+        raise ValidationError(
+            field, expected="a string of at most 1000 printable characters", got=value
+        )
+    return value
+
+
+def _source_id(field: str, value: object) -> str:
+    if isinstance(value, str) and not value:
+        raise ValidationError(field, expected="a non-empty string", got=value)
+    return _part(field, value)
+
+
+def _draws(field: str, value: object) -> tuple[tuple[str, int], ...]:
+    if not isinstance(value, (list, tuple)):
+        raise ValidationError(field, expected="a sequence of (lot key, points) pairs", got=value)
+    out: list[tuple[str, int]] = []
+    for item in value:
+        if (
+            not isinstance(item, (list, tuple))
+            or len(item) != 2
+            or not isinstance(item[0], str)
+            or isinstance(item[1], bool)
+            or not isinstance(item[1], int)
+            or item[1] <= 0
+        ):
+            raise ValidationError(
+                field, expected="(lot key, points > 0) pairs", got=item, hint="as in draws"
+            )
+        out.append((item[0], int(item[1])))
+    return tuple(out)
+
+
+@attrs.frozen(kw_only=True)
+class LedgerEntry(Record):
+    """One immutable entry of the points ledger.
+
+    Attributes:
+        customer_id: whose points.
+        kind: what the entry does (:class:`EntryKind`).
+        points: signed points: > 0 for earn, < 0 for redeem and expire,
+            <= 0 for reverse, non-zero for adjust.
+        at: when (aware, stored in UTC).
+        source_kind: what caused it (``"purchase"``, ``"refund"``, ``"reward"``...).
+        source_id: the id of the cause (a purchase id, a month...).
+        rule: the earning rule (or ``""``).
+        period: the period the entry is for (``"2025-03"``, or ``""``).
+        expires_at: when the points of an earn / positive adjust lapse (``None``: never).
+        refers_to: the key of the award a reversal reverses.
+        amount: the money amount of the source (a purchase's amount for an
+            earn, a refund's for a reversal), used for proportional reversals.
+        draws: the lots a taking entry took its points from, as ``(lot key, points)``.
+
+    >>> from datetime import UTC, datetime
+    >>> e = LedgerEntry(customer_id="c-1", kind="earn", points=12,
+    ...                 at=datetime(2025, 1, 2, tzinfo=UTC),
+    ...                 source_kind="purchase", source_id="p-1", rule="base")
+    >>> e.key, e.kind
+    ('purchase|p-1|base|', <EntryKind.EARN: 'earn'>)
+    """
+
+    type_name: ClassVar[str] = "loyalty_entry"
+
+    customer_id: str = attrs.field(metadata=check(check_id))
+    kind: EntryKind = attrs.field(metadata=check(lambda f, v: to_enum(f, EntryKind, v)))
+    points: int = attrs.field(metadata=check(_points))
+    at: datetime = attrs.field(metadata=check(to_utc))
+    source_kind: str = attrs.field(metadata=check(check_id))
+    source_id: str = attrs.field(metadata=check(_source_id))
+    rule: str = attrs.field(default="", metadata=check(_part))
+    period: str = attrs.field(default="", metadata=check(_part))
+    expires_at: datetime | None = attrs.field(default=None, metadata=check(to_optional_utc))
+    refers_to: str | None = attrs.field(
+        default=None, metadata=check(lambda f, v: None if v is None else _source_id(f, v))
+    )
+    amount: Decimal | None = attrs.field(default=None, metadata=check(to_optional_money))
+    draws: tuple[tuple[str, int], ...] = attrs.field(default=(), metadata=check(_draws))
+
+    @property
+    def key(self) -> str:
+        """The idempotency key (:func:`idempotency_key` of source kind, source id, rule, period)."""
+        return idempotency_key(self.source_kind, self.source_id, self.rule, self.period)
+
+    @property
+    def opens_lot(self) -> bool:
+        """Whether this entry adds points (an earn, or a positive adjust): it is a lot."""
+        return self.points > 0
+
+    def _validate(self) -> None:
+        kind, points = self.kind, self.points
+        ok = {
+            EntryKind.EARN: points > 0,
+            EntryKind.REDEEM: points < 0,
+            EntryKind.EXPIRE: points < 0,
+            EntryKind.REVERSE: points <= 0,
+            EntryKind.ADJUST: points != 0,
+        }[kind]
+        if not ok:
+            expected = {
+                EntryKind.EARN: "> 0",
+                EntryKind.REDEEM: "< 0",
+                EntryKind.EXPIRE: "< 0",
+                EntryKind.REVERSE: "<= 0",
+                EntryKind.ADJUST: "!= 0",
+            }[kind]
+            raise ValidationError(
+                "LedgerEntry.points", expected=f"points {expected} for a {kind} entry", got=points
+            )
+        if self.draws and points >= 0:
+            raise ValidationError(
+                "LedgerEntry.draws",
+                expected="no draws on an entry that adds points",
+                got=self.draws,
+            )
+        if points < 0 and sum(p for _, p in self.draws) > -points:
+            raise ValidationError(
+                "LedgerEntry.draws",
+                expected=f"draws totalling at most {-points} points",
+                got=self.draws,
+            )
+        if self.expires_at is not None and points <= 0:
+            raise ValidationError(
+                "LedgerEntry.expires_at",
+                expected="None on an entry that takes points",
+                got=self.expires_at,
+            )
+        if (self.kind is EntryKind.REVERSE) != (self.refers_to is not None):
+            raise ValidationError(
+                "LedgerEntry.refers_to",
+                expected="the key of the reversed award on a reverse entry, and only there",
+                got=self.refers_to,
+            )
+
+    @property
+    def uncovered(self) -> int:
+        """Points this entry took beyond the lots it drew from (a negative balance)."""
+        return max(0, -self.points - sum(p for _, p in self.draws))
+
+
+def entry_from_record(data: Mapping[str, Any]) -> LedgerEntry:
+    """Rebuild an entry from :func:`crmkit.domain.to_record`'s output.
+
+    >>> from datetime import UTC, datetime
+    >>> from crmkit.domain import to_record
+    >>> e = LedgerEntry(customer_id="c-1", kind="redeem", points=-5,
+    ...                 at=datetime(2025, 1, 2, tzinfo=UTC), source_kind="reward",
+    ...                 source_id="r-1", draws=[("purchase|p-1|base|", 5)])
+    >>> entry_from_record(to_record(e)) == e
+    True
+    """
+    fields = dict(data)
+    if fields.pop("type", None) != LedgerEntry.type_name:
+        raise ValidationError(
+            "record.type", expected=repr(LedgerEntry.type_name), got=data.get("type")
+        )
+    return LedgerEntry(**fields)
+
+
+@attrs.frozen(kw_only=True)
+class Lot:
+    """What is left of one award: the points a redemption or an expiry may still take.
+
+    Attributes:
+        key: the key of the entry that opened the lot.
+        customer_id: whose points.
+        points: the points the lot opened with.
+        remaining: the points not yet taken (``0 <= remaining <= points``).
+        expires_at: when it lapses (``None``: never).
+        seq: posting order (ties in expiry are drawn in posting order).
+    """
+
+    key: str
+    customer_id: str
+    points: int
+    remaining: int
+    expires_at: datetime | None
+    seq: int
+
+    def order(self) -> tuple[bool, datetime | None, int]:
+        """The draw order: soonest expiry first, never-expiring last, ties by posting order."""
+        return (self.expires_at is None, self.expires_at, self.seq)
