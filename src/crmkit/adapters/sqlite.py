@@ -18,6 +18,7 @@ from crmkit.adapters._sqlite import (
     SQLiteCustomerRepository,
     SQLiteStore,
 )
+from crmkit.adapters._sqlite_lifecycle import SQLiteTransitionHistory
 from crmkit.adapters._sqlite_loyalty import SQLiteLedgerRepository
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "SQLiteCustomerRepository",
     "SQLiteLedgerRepository",
     "SQLiteStore",
+    "SQLiteTransitionHistory",
 ]
