@@ -440,9 +440,13 @@ MARK = "Qzv7"  # never produced by the other parts of a record's repr
 
 
 def test_personal_fields_are_declared() -> None:
-    assert personal_fields(Customer) == {"name", "email", "phone"}
-    assert personal_fields(Contact) == {"name", "email", "phone"}
+    assert personal_fields(Customer) == {"name", "email", "phone", "attributes"}
+    assert personal_fields(Contact) == {"name", "email", "phone", "birthday"}
     assert personal_fields(Purchase) == frozenset()
+    assert personal_fields(Refund) == {"reason"}
+    assert personal_fields(Complaint) == {"topic"}
+    assert personal_fields(Interaction) == {"topic"}
+    assert personal_fields(SurveyResponse) == {"comment"}
 
 
 @given(cks.customers(), cks.contacts(), cks.texts(max_size=20))

@@ -14,7 +14,7 @@ from typing import ClassVar
 import attrs
 
 from crmkit.domain._errors import ValidationError
-from crmkit.domain._record import Record, check
+from crmkit.domain._record import Record, check, personal_repr
 from crmkit.domain._values import (
     Channel,
     ComplaintStatus,
@@ -90,6 +90,12 @@ def _scale(field: str, value: object) -> SurveyScale:
     return to_enum(field, SurveyScale, value)
 
 
+def _free_text(field: str, value: object) -> str | None:
+    # Free text written about a customer (a complaint's topic, a survey comment)
+    # may name or describe a person: personal data, withheld from repr and errors.
+    return check_optional_text(field, value, personal=True)
+
+
 def _score(field: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(field, expected="an integer score", got=value)
@@ -153,7 +159,9 @@ class Refund(ActivityBase):
     purchase_id: str = attrs.field(metadata=check(check_id))
     amount: Decimal = attrs.field(metadata=check(to_money))
     currency: str = attrs.field(metadata=check(_currency))
-    reason: str | None = attrs.field(default=None, metadata=check(check_optional_text))
+    reason: str | None = attrs.field(
+        default=None, metadata=check(_free_text, personal=True), repr=personal_repr
+    )
 
     def _validate(self) -> None:
         if self.amount == 0:
@@ -172,7 +180,9 @@ class Complaint(ActivityBase):
     )
     resolved_at: datetime | None = attrs.field(default=None, metadata=check(to_optional_utc))
     channel: Channel | None = attrs.field(default=None, metadata=check(_optional_channel))
-    topic: str | None = attrs.field(default=None, metadata=check(check_optional_text))
+    topic: str | None = attrs.field(
+        default=None, metadata=check(_free_text, personal=True), repr=personal_repr
+    )
 
     def _validate(self) -> None:
         done = self.status in (ComplaintStatus.RESOLVED, ComplaintStatus.CLOSED)
@@ -226,7 +236,9 @@ class Interaction(ActivityBase):
     channel: Channel = attrs.field(metadata=check(_channel))
     direction: Direction = attrs.field(metadata=check(_direction))
     contact_id: str | None = attrs.field(default=None, metadata=check(check_optional_id))
-    topic: str | None = attrs.field(default=None, metadata=check(check_optional_text))
+    topic: str | None = attrs.field(
+        default=None, metadata=check(_free_text, personal=True), repr=personal_repr
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -245,7 +257,9 @@ class SurveyResponse(ActivityBase):
 
     scale: SurveyScale = attrs.field(metadata=check(_scale))
     score: int = attrs.field(metadata=check(_score))
-    comment: str | None = attrs.field(default=None, metadata=check(check_optional_text))
+    comment: str | None = attrs.field(
+        default=None, metadata=check(_free_text, personal=True), repr=personal_repr
+    )
 
     def _validate(self) -> None:
         low, high = self.scale.bounds

@@ -55,6 +55,24 @@ def _personal_text(field: str, value: object) -> str:
     return check_text(field, value, personal=True)
 
 
+def _personal_optional_utc(field: str, value: object) -> datetime | None:
+    try:
+        return to_optional_utc(field, value)
+    except ValidationError as exc:
+        raise ValidationError(
+            field, expected=exc.expected or "a timestamp", got=value, hint=exc.hint, personal=True
+        ) from None
+
+
+def _personal_attributes(field: str, value: object) -> FrozenDict[str, Any]:
+    try:
+        return to_frozen_dict(field, value)
+    except ValidationError as exc:
+        raise ValidationError(
+            exc.field, expected=exc.expected or "a mapping", got=value, personal=True
+        ) from None
+
+
 def _consents(field: str, value: object) -> tuple[Consent, ...]:
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
         raise ValidationError(field, expected="a sequence of Consent records", got=value)
@@ -134,7 +152,8 @@ class Customer(Record):
             labels it declares.
         membership: loyalty-programme enrolment, if any.
         consents: consent records for contacting this customer.
-        attributes: further profile attributes (str, number or bool values).
+        attributes: further profile attributes (str, number or bool values);
+            personal data, since free-form values may identify a person.
         version: optimistic-concurrency version; repositories manage it.
 
     >>> from datetime import UTC, datetime
@@ -167,7 +186,9 @@ class Customer(Record):
     membership: Membership | None = attrs.field(default=None, metadata=check(_membership))
     consents: tuple[Consent, ...] = attrs.field(default=(), metadata=check(_consents))
     attributes: FrozenDict[str, Any] = attrs.field(
-        factory=FrozenDict, metadata=check(to_frozen_dict)
+        factory=FrozenDict,
+        metadata=check(_personal_attributes, personal=True),
+        repr=personal_repr,
     )
     version: int = attrs.field(default=0, metadata=check(_version))
 
@@ -212,7 +233,7 @@ class Contact(Record):
         primary: whether this is the customer's main contact.
         email: normalised email address (personal data).
         phone: normalised phone number (personal data).
-        birthday: for greetings, if known.
+        birthday: for greetings, if known (personal data).
         consents: consent records per purpose and channel.
         version: optimistic-concurrency version; repositories manage it.
 
@@ -235,6 +256,10 @@ class Contact(Record):
     phone: str | None = attrs.field(
         default=None, metadata=check(normalize_phone, personal=True), repr=personal_repr
     )
-    birthday: datetime | None = attrs.field(default=None, metadata=check(to_optional_utc))
+    birthday: datetime | None = attrs.field(
+        default=None,
+        metadata=check(_personal_optional_utc, personal=True),
+        repr=personal_repr,
+    )
     consents: tuple[Consent, ...] = attrs.field(default=(), metadata=check(_consents))
     version: int = attrs.field(default=0, metadata=check(_version))

@@ -67,6 +67,6 @@ def personal_fields(cls: type[Record]) -> frozenset[str]:
 
     >>> from crmkit.domain import Contact
     >>> sorted(personal_fields(Contact))
-    ['email', 'name', 'phone']
+    ['birthday', 'email', 'name', 'phone']
     """
     return frozenset(f.name for f in attrs.fields(cls) if f.metadata.get("crmkit.personal"))
