@@ -1,0 +1,1113 @@
+"""Segment rule sets: named boolean formulas, multi-label or exclusive, with population statistics.
+
+One definition, two engines: :meth:`SegmentRules.assign` evaluates every rule
+over whole columns, :meth:`SegmentRules.assign_one` over one customer's
+mapping, and both give the same segments (a rule whose result is null does
+not hold, on both paths).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any, Final, Literal
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from crmkit.domain import FrozenDict
+from crmkit.domain._config import ConfigReader, load_source
+from crmkit.domain._errors import (
+    ConfigError,
+    CrmkitError,
+    MissingColumnError,
+    Problem,
+    ValidationError,
+    did_you_mean,
+)
+from crmkit.expr import Formula, FormulaError, Name, Table, unparse, walk
+from crmkit.scoring import PROFILE_TYPES
+from crmkit.scoring._columns import FEATURE_KINDS
+from crmkit.segmentation import _toml
+from crmkit.segmentation._stats import STAT_FUNCTIONS, compute, freeze, key_of, stat_calls
+
+__all__ = [
+    "KNOWN_INPUTS",
+    "Explanation",
+    "Input",
+    "NotFittedError",
+    "RuleResult",
+    "Segment",
+    "SegmentRules",
+]
+
+#: Every name a rule may read without declaring it: features, profile
+#: attributes, the composite ``value`` and the RFM scores.
+KNOWN_INPUTS: Final[dict[str, str]] = {
+    **{name: "number" for name, kind in FEATURE_KINDS.items() if kind != "time"},
+    **PROFILE_TYPES,
+    "value": "number",
+    "r_score": "number",
+    "f_score": "number",
+    "m_score": "number",
+}
+
+_TYPES: Final = ("number", "bool", "string")
+_MODES: Final = ("multi", "exclusive")
+_RESERVED: Final = ("segments", "segment")
+_MAX_BITS: Final = 62
+
+Mode = Literal["multi", "exclusive"]
+Scalar = float | bool | str
+
+
+class NotFittedError(CrmkitError, ValueError):
+    """Rules with population statistics were evaluated before :meth:`SegmentRules.fit`.
+
+    Attributes:
+        statistics: the statistics that have no fitted value.
+    """
+
+    def __init__(self, statistics: Iterable[str]) -> None:
+        self.statistics = tuple(statistics)
+        super().__init__(
+            "the rules use population statistics that are not fitted",
+            expected="fitted rules",
+            got="unfitted " + ", ".join(self.statistics),
+            hint="call rules = rules.fit(frame) on the whole customer base first, "
+            "and assign with the fitted rules",
+        )
+
+
+@attrs.frozen
+class Input:
+    """An input a rule set declares beyond the known features.
+
+    Attributes:
+        type: ``"number"``, ``"bool"`` or ``"string"``.
+        default: the value used when the column (or the mapping key) is
+            absent; ``None`` makes the input required.
+    """
+
+    type: str
+    default: Scalar | None = None
+
+
+@attrs.frozen
+class Segment:
+    """One named segment: a boolean rule, a priority (exclusive mode) and a description.
+
+    Attributes:
+        name: the segment's name (its column in multi-label output, its label in exclusive).
+        rule: the rule, formula text that gives a bool; it may use population
+            statistics such as ``quantile(total_spend, 0.8)``.
+        priority: in exclusive mode, segments are tried highest priority
+            first; equal priorities keep the order of declaration.
+        description: what the segment means, for people.
+    """
+
+    name: str
+    rule: str
+    priority: float = 0.0
+    description: str = ""
+
+
+@attrs.frozen
+class RuleResult:
+    """How one rule came out for one customer (see :meth:`SegmentRules.explain_one`).
+
+    Attributes:
+        segment: the segment's name.
+        held: ``True``, ``False``, or ``None`` when the rule was null (it does not hold).
+        rule: the rule as written.
+        fitted: the rule with its population statistics replaced by the fitted values.
+        inputs: each input the rule read, with its value.
+    """
+
+    segment: str
+    held: bool | None
+    rule: str
+    fitted: str
+    inputs: FrozenDict[str, Any]
+
+
+@attrs.frozen
+class Explanation:
+    """Which rules held for one customer, with which values, and the resulting segments.
+
+    Attributes:
+        segments: the segments the customer is in (one, in exclusive mode).
+        results: one :class:`RuleResult` per segment, in the order tried.
+        thresholds: the fitted population statistics.
+    """
+
+    segments: tuple[str, ...]
+    results: tuple[RuleResult, ...]
+    thresholds: FrozenDict[str, float | None]
+
+    def __str__(self) -> str:
+        lines = ["segments: " + (", ".join(self.segments) or "(none)")]
+        for res in self.results:
+            mark = {True: "yes ", False: "no  ", None: "null"}[res.held]
+            lines.append(f"  {mark} {res.segment}: {res.fitted}")
+            if res.fitted != res.rule:
+                lines.append(f"         as written: {res.rule}")
+            for name, value in res.inputs.items():
+                lines.append(f"         {name} = {_show(value)}")
+        return "\n".join(lines)
+
+
+def _show(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "null"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return repr(value)
+
+
+@attrs.frozen
+class _Stat:
+    function: str
+    argument: Formula
+    q: float | None
+
+
+@attrs.frozen
+class _Compiled:
+    formulas: tuple[Formula, ...]
+    statistics: FrozenDict[str, _Stat]
+    fitted: tuple[Formula, ...] | None
+    order: tuple[int, ...]
+
+
+@attrs.frozen(init=False)
+class SegmentRules:
+    """A rule set: named segments, each a boolean formula over a customer's features.
+
+    In **multi-label** mode a customer is in every segment whose rule holds;
+    :meth:`assign` gives one boolean column per segment and a ``segments``
+    column with the tuple of labels. In **exclusive** mode a customer is in
+    the first segment (by priority) whose rule holds, or in the declared
+    ``default`` segment; :meth:`assign` gives a categorical ``segment``
+    column. A rule whose result is null does not hold.
+
+    Rules may use population statistics (``quantile(x, q)``, ``mean(x)``,
+    ``median(x)``, ``std(x)``, ``min_of(x)``, ``max_of(x)``) of the whole
+    customer base: :meth:`fit` computes them once and returns rules whose
+    thresholds are frozen, visible in :attr:`thresholds` and saved by
+    :meth:`to_dict`. Rules are validated when built, every problem at once.
+
+    Args:
+        segments: the segments, in order of declaration.
+        mode: ``"multi"`` (default) or ``"exclusive"``.
+        default: the segment of customers no rule matches (exclusive mode only; required there).
+        name: the rule set's name.
+        description: what the rule set is for.
+        inputs: extra inputs the rules may read (name -> type, or :class:`Input` with a default).
+        tables: lookup tables the rules may use.
+        thresholds: fitted population statistics (as :meth:`fit` gives them).
+
+    Raises:
+        ConfigError: every problem of the rules, with the segment and the
+            position in the rule.
+
+    >>> rules = SegmentRules([
+    ...     Segment("big", "total_spend >= quantile(total_spend, 0.5)"),
+    ...     Segment("frequent", "purchase_days >= 3"),
+    ... ])
+    >>> import pandas as pd
+    >>> feats = pd.DataFrame({"total_spend": [10.0, 500.0, 80.0], "purchase_days": [1, 4, 3]},
+    ...                      index=pd.Index(["ann", "bo", "cy"], name="customer_id"))
+    >>> fitted = rules.fit(feats)
+    >>> dict(fitted.thresholds)
+    {'quantile(total_spend, 0.5)': 80.0}
+    >>> fitted.assign(feats)
+                   big  frequent          segments
+    customer_id
+    ann          False     False                ()
+    bo            True      True  (big, frequent)
+    cy            True      True  (big, frequent)
+    >>> fitted.assign_one({"total_spend": 60.0, "purchase_days": 5})
+    ('frequent',)
+    """
+
+    name: str
+    mode: str
+    segments: tuple[Segment, ...]
+    default: str | None
+    description: str
+    inputs: FrozenDict[str, Input]
+    tables: FrozenDict[str, Table]
+    thresholds: FrozenDict[str, float | None] | None
+    _compiled: _Compiled = attrs.field(eq=False, repr=False, hash=False)
+
+    def __init__(
+        self,
+        segments: Iterable[Segment],
+        *,
+        mode: Mode | str = "multi",
+        default: str | None = None,
+        name: str = "segments",
+        description: str = "",
+        inputs: Mapping[str, str | Input] | None = None,
+        tables: Mapping[str, Table] | None = None,
+        thresholds: Mapping[str, float | None] | None = None,
+    ) -> None:
+        r = ConfigReader()
+        segs = tuple(segments) if isinstance(segments, Iterable) else ()
+        if not isinstance(segments, Iterable) or not all(isinstance(s, Segment) for s in segs):
+            raise ValidationError("segments", expected="Segment objects", got=segments)
+        ins: dict[str, Input] = {}
+        for key, spec in (inputs or {}).items():
+            if isinstance(spec, Input):
+                ins[key] = spec
+            else:
+                ins[key] = Input(str(spec))
+        compiled = _compile(
+            r,
+            segs,
+            mode=mode,
+            default=default,
+            inputs=ins,
+            tables=dict(tables or {}),
+            thresholds=thresholds,
+            where="segments",
+        )
+        r.raise_if_problems(what="segment rules")
+        if compiled is None:  # pragma: no cover - raise_if_problems raised
+            raise ConfigError(r.problems, what="segment rules")
+        self.__attrs_init__(
+            name=name,
+            mode=mode,
+            segments=segs,
+            default=default,
+            description=description,
+            inputs=FrozenDict(ins),
+            tables=FrozenDict(tables or {}),
+            thresholds=None if thresholds is None else FrozenDict(thresholds),
+            compiled=compiled,
+        )
+
+    # ------------------------------------------------------------ loading
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str | None = None) -> SegmentRules:
+        """Build a rule set from a configuration mapping (the TOML layout, as a dict).
+
+        The layout: a ``[rules]`` table (``name``, ``mode``, ``default``,
+        ``description``), ``[segments.<name>]`` tables (``rule``,
+        ``priority``, ``description``) or a ``[[segments]]`` list with a
+        ``name`` each, optional ``[inputs]`` and ``[tables]``, and, for
+        fitted rules, ``[thresholds]``. See the how-to "Write segment rules in TOML".
+
+        Raises:
+            ConfigError: every problem, each with its key path and, for
+                rules, the position in the rule and a caret.
+
+        >>> SegmentRules.from_dict({"segments": {"big": {"rule": "total_spnd > 100"}}})
+        Traceback (most recent call last):
+        ...
+        crmkit.errors.ConfigError: 1 problem in segment rules:
+        - segments.big.rule, column 1: unknown name 'total_spnd' (did you mean 'total_spend'?)
+            total_spnd > 100
+            ^
+        """
+        r = ConfigReader(source)
+        top = r.section(
+            data,
+            "segment rules",
+            allowed=["rules", "inputs", "tables", "segments", "thresholds"],
+            required=["segments"],
+        )
+        head = r.section(
+            top.get("rules", {}), "rules", allowed=["name", "mode", "default", "description"]
+        )
+        name = r.text(head, "rules", "name", default="segments")
+        mode = head.get("mode", "multi")
+        if mode not in _MODES:
+            r.problem("rules.mode", f"expected 'multi' or 'exclusive', got {mode!r}")
+            mode = "multi"
+        default: str | None = None
+        if "default" in head:
+            default = r.text(head, "rules", "default") or None
+        description = _text(r, head, "rules", "description")
+        inputs = _read_inputs(r, top.get("inputs", {}))
+        tables = _read_tables(r, top.get("tables", {}))
+        segments = _read_segments(r, top.get("segments"), "segments" in top)
+        thresholds: dict[str, float | None] | None = None
+        if "thresholds" in top:
+            thresholds = {}
+            for key, value in r.section(top["thresholds"], "thresholds").items():
+                if value == "null":
+                    thresholds[key] = None
+                elif isinstance(value, bool) or not isinstance(value, int | float):
+                    r.problem(f"thresholds.{key}", f"expected a number or 'null', got {value!r}")
+                else:
+                    thresholds[key] = float(value)
+        compiled = _compile(
+            r,
+            tuple(segments),
+            mode=mode,
+            default=default,
+            inputs=inputs,
+            tables=tables,
+            thresholds=thresholds,
+            where="segments",
+            keyed="segments" in top and isinstance(top["segments"], Mapping),
+        )
+        r.raise_if_problems(what="segment rules")
+        del compiled
+        return cls(
+            segments,
+            mode=mode,
+            default=default,
+            name=name or "segments",
+            description=description,
+            inputs=inputs,
+            tables=tables,
+            thresholds=thresholds,
+        )
+
+    @classmethod
+    def from_toml(cls, source: str | bytes | Any) -> SegmentRules:
+        """Build a rule set from TOML text or a ``.toml`` file path (see :meth:`from_dict`).
+
+        >>> rules = SegmentRules.from_toml('''
+        ... [rules]
+        ... mode = "exclusive"
+        ... default = "other"
+        ...
+        ... [segments.vip]
+        ... rule = "total_spend >= 1000"
+        ... ''')
+        >>> rules.assign_one({"total_spend": 50.0})
+        'other'
+        """
+        data, origin = load_source(source, "toml")
+        return cls.from_dict(data, source=origin)
+
+    @classmethod
+    def from_json(cls, source: str | bytes | Any) -> SegmentRules:
+        """Build a rule set from JSON text or a ``.json`` file path (see :meth:`from_dict`)."""
+        data, origin = load_source(source, "json")
+        return cls.from_dict(data, source=origin)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The rule set as a configuration mapping, fitted thresholds included.
+
+        ``SegmentRules.from_dict(rules.to_dict()) == rules``. A null
+        threshold is written ``"null"`` (TOML has no null).
+
+        >>> rules = SegmentRules([Segment("big", "value >= mean(value)")])
+        >>> import pandas as pd
+        >>> rules.fit(pd.DataFrame({"value": [1.0, 3.0]})).to_dict()
+        {'rules': {'name': 'segments', 'mode': 'multi'}, 'segments': {'big': {'rule': 'value >= mean(value)'}}, 'thresholds': {'mean(value)': 2.0}}
+        """
+        head: dict[str, Any] = {"name": self.name, "mode": self.mode}
+        if self.default is not None:
+            head["default"] = self.default
+        if self.description:
+            head["description"] = self.description
+        out: dict[str, Any] = {"rules": head}
+        if self.inputs:
+            out["inputs"] = {
+                k: v.type if v.default is None else {"type": v.type, "default": v.default}
+                for k, v in self.inputs.items()
+            }
+        if self.tables:
+            out["tables"] = {
+                k: {
+                    "entries": dict(t.entries),
+                    **({} if t.default is None else {"default": t.default}),
+                }
+                for k, t in self.tables.items()
+            }
+        segs: dict[str, Any] = {}
+        for s in self.segments:
+            spec: dict[str, Any] = {"rule": s.rule}
+            if s.priority:
+                spec["priority"] = int(s.priority) if float(s.priority).is_integer() else s.priority
+            if s.description:
+                spec["description"] = s.description
+            segs[s.name] = spec
+        out["segments"] = segs
+        if self.thresholds is not None and self._compiled.statistics:
+            out["thresholds"] = {k: "null" if v is None else v for k, v in self.thresholds.items()}
+        return out
+
+    def to_json(self) -> str:
+        """The rule set as JSON text (see :meth:`to_dict`)."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def to_toml(self) -> str:
+        """The rule set as TOML text (see :meth:`to_dict`).
+
+        >>> rules = SegmentRules([Segment("big", "total_spend >= quantile(total_spend, 0.9)")])
+        >>> import pandas as pd
+        >>> print(rules.fit(pd.DataFrame({"total_spend": [1.0, 2.0]})).to_toml())
+        [rules]
+        name = "segments"
+        mode = "multi"
+        <BLANKLINE>
+        [segments.big]
+        rule = "total_spend >= quantile(total_spend, 0.9)"
+        <BLANKLINE>
+        [thresholds]
+        "quantile(total_spend, 0.9)" = 1.9
+        <BLANKLINE>
+        """
+        return _toml.dumps(self.to_dict())
+
+    # ------------------------------------------------------------ properties
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The segment names, in order of declaration."""
+        return tuple(s.name for s in self.segments)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Every label :meth:`assign` can give: the segments in the order tried, then the default."""
+        names = tuple(self.segments[i].name for i in self._compiled.order)
+        return (*names, self.default) if self.default is not None else names
+
+    @property
+    def statistics(self) -> tuple[str, ...]:
+        """The population statistics the rules use, by canonical text.
+
+        >>> SegmentRules([Segment("a", "x > mean(x) + std(x)")], inputs={"x": "number"}).statistics
+        ('mean(x)', 'std(x)')
+        """
+        return tuple(self._compiled.statistics)
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether the rules can be evaluated: they use no statistic, or all are fitted."""
+        return self._compiled.fitted is not None
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """Every input the rules read (statistics included)."""
+        names: set[str] = set()
+        for f in self._compiled.formulas:
+            names |= f.names
+        return frozenset(names)
+
+    def rule(self, name: str) -> Formula:
+        """The rule of segment *name* as a formula, fitted if the rules are.
+
+        >>> SegmentRules([Segment("a", "value > 1")]).rule("a")
+        Formula('value > 1', ...)
+        """
+        for i, s in enumerate(self.segments):
+            if s.name == name:
+                fitted = self._compiled.fitted
+                return (fitted or self._compiled.formulas)[i]
+        raise ValidationError(
+            "name", expected="a segment name", got=name, hint=did_you_mean(name, self.names)
+        )
+
+    # ------------------------------------------------------------ changing
+
+    def drop(self, *names: str) -> SegmentRules:
+        """A copy without the named segments (e.g. ``member`` when there is no profile data).
+
+        >>> SegmentRules.positioning().drop("member").names
+        ('big', 'old', 'potential', 'complaint', 'complaint_severe')
+        """
+        for n in names:
+            if n not in self.names:
+                raise ValidationError(
+                    "names", expected="names of segments", got=n, hint=did_you_mean(n, self.names)
+                )
+        kept = [s for s in self.segments if s.name not in names]
+        used = set().union(
+            *(
+                stat_calls_keys(f)
+                for s, f in zip(self.segments, self._compiled.formulas, strict=True)
+                if s.name not in names
+            )
+        )
+        thresholds = (
+            None
+            if self.thresholds is None
+            else {k: v for k, v in self.thresholds.items() if k in used}
+        )
+        return SegmentRules(
+            kept,
+            mode=self.mode,
+            default=self.default,
+            name=self.name,
+            description=self.description,
+            inputs=self.inputs,
+            tables=self.tables,
+            thresholds=thresholds,
+        )
+
+    # ------------------------------------------------------------ fitting
+
+    def fit(self, frame: pd.DataFrame) -> SegmentRules:
+        """Compute the population statistics on *frame* and return rules with them frozen.
+
+        Every statistic skips nulls; a statistic of no values (empty frame,
+        all null) is null, and a rule that compares with it does not hold.
+        Rules without statistics are returned fitted as they are.
+
+        Raises:
+            MissingColumnError: a column a statistic reads is absent.
+            FrameError: a column has the wrong type.
+
+        >>> rules = SegmentRules([Segment("top", "value >= quantile(value, 0.75)")])
+        >>> rules.is_fitted
+        False
+        >>> import pandas as pd
+        >>> fitted = rules.fit(pd.DataFrame({"value": [1.0, 2.0, 3.0, 4.0, None]}))
+        >>> fitted.thresholds
+        FrozenDict({'quantile(value, 0.75)': 3.25})
+        >>> fitted.rule("top").text
+        'value >= 3.25'
+        """
+        frame = _frame(frame)
+        columns = self._columns(frame, self._stat_names())
+        thresholds: dict[str, float | None] = {}
+        for key, stat in self._compiled.statistics.items():
+            raw = stat.argument.evaluate_arrays(columns, size=len(frame))
+            values = np.ma.filled(raw.astype(np.float64), np.nan)
+            thresholds[key] = compute(stat.function, values, stat.q)
+        return SegmentRules(
+            self.segments,
+            mode=self.mode,
+            default=self.default,
+            name=self.name,
+            description=self.description,
+            inputs=self.inputs,
+            tables=self.tables,
+            thresholds=thresholds,
+        )
+
+    def _stat_names(self) -> set[str]:
+        names: set[str] = set()
+        for stat in self._compiled.statistics.values():
+            names |= stat.argument.names
+        return names
+
+    # ------------------------------------------------------------ assigning
+
+    def _require_fitted(self) -> tuple[Formula, ...]:
+        fitted = self._compiled.fitted
+        if fitted is None:
+            raise NotFittedError(self.statistics)
+        return fitted
+
+    def _columns(self, frame: pd.DataFrame, names: Iterable[str]) -> dict[str, Any]:
+        columns: dict[str, Any] = {}
+        missing: list[str] = []
+        n = len(frame)
+        for name in sorted(names):
+            if name in frame.columns:
+                columns[name] = frame[name]
+            elif name in self.inputs and self.inputs[name].default is not None:
+                default = self.inputs[name].default
+                dtype = object if isinstance(default, str) else type(default)
+                columns[name] = np.full(n, default, dtype=dtype)
+            else:
+                missing.append(name)
+        if missing:
+            err = MissingColumnError(missing, [str(c) for c in frame.columns])
+            profile = [m for m in missing if m in PROFILE_TYPES]
+            if profile:
+                users = [
+                    s.name
+                    for s, f in zip(self.segments, self._compiled.formulas, strict=True)
+                    if f.names & set(profile)
+                ]
+                err.hint = (
+                    f"{', '.join(profile)} are profile attributes: join "
+                    f"crmkit.profile_frame(customers) onto the features, or drop the "
+                    f"segments that need them with rules.drop({', '.join(map(repr, users))})"
+                )
+            raise err
+        return columns
+
+    def held(self, frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
+        """Whether each rule holds on each row: a ``(rows, segments)`` bool array (null is False).
+
+        >>> rules = SegmentRules([Segment("a", "value > 1"), Segment("b", "value > 2")])
+        >>> import pandas as pd
+        >>> rules.held(pd.DataFrame({"value": [1.5, None, 3.0]}))
+        array([[ True, False],
+               [False, False],
+               [ True,  True]])
+        """
+        fitted = self._require_fitted()
+        frame = _frame(frame)
+        n = len(frame)
+        columns = self._columns(frame, set().union(*(f.names for f in fitted)))
+        out = np.zeros((n, len(fitted)), dtype=bool, order="F")
+        for i, f in enumerate(fitted):
+            result = f.evaluate_arrays(columns, size=n)
+            out[:, i] = np.ma.filled(result, False)
+        return out
+
+    def assign(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Assign every row of a frame of features to its segments.
+
+        Returns a new frame with the same index. Multi-label mode: one bool
+        column per segment (in order of declaration) and ``segments``, the
+        tuple of the segments whose rule holds. Exclusive mode: ``segment``,
+        a categorical of the first segment (by priority) whose rule holds,
+        else the default.
+
+        Raises:
+            NotFittedError: the rules use population statistics and are not fitted.
+            MissingColumnError: a column a rule reads is absent (the hint
+                says how to add profile columns or drop segments).
+            FrameError: a column has the wrong type.
+
+        >>> rules = SegmentRules(
+        ...     [Segment("vip", "value >= 100", priority=1), Segment("active", "purchase_days >= 2")],
+        ...     mode="exclusive", default="other",
+        ... )
+        >>> import pandas as pd
+        >>> rules.assign(pd.DataFrame({"value": [150.0, 20.0, None], "purchase_days": [5, 3, 0]}))
+          segment
+        0     vip
+        1  active
+        2   other
+        """
+        held = self.held(frame)
+        n, k = held.shape
+        index = frame.index
+        if self.mode == "exclusive":
+            order = self._compiled.order
+            codes = np.full(n, k, dtype=np.int32)
+            for rank in range(k - 1, -1, -1):
+                codes[held[:, order[rank]]] = rank
+            labels = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(list(self.labels)))
+            return pd.DataFrame({"segment": labels}, index=index)
+        out: dict[str, Any] = {s.name: held[:, i] for i, s in enumerate(self.segments)}
+        out["segments"] = _label_tuples(held, self.names)
+        return pd.DataFrame(out, index=index)
+
+    def _env(self, values: Mapping[str, Any]) -> Mapping[str, Any]:
+        if not isinstance(values, Mapping | pd.Series):
+            raise ValidationError(
+                "values", expected="a mapping of names to values", got=type(values).__name__
+            )
+        fill = {
+            k: spec.default
+            for k, spec in self.inputs.items()
+            if spec.default is not None and k not in values
+        }
+        return {**values, **fill} if fill else values
+
+    def _results(self, values: Mapping[str, Any]) -> tuple[list[bool | None], Mapping[str, Any]]:
+        fitted = self._require_fitted()
+        env = self._env(values)
+        results: list[bool | None] = []
+        for f in fitted:
+            result = f.evaluate(env)
+            results.append(None if result is None else bool(result))
+        return results, env
+
+    def assign_one(self, values: Mapping[str, Any]) -> str | tuple[str, ...]:
+        """Assign one customer from a mapping of features (and profile attributes).
+
+        Gives exactly what :meth:`assign` gives for the same values in a row.
+
+        Returns:
+            Multi-label mode: the tuple of the segments whose rule holds, in
+            order of declaration. Exclusive mode: the segment's name.
+
+        Raises:
+            NotFittedError: the rules use population statistics and are not fitted.
+            ValidationError: a value a rule reads is missing or has the wrong type.
+
+        >>> rules = SegmentRules([Segment("vip", "value >= 100"), Segment("any", "value >= 0")])
+        >>> rules.assign_one({"value": 120.0})
+        ('vip', 'any')
+        >>> rules.assign_one({"value": None})
+        ()
+        """
+        results, _ = self._results(values)
+        if self.mode == "exclusive":
+            for i in self._compiled.order:
+                if results[i]:
+                    return self.segments[i].name
+            return str(self.default)  # exclusive rules always have a default
+        return tuple(s.name for s, held in zip(self.segments, results, strict=True) if held)
+
+    def explain_one(self, values: Mapping[str, Any]) -> Explanation:
+        """Which rules held for one customer, with the values they read.
+
+        >>> rules = SegmentRules([Segment("big", "total_spend >= quantile(total_spend, 0.5)")])
+        >>> import pandas as pd
+        >>> fitted = rules.fit(pd.DataFrame({"total_spend": [10.0, 30.0]}))
+        >>> print(fitted.explain_one({"total_spend": 25.0}))
+        segments: big
+          yes  big: total_spend >= 20
+                 as written: total_spend >= quantile(total_spend, 0.5)
+                 total_spend = 25
+        """
+        results, env = self._results(values)
+        fitted = self._require_fitted()
+        if self.mode == "exclusive":
+            order = self._compiled.order
+            segments: tuple[str, ...] = (str(self.assign_one(values)),)
+        else:
+            order = tuple(range(len(self.segments)))
+            segments = tuple(s.name for s, held in zip(self.segments, results, strict=True) if held)
+        rows = []
+        for i in order:
+            f = fitted[i]
+            inputs = {n: env.get(n) for n in sorted(f.names)}
+            rows.append(
+                RuleResult(
+                    segment=self.segments[i].name,
+                    held=results[i],
+                    rule=self.segments[i].rule,
+                    fitted=f.text,
+                    inputs=FrozenDict(inputs),
+                )
+            )
+        return Explanation(
+            segments=segments,
+            results=tuple(rows),
+            thresholds=self.thresholds or FrozenDict({}),
+        )
+
+    # ------------------------------------------------------------ presets
+
+    @classmethod
+    def positioning(
+        cls,
+        *,
+        top: float = 0.8,
+        old_top: float = 0.7,
+        old_tenure_months: float = 24.0,
+        potential_top: float = 0.8,
+        potential_days: int = 2,
+    ) -> SegmentRules:
+        """The positioning segments of the domain (multi-label); see the presets how-to.
+
+        ``big``, ``old``, ``potential``, ``complaint``, ``complaint_severe``
+        and ``member``. ``potential`` counts a guest of hosted purchases
+        through the optional input ``guest_purchases`` (0 when the column is
+        absent; :func:`~crmkit.segmentation.guest_purchases` computes it).
+
+        Args:
+            top: the spend and frequency quantile a big customer reaches.
+            old_top: the spend and frequency quantile an old customer reaches.
+            old_tenure_months: the tenure an old customer has, in months.
+            potential_top: the quantile of spend per purchase a potential customer reaches.
+            potential_days: the most purchase days a potential customer has.
+
+        >>> SegmentRules.positioning().names
+        ('big', 'old', 'potential', 'complaint', 'complaint_severe', 'member')
+        """
+        from crmkit.segmentation._presets import positioning
+
+        return cls.from_dict(
+            positioning(
+                top=top,
+                old_top=old_top,
+                old_tenure_months=old_tenure_months,
+                potential_top=potential_top,
+                potential_days=potential_days,
+            )
+        )
+
+    @classmethod
+    def recency_view(
+        cls, *, new_days: float = 30.0, active_days: float = 90.0, lapsed_days: float = 365.0
+    ) -> SegmentRules:
+        """The e-commerce recency view (exclusive): new, active, lapsed, churned; see the presets how-to.
+
+        >>> SegmentRules.recency_view().labels
+        ('new', 'active', 'lapsed', 'churned', 'no_purchase')
+        """
+        from crmkit.segmentation._presets import recency_view
+
+        return cls.from_dict(
+            recency_view(new_days=new_days, active_days=active_days, lapsed_days=lapsed_days)
+        )
+
+    @classmethod
+    def value_tiers(
+        cls, *, high: float = 0.8, medium: float = 0.5, column: str = "value"
+    ) -> SegmentRules:
+        """Value tiers (exclusive) by quantiles of the composite value: high, medium, low.
+
+        >>> SegmentRules.value_tiers().statistics
+        ('quantile(value, 0.8)', 'quantile(value, 0.5)')
+        """
+        from crmkit.segmentation._presets import value_tiers
+
+        return cls.from_dict(value_tiers(high=high, medium=medium, column=column))
+
+
+def stat_calls_keys(formula: Formula) -> set[str]:
+    """The canonical texts of the statistics *formula* uses."""
+    return {key_of(c) for c in stat_calls(formula.tree)}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _frame(frame: object) -> pd.DataFrame:
+    if not isinstance(frame, pd.DataFrame):
+        raise ValidationError("frame", expected="a pandas DataFrame", got=type(frame).__name__)
+    return frame
+
+
+def _label_tuples(held: npt.NDArray[np.bool_], names: tuple[str, ...]) -> npt.NDArray[Any]:
+    """The tuple of labels per row, built once per distinct combination (no per-row Python)."""
+    n, k = held.shape
+    if k <= _MAX_BITS:
+        codes = np.zeros(n, dtype=np.int64)
+        for i in range(k):
+            codes |= held[:, i].astype(np.int64) << i
+        uniq, inverse = np.unique(codes, return_inverse=True)
+        combos = [tuple(names[i] for i in range(k) if (int(u) >> i) & 1) for u in uniq]
+    else:
+        packed = np.packbits(held, axis=1)
+        uniq_rows, inverse = np.unique(packed, axis=0, return_inverse=True)
+        bits = np.unpackbits(uniq_rows, axis=1)[:, :k].astype(bool)
+        combos = [tuple(names[i] for i in range(k) if row[i]) for row in bits]
+    table = np.empty(len(combos), dtype=object)
+    for j, combo in enumerate(combos):
+        table[j] = combo
+    result: npt.NDArray[Any] = table[inverse.reshape(-1)]
+    return result
+
+
+def _text(r: ConfigReader, data: Mapping[str, Any], where: str, key: str) -> str:
+    value = data.get(key, "")
+    if not isinstance(value, str):
+        r.problem(f"{where}.{key}", f"expected a string, got {value!r}")
+        return ""
+    return value
+
+
+def _read_inputs(r: ConfigReader, data: object) -> dict[str, Input]:
+    inputs: dict[str, Input] = {}
+    for key, value in r.section(data, "inputs").items():
+        where = f"inputs.{key}"
+        if isinstance(value, Mapping):
+            spec = r.section(value, where, allowed=["type", "default"], required=["type"])
+            type_ = spec.get("type")
+            default = spec.get("default")
+        else:
+            type_, default = value, None
+        if type_ not in _TYPES:
+            r.problem(where, f"expected a type, one of {', '.join(_TYPES)}, got {type_!r}")
+            continue
+        if default is not None and not _fits(default, str(type_)):
+            r.problem(f"{where}.default", f"expected a {type_} default, got {default!r}")
+            continue
+        inputs[key] = Input(
+            str(type_), float(default) if type_ == "number" and default is not None else default
+        )
+    return inputs
+
+
+def _fits(value: object, type_: str) -> bool:
+    if type_ == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if type_ == "bool":
+        return isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def _read_tables(r: ConfigReader, data: object) -> dict[str, Table]:
+    tables: dict[str, Table] = {}
+    for tname, spec in r.section(data, "tables").items():
+        where = f"tables.{tname}"
+        entries_spec = r.section(spec, where, allowed=["entries", "default"], required=["entries"])
+        if "entries" not in entries_spec:
+            continue
+        entries = r.section(entries_spec["entries"], f"{where}.entries")
+        try:
+            tables[tname] = Table(entries, default=entries_spec.get("default"))
+        except ConfigError as err:
+            r.extend(err.problems, where)
+    return tables
+
+
+def _read_segments(r: ConfigReader, data: object, present: bool) -> list[Segment]:
+    if not present:
+        return []
+    items: list[tuple[str, object, str]] = []
+    if isinstance(data, Mapping):
+        items = [(str(k), v, f"segments.{k}") for k, v in data.items()]
+    elif isinstance(data, list):
+        for i, spec in enumerate(data):
+            where = f"segments[{i}]"
+            if not isinstance(spec, Mapping):
+                r.problem(where, f"expected a table of keys, got {type(spec).__name__}")
+                continue
+            name = spec.get("name")
+            if not isinstance(name, str) or not name.strip():
+                r.problem(f"{where}.name", f"expected a non-empty segment name, got {name!r}")
+                continue
+            items.append((name, {k: v for k, v in spec.items() if k != "name"}, where))
+    else:
+        r.problem("segments", f"expected a table of segments, got {type(data).__name__}")
+        return []
+    segments: list[Segment] = []
+    for name, spec, where in items:
+        fields = r.section(
+            spec, where, allowed=["rule", "priority", "description"], required=["rule"]
+        )
+        rule = fields.get("rule")
+        if "rule" in fields and not isinstance(rule, str):
+            r.problem(f"{where}.rule", f"expected a rule (formula text), got {rule!r}")
+            rule = None
+        priority = r.number(fields, where, "priority", default=0.0)
+        description = _text(r, fields, where, "description")
+        segments.append(
+            Segment(name, rule if isinstance(rule, str) else "", priority or 0.0, description)
+        )
+    return segments
+
+
+def _where(i: int, seg: Segment, keyed: bool) -> str:
+    return f"segments.{seg.name}" if keyed else f"segments[{i}] ({seg.name!r})"
+
+
+def _compile(
+    r: ConfigReader,
+    segments: tuple[Segment, ...],
+    *,
+    mode: str,
+    default: str | None,
+    inputs: Mapping[str, Input],
+    tables: Mapping[str, Table],
+    thresholds: Mapping[str, float | None] | None,
+    where: str,
+    keyed: bool = False,
+) -> _Compiled | None:
+    """Check and compile the rules, recording every problem in *r*; ``None`` if there are any."""
+    start = len(r.problems)
+    if mode not in _MODES:
+        r.problem("rules.mode", f"expected 'multi' or 'exclusive', got {mode!r}")
+    if mode == "exclusive" and default is None:
+        r.problem(
+            "rules.default",
+            "missing (required in exclusive mode): the segment of customers no rule matches",
+        )
+    if mode == "multi" and default is not None:
+        r.problem(
+            "rules.default",
+            "a default segment applies to exclusive mode only",
+            "set mode = 'exclusive', or remove default",
+        )
+    if not segments:
+        r.problem(where, "expected at least one segment")
+    schema: dict[str, str] = {**KNOWN_INPUTS, **{k: v.type for k, v in inputs.items()}}
+    seen: dict[str, int] = {}
+    formulas: list[Formula] = []
+    statistics: dict[str, _Stat] = {}
+    for i, seg in enumerate(segments):
+        at = _where(i, seg, keyed)
+        if not isinstance(seg.name, str) or not seg.name.strip() or seg.name != seg.name.strip():
+            r.problem(
+                at,
+                f"a segment name must be a non-empty string without outer spaces, got {seg.name!r}",
+            )
+        elif seg.name in _RESERVED:
+            r.problem(at, f"{seg.name!r} is the name of an output column; choose another name")
+        elif seg.name in seen:
+            r.problem(
+                at, f"duplicate segment name {seg.name!r} (also segment {seen[seg.name] + 1})"
+            )
+        else:
+            seen[seg.name] = i
+        if default is not None and seg.name == default:
+            r.problem(at, f"{seg.name!r} is also the default segment; a default has no rule")
+        if not isinstance(seg.priority, int | float) or isinstance(seg.priority, bool):
+            r.problem(f"{at}.priority", f"expected a number, got {seg.priority!r}")
+        if not seg.rule:
+            if isinstance(seg.rule, str):
+                r.problem(f"{at}.rule", "expected a rule (formula text), got an empty string")
+            continue
+        try:
+            formula = Formula(seg.rule, schema=schema, tables=tables, functions=STAT_FUNCTIONS)
+        except FormulaError as err:
+            r.extend(err.problems, f"{at}.rule")
+            continue
+        if formula.result_type != "bool":
+            r.problem(
+                f"{at}.rule",
+                f"a rule must give a bool, this gives a {formula.result_type}",
+                "compare it, e.g. total_spend >= 1000",
+            )
+            continue
+        ok = True
+        for call in stat_calls(formula.tree):
+            arg = call.args[0]
+            if stat_calls(arg):
+                r.problems.append(
+                    Problem(
+                        where=f"{at}.rule",
+                        message=f"{call.function}() cannot contain another population statistic",
+                        position=call.pos,
+                        source=seg.rule,
+                    )
+                )
+                ok = False
+                continue
+            if not any(isinstance(n, Name) for n in walk(arg)):
+                r.problems.append(
+                    Problem(
+                        where=f"{at}.rule",
+                        message=f"{call.function}() needs a column, e.g. {call.function}(total_spend)",
+                        position=call.pos,
+                        source=seg.rule,
+                    )
+                )
+                ok = False
+                continue
+            key = key_of(call)
+            if key not in statistics:
+                argument = Formula(unparse(arg), schema=schema, tables=tables)
+                q = None
+                if call.function == "quantile":
+                    q_value = Formula(unparse(call.args[1])).evaluate({})
+                    q = float(q_value) if isinstance(q_value, float) else None
+                statistics[key] = _Stat(call.function, argument, q)
+        if ok:
+            formulas.append(formula)
+    fitted: tuple[Formula, ...] | None = None
+    if thresholds is not None:
+        for key in thresholds:
+            if key not in statistics:
+                r.problem(
+                    f"thresholds.{key}",
+                    "no rule uses this population statistic",
+                    did_you_mean(key, list(statistics)),
+                )
+        for key in statistics:
+            if key not in thresholds:
+                r.problem(
+                    "thresholds",
+                    f"missing the fitted value of {key}",
+                    "fit the rules again with rules.fit(frame)",
+                )
+    if len(r.problems) > start:
+        return None
+    if thresholds is not None:
+        fn = freeze(thresholds)
+        fitted = tuple(f.transform(fn) if stat_calls(f.tree) else f for f in formulas)
+    elif not statistics:
+        fitted = tuple(formulas)
+    order = tuple(sorted(range(len(segments)), key=lambda i: -float(segments[i].priority)))
+    return _Compiled(
+        formulas=tuple(formulas),
+        statistics=FrozenDict(statistics),
+        fitted=fitted,
+        order=order,
+    )
