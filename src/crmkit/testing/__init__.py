@@ -32,6 +32,7 @@ from crmkit.testing._ledger_contracts import (
     PersistentLedgerContract,
     check_ledger,
 )
+from crmkit.testing._lifecycle_contracts import TransitionHistoryContract
 
 __all__ = [
     "LedgerContract",
@@ -42,6 +43,7 @@ __all__ = [
     "Repositories",
     "RepositoryContract",
     "RepositorySet",
+    "TransitionHistoryContract",
     "check_ledger",
     "strategies",
 ]
