@@ -34,7 +34,7 @@ class Movement:
     def moved(self) -> pd.DataFrame:
         """The customers whose segment changed (``from`` != ``to``), for campaign lists."""
         m = self.moves
-        moved: pd.DataFrame = m[m["from"].to_numpy(dtype=object) != m["to"].to_numpy(dtype=object)]
+        moved: pd.DataFrame = m[m["from"].cat.codes.to_numpy() != m["to"].cat.codes.to_numpy()]
         return moved
 
     def between(self, before: str, after: str) -> pd.Index:
@@ -128,23 +128,30 @@ def movement(
     after = _check(after, "after")
     if not isinstance(absent, str):
         raise ValidationError("absent", expected="a str pseudo-label", got=absent)
-    index = before.index.append(after.index[~after.index.isin(before.index)])
-    a = before.reindex(index).astype(object).to_numpy()
-    b = after.reindex(index).astype(object).to_numpy()
-    a = np.where(pd.isna(a), absent, a).astype(object)
-    b = np.where(pd.isna(b), absent, b).astype(object)
+    if before.index.equals(after.index):
+        index = before.index
+        a_side, b_side = before, after
+    else:
+        index = before.index.append(after.index[~after.index.isin(before.index)])
+        a_side, b_side = before.reindex(index), after.reindex(index)
+    # Factorize each side (nulls get -1), then map the few distinct labels:
+    # no per-row Python.
+    codes_a, uniques_a = pd.factorize(a_side)
+    codes_b, uniques_b = pd.factorize(b_side)
+    names_a = [str(u) for u in uniques_a]
+    names_b = [str(u) for u in uniques_b]
 
     ordered: list[str] = []
     for lab in [*_labels(before), *_labels(after)]:
         if lab not in ordered and lab != absent:
             ordered.append(lab)
-    found = pd.unique(np.concatenate([a, b])) if len(index) else np.array([], dtype=object)
-    others = sorted({str(x) for x in found} - set(ordered) - {absent})
+    others = sorted((set(names_a) | set(names_b)) - set(ordered) - {absent})
     labels = [*ordered, *others, absent]
-    a_str = a.astype(str) if len(a) else a
-    b_str = b.astype(str) if len(b) else b
-    codes_a = pd.Categorical(a_str, categories=labels).codes.astype(np.int64)
-    codes_b = pd.Categorical(b_str, categories=labels).codes.astype(np.int64)
+    position = {lab: i for i, lab in enumerate(labels)}
+    map_a = np.array([position[x] for x in names_a] + [position[absent]], dtype=np.int64)
+    map_b = np.array([position[x] for x in names_b] + [position[absent]], dtype=np.int64)
+    codes_a = map_a[codes_a]  # -1 (null or absent) picks the last entry: absent
+    codes_b = map_b[codes_b]
     k = len(labels)
     counts = np.bincount(codes_a * k + codes_b, minlength=k * k).reshape(k, k)
     matrix = pd.DataFrame(

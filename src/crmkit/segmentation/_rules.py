@@ -161,6 +161,8 @@ class Explanation:
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, np.generic):
+        value = value.item()
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "null"
     if isinstance(value, float):
