@@ -36,9 +36,13 @@ from crmkit.loyalty._repository import (
     LedgerView,
     check_posting,
 )
+from crmkit.loyalty._rules import PURCHASE_SCHEMA, Campaign, EarningRules, Rounding
 
 __all__ = [
+    "PURCHASE_SCHEMA",
     "Build",
+    "Campaign",
+    "EarningRules",
     "EntryKind",
     "InMemoryLedgerRepository",
     "InsufficientPointsError",
@@ -48,6 +52,7 @@ __all__ = [
     "LedgerView",
     "Lot",
     "ReversalPolicy",
+    "Rounding",
     "check_posting",
     "entry_from_record",
     "expiry_entry",

@@ -1,0 +1,517 @@
+"""Earning rules as configuration, with a scalar and a columnar engine.
+
+Base points per spend unit, tier multipliers, campaigns, referral bonuses and
+monthly value points; scalar (post one purchase) and columnar (a frame).
+
+One definition, two engines: :meth:`EarningRules.points` gives one purchase's
+points per rule, :meth:`EarningRules.earn_frame` every customer's points for a
+period from a transactions frame; the two agree exactly (hypothesis checks it).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from crmkit.domain import Purchase
+from crmkit.domain._config import ConfigReader, load_source
+from crmkit.domain._errors import FrameError, MissingColumnError, ValidationError
+from crmkit.domain._values import to_utc
+from crmkit.expr import Formula, FormulaError
+from crmkit.loyalty._entries import EntryKind, LedgerEntry
+from crmkit.loyalty._ledger import Ledger
+from crmkit.scoring._time import parse_as_of
+
+__all__ = ["PURCHASE_SCHEMA", "Campaign", "EarningRules", "Rounding"]
+
+#: What a campaign's condition and bonus formulas may read about a purchase.
+PURCHASE_SCHEMA: dict[str, str] = {
+    "amount": "number",
+    "segment": "string",
+    "settlement": "string",
+    "tier": "string",
+}
+_MAX_POINTS = 1e15  # points per award are capped here, so float sums stay exact integers
+
+
+class Rounding(enum.StrEnum):
+    """How fractional points become whole ones: ``floor`` (default), ``half_up`` or ``ceil``."""
+
+    FLOOR = "floor"
+    HALF_UP = "half_up"
+    CEIL = "ceil"
+
+
+def _round_scalar(x: float, how: Rounding) -> int:
+    if not x > 0:  # also NaN
+        return 0
+    x = min(x, _MAX_POINTS)
+    if how is Rounding.FLOOR:
+        return math.floor(x)
+    if how is Rounding.CEIL:
+        return math.ceil(x)
+    return math.floor(x + 0.5)
+
+
+def _round_array(x: np.ndarray[Any, Any], how: Rounding) -> np.ndarray[Any, Any]:
+    x = np.where(x > 0, np.minimum(x, _MAX_POINTS), 0.0)  # NaN > 0 is False
+    if how is Rounding.FLOOR:
+        return np.floor(x)
+    if how is Rounding.CEIL:
+        return np.ceil(x)
+    return np.floor(x + 0.5)
+
+
+def _utc(value: object, field: str) -> datetime:
+    stamp = parse_as_of(value, field=field)
+    return to_utc(field, stamp.to_pydatetime())
+
+
+@attrs.frozen(kw_only=True)
+class Campaign:
+    """A bonus for purchases in a date window ``[start, end)`` that meet a condition.
+
+    Attributes:
+        name: the rule name is ``campaign:<name>``.
+        start: the first instant (a date means midnight UTC).
+        end: the first instant after the window.
+        condition: a boolean formula over the purchase (``amount``,
+            ``segment``, ``settlement``, ``tier``); null counts as false.
+        bonus: a number formula: the bonus points (rounded; null or < 0 gives 0).
+    """
+
+    name: str
+    start: datetime
+    end: datetime
+    condition: Formula
+    bonus: Formula
+
+
+def _fmt(f: Formula) -> str:
+    return f.text
+
+
+@attrs.frozen(kw_only=True)
+class EarningRules:
+    """How purchases, referrals and months earn points (load with :meth:`from_dict` / TOML / JSON).
+
+    Points for one purchase, per rule:
+
+    * ``base``: ``amount / unit * points_per_unit * tier multiplier``, rounded;
+    * ``campaign:<name>``: the campaign's bonus formula, rounded, when the
+      purchase is in the window and the condition holds;
+
+    plus ``referrer`` / ``referred`` bonuses, once per referred customer, on
+    the referred customer's first awarded purchase, and ``monthly_value``
+    points equal to a month's composite value (:meth:`award_monthly`).
+
+    >>> rules = EarningRules.from_toml('''
+    ... rounding = "floor"
+    ... expires_after_days = 365
+    ... [base]
+    ... unit = 10.0
+    ... points_per_unit = 1
+    ... [tier_multipliers]
+    ... gold = 1.5
+    ... [[campaigns]]
+    ... name = "spring"
+    ... start = 2025-03-01
+    ... end = 2025-04-01
+    ... condition = "segment == 'vip'"
+    ... bonus = "amount / 10"
+    ... ''')
+    >>> from datetime import UTC, datetime
+    >>> rules.points(95.0, at=datetime(2025, 3, 5, tzinfo=UTC), segment="vip", tier="gold")
+    {'base': 14, 'campaign:spring': 9}
+    """
+
+    unit: float = 1.0
+    points_per_unit: float = 1.0
+    rounding: Rounding = Rounding.FLOOR
+    tier_multipliers: Mapping[str, float] = attrs.field(factory=dict)
+    campaigns: tuple[Campaign, ...] = ()
+    referrer_bonus: int = 0
+    referred_bonus: int = 0
+    expires_after_days: int | None = None
+
+    # ------------------------------------------------------------ loading
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str | None = None) -> EarningRules:
+        """Build the rules from a configuration mapping (the TOML layout, as a dict).
+
+        Raises:
+            ConfigError: every problem at once, with its key path (and, for
+                formulas, the position and a caret).
+        """
+        r = ConfigReader(source)
+        top = r.section(
+            data,
+            "earning rules",
+            allowed=[
+                "rounding",
+                "expires_after_days",
+                "base",
+                "tier_multipliers",
+                "campaigns",
+                "referral",
+            ],
+        )
+        rounding = Rounding.FLOOR
+        if "rounding" in top:
+            if top["rounding"] in {m.value for m in Rounding}:
+                rounding = Rounding(top["rounding"])
+            else:
+                r.problem(
+                    "rounding", f"expected one of floor, half_up, ceil, got {top['rounding']!r}"
+                )
+        expires: int | None = None
+        if "expires_after_days" in top:
+            value = top["expires_after_days"]
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                r.problem(
+                    "expires_after_days", f"expected a whole number of days > 0, got {value!r}"
+                )
+            else:
+                expires = value
+        base = r.section(top.get("base", {}), "base", allowed=["unit", "points_per_unit"])
+        unit = r.number(base, "base", "unit", default=1.0)
+        if unit is None or unit <= 0:
+            if "unit" in base and unit is not None:
+                r.problem("base.unit", f"expected a spend unit > 0, got {base['unit']!r}")
+            unit = 1.0
+        ppu = r.number(base, "base", "points_per_unit", default=1.0, minimum=0.0)
+        multipliers: dict[str, float] = {}
+        tiers = r.section(top.get("tier_multipliers", {}), "tier_multipliers")
+        for name in tiers:
+            m = r.number(tiers, "tier_multipliers", name, minimum=0.0)
+            if m is not None:
+                multipliers[name] = m
+        campaigns: list[Campaign] = []
+        specs = top.get("campaigns", [])
+        if not isinstance(specs, list):
+            r.problem("campaigns", f"expected a list of campaigns, got {type(specs).__name__}")
+            specs = []
+        names: set[str] = set()
+        for i, spec in enumerate(specs):
+            where = f"campaigns[{i}]"
+            fields = r.section(
+                spec,
+                where,
+                allowed=["name", "start", "end", "condition", "bonus"],
+                required=["name", "start", "end", "bonus"],
+            )
+            name = r.text(fields, where, "name")
+            if name in names:
+                r.problem(f"{where}.name", f"the campaign name {name!r} is used twice")
+            names.add(name)
+            window: list[datetime | None] = []
+            for key in ("start", "end"):
+                if key not in fields:
+                    window.append(None)
+                    continue
+                try:
+                    value = fields[key]
+                    if isinstance(value, date) and not isinstance(value, datetime):
+                        value = value.isoformat()
+                    window.append(_utc(value, key))
+                except ValidationError:
+                    r.problem(
+                        f"{where}.{key}",
+                        f"expected a date or an aware timestamp, got {fields[key]!r}",
+                    )
+                    window.append(None)
+            if window[0] is not None and window[1] is not None and window[1] <= window[0]:
+                r.problem(f"{where}.end", "the window must end after it starts")
+            formulas: dict[str, Formula | None] = {}
+            for key, kind, default in (("condition", "bool", "True"), ("bonus", "number", None)):
+                text = fields.get(key, default)
+                if text is None:
+                    formulas[key] = None
+                    continue
+                if not isinstance(text, str):
+                    r.problem(f"{where}.{key}", f"expected a formula string, got {text!r}")
+                    formulas[key] = None
+                    continue
+                formula: Formula | None
+                try:
+                    formula = Formula(text, schema=PURCHASE_SCHEMA)
+                except FormulaError as err:
+                    r.extend(err.problems, f"{where}.{key}")
+                    formulas[key] = None
+                    continue
+                if formula.result_type != kind:
+                    r.problem(
+                        f"{where}.{key}",
+                        f"expected a {kind} formula, this gives a {formula.result_type}",
+                    )
+                    formula = None
+                formulas[key] = formula
+            cond, bonus = formulas["condition"], formulas["bonus"]
+            if name and window[0] and window[1] and cond is not None and bonus is not None:
+                campaigns.append(
+                    Campaign(name=name, start=window[0], end=window[1], condition=cond, bonus=bonus)
+                )
+        referral = r.section(top.get("referral", {}), "referral", allowed=["referrer", "referred"])
+        bonuses: dict[str, int] = {}
+        for key in ("referrer", "referred"):
+            value = referral.get(key, 0)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                r.problem(f"referral.{key}", f"expected whole points >= 0, got {value!r}")
+                value = 0
+            bonuses[key] = value
+        r.raise_if_problems(what="earning rules")
+        return cls(
+            unit=unit,
+            points_per_unit=ppu if ppu is not None else 1.0,
+            rounding=rounding,
+            tier_multipliers=multipliers,
+            campaigns=tuple(campaigns),
+            referrer_bonus=bonuses["referrer"],
+            referred_bonus=bonuses["referred"],
+            expires_after_days=expires,
+        )
+
+    @classmethod
+    def from_toml(cls, source: str | bytes | Any) -> EarningRules:
+        """Build the rules from TOML text or a ``.toml`` path (see :meth:`from_dict`)."""
+        data, origin = load_source(source, "toml")
+        return cls.from_dict(data, source=origin)
+
+    @classmethod
+    def from_json(cls, source: str | bytes | Any) -> EarningRules:
+        """Build the rules from JSON text or a ``.json`` path (see :meth:`from_dict`)."""
+        data, origin = load_source(source, "json")
+        return cls.from_dict(data, source=origin)
+
+    # ------------------------------------------------------------ scalar
+
+    def points(
+        self,
+        amount: float,
+        *,
+        at: datetime,
+        segment: str | None = None,
+        settlement: str | None = None,
+        tier: str | None = None,
+    ) -> dict[str, int]:
+        """One purchase's points per rule (rules giving 0 are left out)."""
+        at = to_utc("at", at)
+        x = float(amount)
+        mult = self.tier_multipliers.get(tier, 1.0) if tier is not None else 1.0
+        out: dict[str, int] = {}
+        base = _round_scalar(x / self.unit * self.points_per_unit * mult, self.rounding)
+        if base:
+            out["base"] = base
+        context = {"amount": x, "segment": segment, "settlement": settlement, "tier": tier}
+        for c in self.campaigns:
+            if not c.start <= at < c.end or c.condition.evaluate(context) is not True:
+                continue
+            bonus = c.bonus.evaluate(context)
+            got = _round_scalar(float(bonus), self.rounding) if isinstance(bonus, float) else 0
+            if got:
+                out[f"campaign:{c.name}"] = got
+        return out
+
+    def _expiry(self, at: datetime) -> datetime | None:
+        return (
+            None
+            if self.expires_after_days is None
+            else at + timedelta(days=self.expires_after_days)
+        )
+
+    def award(
+        self,
+        ledger: Ledger,
+        purchase: Purchase,
+        *,
+        segment: str | None = None,
+        tier: str | None = None,
+        referrer: str | None = None,
+    ) -> list[LedgerEntry]:
+        """Post a purchase's points (one entry per rule, one posting; repeats change nothing).
+
+        With *referrer*, the referral bonuses are posted too, keyed by the
+        referred customer, so they are awarded once: on the first purchase
+        awarded with a referrer.
+        """
+        at = purchase.occurred_at
+        settlement = None if purchase.settlement is None else str(purchase.settlement)
+        points = self.points(
+            float(purchase.amount), at=at, segment=segment, settlement=settlement, tier=tier
+        )
+        entries = [
+            LedgerEntry(
+                customer_id=purchase.customer_id,
+                kind=EntryKind.EARN,
+                points=p,
+                at=at,
+                source_kind="purchase",
+                source_id=purchase.id,
+                rule=rule,
+                expires_at=self._expiry(at),
+                amount=purchase.amount,
+            )
+            for rule, p in points.items()
+        ]
+        if referrer is not None:
+            for who, rule, p in (
+                (referrer, "referrer", self.referrer_bonus),
+                (purchase.customer_id, "referred", self.referred_bonus),
+            ):
+                if p > 0:
+                    entries.append(
+                        LedgerEntry(
+                            customer_id=who,
+                            kind=EntryKind.EARN,
+                            points=p,
+                            at=at,
+                            source_kind="referral",
+                            source_id=purchase.customer_id,
+                            rule=rule,
+                            expires_at=self._expiry(at),
+                        )
+                    )
+        return ledger.post(entries) if entries else []
+
+    def award_monthly(
+        self, ledger: Ledger, monthly: pd.DataFrame, *, customer: str = "customer_id"
+    ) -> list[LedgerEntry]:
+        """Post monthly value points: each row's ``value`` (rounded), once per customer and month.
+
+        *monthly* is :func:`crmkit.scoring.score_monthly`'s frame (customer,
+        ``month``, ``value``). The entries are dated at the start of the next
+        month, keyed ``("month", <month>, "monthly_value", <month>)``.
+        """
+        for column in (customer, "month", "value"):
+            if column not in monthly.columns:
+                raise MissingColumnError([column], [str(c) for c in monthly.columns])
+        entries: list[LedgerEntry] = []
+        for who, month, value in zip(
+            monthly[customer], monthly["month"], monthly["value"], strict=True
+        ):
+            p = _round_scalar(float(value), self.rounding)
+            if p <= 0:
+                continue
+            period = pd.Period(month, freq="M")
+            at = to_utc("at", (period + 1).start_time.tz_localize("UTC").to_pydatetime())
+            entries.append(
+                LedgerEntry(
+                    customer_id=str(who),
+                    kind=EntryKind.EARN,
+                    points=p,
+                    at=at,
+                    source_kind="month",
+                    source_id=str(period),
+                    rule="monthly_value",
+                    period=str(period),
+                    expires_at=self._expiry(at),
+                )
+            )
+        return ledger.post(entries) if entries else []
+
+    # ------------------------------------------------------------ columnar
+
+    def earn_frame(
+        self,
+        transactions: pd.DataFrame,
+        *,
+        start: Any,
+        end: Any,
+        customer: str = "customer_id",
+        date: str = "occurred_at",
+        amount: str = "amount",
+        segment: str | None = None,
+        settlement: str | None = None,
+        tier: str | None = None,
+    ) -> pd.DataFrame:
+        """Every customer's purchase points for ``[start, end)``, per rule and in total (numpy).
+
+        Equal to :meth:`points` summed over the same purchases one by one.
+        Naive timestamps are UTC. Referral bonuses are not included (they
+        depend on the order purchases are awarded in; post them with :meth:`award`).
+
+        Returns:
+            A frame indexed by *customer* (customers with purchases in the
+            period), with a column per rule that awarded points and ``points``.
+        """
+        if not isinstance(transactions, pd.DataFrame):
+            raise ValidationError(
+                "transactions", expected="a pandas DataFrame", got=type(transactions).__name__
+            )
+        wanted = [c for c in (customer, date, amount, segment, settlement, tier) if c is not None]
+        missing = [c for c in wanted if c not in transactions.columns]
+        if missing:
+            raise MissingColumnError(missing, [str(c) for c in transactions.columns])
+        lo, hi = parse_as_of(start, field="start"), parse_as_of(end, field="end")
+        try:
+            when = pd.to_datetime(transactions[date])
+        except (ValueError, TypeError) as exc:
+            raise FrameError(f"column {date!r} cannot be read as timestamps", column=date) from exc
+        when = when.dt.tz_localize("UTC") if when.dt.tz is None else when.dt.tz_convert("UTC")
+        ns = when.to_numpy(dtype="datetime64[ns]")
+        keep = (ns >= lo.to_datetime64()) & (ns < hi.to_datetime64())
+        frame = transactions.loc[keep]
+        ns = ns[keep]
+        try:
+            x = pd.to_numeric(frame[amount], errors="raise").to_numpy(
+                dtype="float64", na_value=np.nan
+            )
+        except (ValueError, TypeError) as exc:
+            raise FrameError(f"column {amount!r} cannot be read as numbers", column=amount) from exc
+        n = len(frame)
+
+        def text(col: str | None) -> np.ndarray[Any, Any]:
+            if col is None:
+                return np.full(n, None, dtype=object)
+            values = frame[col].astype(object).to_numpy()
+            return np.array(
+                [
+                    None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else str(v)
+                    for v in values
+                ],
+                dtype=object,
+            )
+
+        tiers = text(tier)
+        mult = (
+            np.array(
+                [1.0 if t is None else self.tier_multipliers.get(t, 1.0) for t in tiers],
+                dtype="float64",
+            )
+            if n
+            else np.zeros(0)
+        )
+        per_rule: dict[str, np.ndarray[Any, Any]] = {}
+        with np.errstate(all="ignore"):
+            per_rule["base"] = _round_array(
+                x / self.unit * self.points_per_unit * mult, self.rounding
+            )
+        columns = {
+            "amount": x,
+            "segment": text(segment),
+            "settlement": text(settlement),
+            "tier": tiers,
+        }
+        for c in self.campaigns:
+            inside = (ns >= pd.Timestamp(c.start).to_datetime64()) & (
+                ns < pd.Timestamp(c.end).to_datetime64()
+            )
+            cond = c.condition.evaluate_arrays(columns, size=n)
+            hit = inside & np.ma.filled(cond, False).astype(bool)
+            bonus = np.ma.filled(c.bonus.evaluate_arrays(columns, size=n).astype("float64"), np.nan)
+            per_rule[f"campaign:{c.name}"] = np.where(hit, _round_array(bonus, self.rounding), 0.0)
+        ids = frame[customer].to_numpy()
+        out = pd.DataFrame(per_rule, index=pd.Index(ids, name=customer))
+        out = out.groupby(level=0, sort=True).sum()
+        out = out.loc[:, (out != 0).any(axis=0)] if len(out) else out
+        result = out.astype("int64")
+        result["points"] = result.sum(axis=1).astype("int64")
+        return result

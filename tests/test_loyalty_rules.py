@@ -1,0 +1,234 @@
+"""Earning rules: configuration, posting purchases, referrals, monthly points, columnar == scalar."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmkit.domain import Purchase
+from crmkit.errors import ConfigError
+from crmkit.loyalty import EarningRules, InMemoryLedgerRepository, Ledger
+
+CONFIG = {
+    "rounding": "floor",
+    "expires_after_days": 365,
+    "base": {"unit": 10.0, "points_per_unit": 2},
+    "tier_multipliers": {"silver": 1.25, "gold": 1.5},
+    "campaigns": [
+        {
+            "name": "spring",
+            "start": "2025-03-01",
+            "end": "2025-04-01",
+            "condition": "segment == 'vip' and amount >= 20",
+            "bonus": "amount / 5",
+        },
+        {
+            "name": "cash",
+            "start": "2025-01-01",
+            "end": "2026-01-01",
+            "condition": "settlement == 'cash'",
+            "bonus": "10",
+        },
+    ],
+    "referral": {"referrer": 100, "referred": 50},
+}
+T = datetime(2025, 3, 10, tzinfo=UTC)
+
+
+def _purchase(pid: str, amount: str, *, customer: str = "c-1", at: datetime = T) -> Purchase:
+    return Purchase(
+        id=pid,
+        customer_id=customer,
+        amount=amount,
+        currency="EUR",
+        occurred_at=at,
+        settlement="cash",
+    )
+
+
+def test_dict_toml_and_json_load_the_same_rules() -> None:
+    toml = """
+rounding = "floor"
+expires_after_days = 365
+[base]
+unit = 10.0
+points_per_unit = 2
+[tier_multipliers]
+silver = 1.25
+gold = 1.5
+[[campaigns]]
+name = "spring"
+start = 2025-03-01
+end = 2025-04-01
+condition = "segment == 'vip' and amount >= 20"
+bonus = "amount / 5"
+[[campaigns]]
+name = "cash"
+start = "2025-01-01"
+end = "2026-01-01"
+condition = "settlement == 'cash'"
+bonus = "10"
+[referral]
+referrer = 100
+referred = 50
+"""
+    a = EarningRules.from_dict(CONFIG)
+    assert EarningRules.from_toml(toml) == a
+    assert EarningRules.from_json(json.dumps(CONFIG)) == a
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    bad = {
+        "rounding": "up",
+        "expires_after_days": 0,
+        "base": {"unit": 0, "points_per_unit": -1, "extra": 1},
+        "tier_multipliers": {"gold": "x"},
+        "campaigns": [
+            {
+                "name": "a",
+                "start": "nope",
+                "end": "2025-01-01",
+                "condition": "amount +",
+                "bonus": "segment",
+            },
+            {"name": "a", "start": "2025-02-01", "end": "2025-01-01", "bonus": "amont * 2"},
+        ],
+        "referral": {"referrer": -5},
+        "tiers": {},
+    }
+    with pytest.raises(ConfigError) as info:
+        EarningRules.from_dict(bad)
+    where = [p.where for p in info.value.problems]
+    for key in (
+        "rounding",
+        "expires_after_days",
+        "base.unit",
+        "base.points_per_unit",
+        "base.extra",
+        "tier_multipliers.gold",
+        "campaigns[0].start",
+        "campaigns[0].condition",
+        "campaigns[0].bonus",
+        "campaigns[1].name",
+        "campaigns[1].end",
+        "campaigns[1].bonus",
+        "referral.referrer",
+        "earning rules.tiers",
+    ):
+        assert key in where, (key, where)
+    assert "did you mean 'amount'" in str(info.value)
+
+
+def test_points_per_rule() -> None:
+    rules = EarningRules.from_dict(CONFIG)
+    assert rules.points(99.0, at=T, segment="vip", tier="gold", settlement="cash") == {
+        "base": 29,
+        "campaign:spring": 19,
+        "campaign:cash": 10,
+    }
+    assert rules.points(99.0, at=T + timedelta(days=30)) == {"base": 19}
+    assert rules.points(-5.0, at=T) == {}
+
+
+def test_award_posts_each_rule_once_and_referral_bonuses_once() -> None:
+    rules = EarningRules.from_dict(CONFIG)
+    ledger = Ledger(InMemoryLedgerRepository())
+    first = rules.award(ledger, _purchase("p-1", "40"), segment="vip", referrer="c-0")
+    assert {(e.customer_id, e.rule, e.points) for e in first} == {
+        ("c-1", "base", 8),
+        ("c-1", "campaign:spring", 8),
+        ("c-1", "campaign:cash", 10),
+        ("c-0", "referrer", 100),
+        ("c-1", "referred", 50),
+    }
+    assert all(e.expires_at == T + timedelta(days=365) for e in first)
+    assert rules.award(ledger, _purchase("p-1", "40"), segment="vip", referrer="c-0") == first
+    rules.award(ledger, _purchase("p-2", "10"), referrer="c-0")  # not a first purchase: no bonus
+    assert ledger.balance("c-0") == 100
+    assert ledger.balance("c-1") == 8 + 8 + 10 + 50 + 2 + 10
+    award = next(e for e in first if e.rule == "base")
+    assert ledger.reverse(award.key, at=T, source_id="f-1", amount=Decimal("20")).points == -4
+
+
+def test_monthly_value_points_are_posted_once_per_customer_and_month() -> None:
+    rules = EarningRules.from_dict({"rounding": "half_up"})
+    ledger = Ledger(InMemoryLedgerRepository())
+    monthly = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "month": pd.PeriodIndex(["2025-01", "2025-02", "2025-02"], freq="M"),
+            "value": [10.4, 20.5, -3.0],
+        }
+    )
+    posted = rules.award_monthly(ledger, monthly)
+    assert [(e.customer_id, e.period, e.points) for e in posted] == [
+        ("a", "2025-01", 10),
+        ("a", "2025-02", 21),
+    ]
+    assert posted[0].at == datetime(2025, 2, 1, tzinfo=UTC)
+    rules.award_monthly(ledger, monthly)
+    assert ledger.balance("a") == 31
+
+
+@st.composite
+def _frames(draw: st.DrawFn) -> pd.DataFrame:
+    n = draw(st.integers(0, 25))
+    base = datetime(2025, 2, 20)
+    return pd.DataFrame(
+        {
+            "who": draw(st.lists(st.sampled_from(["a", "b", "c"]), min_size=n, max_size=n)),
+            "when": [
+                base + timedelta(seconds=s)
+                for s in draw(st.lists(st.integers(0, 60 * 86400), min_size=n, max_size=n))
+            ],
+            "spend": draw(
+                st.lists(
+                    st.one_of(st.none(), st.floats(-10, 1e4, allow_nan=False)),
+                    min_size=n,
+                    max_size=n,
+                )
+            ),
+            "seg": draw(st.lists(st.sampled_from([None, "vip", "std"]), min_size=n, max_size=n)),
+            "settle": draw(
+                st.lists(st.sampled_from([None, "cash", "prepaid"]), min_size=n, max_size=n)
+            ),
+            "level": draw(
+                st.lists(st.sampled_from([None, "gold", "silver", "tin"]), min_size=n, max_size=n)
+            ),
+        }
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(frame=_frames(), rounding=st.sampled_from(["floor", "half_up", "ceil"]))
+def test_columnar_earning_equals_posting_purchases_one_by_one(
+    frame: pd.DataFrame, rounding: str
+) -> None:
+    rules = EarningRules.from_dict({**CONFIG, "rounding": rounding})
+    start, end = datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 4, 10, tzinfo=UTC)
+    got = rules.earn_frame(
+        frame,
+        start=start,
+        end=end,
+        customer="who",
+        date="when",
+        amount="spend",
+        segment="seg",
+        settlement="settle",
+        tier="level",
+    )
+    expected: dict[str, int] = {}
+    for row in frame.itertuples(index=False):
+        at = row.when.replace(tzinfo=UTC)
+        if not start <= at < end:
+            continue
+        spend = float("nan") if row.spend is None or row.spend != row.spend else row.spend
+        pts = rules.points(spend, at=at, segment=row.seg, settlement=row.settle, tier=row.level)
+        expected[row.who] = expected.get(row.who, 0) + sum(pts.values())
+    assert got["points"].to_dict() == expected
