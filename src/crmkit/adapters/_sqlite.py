@@ -37,6 +37,7 @@ from crmkit.domain import (
     Purchase,
     Record,
     Refund,
+    RewritableActivityRepository,
     check_refund,
     from_record,
     to_record,
@@ -48,6 +49,7 @@ from crmkit.domain._errors import (
     StorageError,
     ValidationError,
 )
+from crmkit.domain._activities import check_refund_owner, check_rewrite
 from crmkit.domain._memory import check_activity, check_batch_size, check_entity
 from crmkit.domain._values import to_optional_utc
 
@@ -186,6 +188,9 @@ class _Database:
     def _prepare(conn: sqlite3.Connection, *, memory: bool) -> None:
         try:
             conn.execute("PRAGMA foreign_keys = ON")
+            # Overwrite deleted and replaced content with zeros, so that personal data
+            # rewritten by an erasure does not linger in free space (see purge()).
+            conn.execute("PRAGMA secure_delete = ON")
             version = _user_version(conn)
             _check_version(conn, version)
             if not memory:
@@ -555,6 +560,47 @@ class SQLiteActivityRepository:
                 new += self._admit(conn, activity)
         return new
 
+    def rewrite(self, activities: Iterable[Activity]) -> int:
+        """Replace stored activities by re-pointed or redacted versions, in one transaction.
+
+        See :class:`~crmkit.domain.RewritableActivityRepository`; returns how
+        many changed. The replaced rows are overwritten (``secure_delete``);
+        call :meth:`SQLiteStore.purge` to clear old copies from the journal too.
+
+        Raises:
+            NotFoundError: an id is not stored; nothing was written.
+            ValidationError: a change outside what may change; nothing was written.
+        """
+        changed = 0
+        with self._db.transaction(write=True) as conn:
+            touched: list[Activity] = []
+            for activity in activities:
+                check_activity(activity)
+                row = conn.execute(_SELECT_ACTIVITY, (activity.id,)).fetchone()
+                if row is None:
+                    raise NotFoundError("activity", activity.id)
+                stored = _load(row[1])
+                check_rewrite(stored, activity)
+                if stored == activity:
+                    continue
+                conn.execute(
+                    "UPDATE crmkit_activities SET customer_id = ?, record = ? WHERE id = ?",
+                    (activity.customer_id, _dump(activity), activity.id),
+                )
+                touched.append(activity)
+                changed += 1
+            for activity in touched:
+                if isinstance(activity, Refund):
+                    row = conn.execute(_SELECT_ACTIVITY, (activity.purchase_id,)).fetchone()
+                    check_refund_owner(None if row is None else _load(row[1]), activity)
+                elif isinstance(activity, Purchase):
+                    for r in conn.execute(
+                        "SELECT record FROM crmkit_activities WHERE purchase_id = ?",
+                        (activity.id,),
+                    ).fetchall():
+                        check_refund_owner(activity, _load(r[0]))
+        return changed
+
     def get(self, activity_id: str) -> Activity:
         """Return the stored activity.
 
@@ -692,6 +738,33 @@ class SQLiteStore:
         """The schema version of the open database."""
         return int(self._db.query("PRAGMA user_version")[0][0])
 
+    def purge(self, *, vacuum: bool = False) -> None:
+        """Clear old copies of rewritten or erased data from the database file and its journal.
+
+        Every connection of crmkit runs with ``PRAGMA secure_delete = ON``, so
+        replaced rows are overwritten in the database pages; the write-ahead log
+        may still hold earlier page images until it is checkpointed. ``purge``
+        checkpoints the log and truncates it to zero bytes, and with
+        ``vacuum=True`` also rebuilds the file (slow on a large database, and it
+        needs as much free disk as the file). :func:`crmkit.privacy.erase` calls it.
+
+        Raises:
+            StorageError: another connection holds a read snapshot, so the log
+                cannot be cleared yet; retry when it is done.
+        """
+        if self._path in (":memory:", ""):
+            return
+        rows = self._db.query("PRAGMA wal_checkpoint(TRUNCATE)")
+        if rows and int(rows[0][0]) != 0:
+            raise StorageError(
+                "the write-ahead log cannot be cleared now",
+                got="another connection is reading or writing",
+                hint="retry purge() when other connections are done",
+            )
+        if vacuum:
+            self._db.query("VACUUM")
+            self._db.query("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
         """Close the connection; further use raises StorageError. Closing twice is harmless."""
         self._db.close()
@@ -716,5 +789,7 @@ if TYPE_CHECKING:  # mypy --strict proves the repositories satisfy the Protocols
 
     def _conforms(
         store: SQLiteStore,
-    ) -> tuple[CustomerRepository, ContactRepository, ActivityRepository]:
-        return store.customers, store.contacts, store.activities
+    ) -> tuple[
+        CustomerRepository, ContactRepository, ActivityRepository, RewritableActivityRepository
+    ]:
+        return store.customers, store.contacts, store.activities, store.activities

@@ -13,6 +13,7 @@ from crmkit.domain._activities import (
     Refund,
     SurveyResponse,
     check_refund,
+    check_rewrite,
     refundable_amount,
 )
 from crmkit.domain._codec import from_record, to_record
@@ -27,6 +28,7 @@ from crmkit.domain._repositories import (
     ActivityRepository,
     ContactRepository,
     CustomerRepository,
+    RewritableActivityRepository,
 )
 from crmkit.domain._values import (
     Channel,
@@ -65,11 +67,13 @@ __all__ = [
     "Referral",
     "ReferralStatus",
     "Refund",
+    "RewritableActivityRepository",
     "SettlementMethod",
     "Severity",
     "SurveyResponse",
     "SurveyScale",
     "check_refund",
+    "check_rewrite",
     "from_record",
     "personal_fields",
     "refundable_amount",

@@ -14,7 +14,7 @@ from typing import ClassVar
 import attrs
 
 from crmkit.domain._errors import ValidationError
-from crmkit.domain._record import Record, check, personal_repr
+from crmkit.domain._record import Record, check, personal_fields, personal_repr
 from crmkit.domain._values import (
     Channel,
     ComplaintStatus,
@@ -42,6 +42,8 @@ __all__ = [
     "Refund",
     "SurveyResponse",
     "check_refund",
+    "check_refund_owner",
+    "check_rewrite",
     "refundable_amount",
 ]
 
@@ -345,4 +347,63 @@ def check_refund(purchase: Purchase | None, earlier: Iterable[Refund], refund: R
             "Refund.amount",
             expected=f"at most {left} (what is left of purchase {purchase.id!r})",
             got=refund.amount,
+        )
+
+
+_REWRITABLE = frozenset({"customer_id", "guests", "referred_id"})
+
+
+def check_rewrite(stored: Activity, new: object) -> None:
+    """Raise :class:`ValidationError` unless *new* may replace the *stored* activity.
+
+    Only the customer an activity belongs to, its references to other
+    customers (``guests``, ``referred_id``) and its personal fields may change
+    (a merge re-points, an erasure redacts). Type, times, amounts, currencies
+    and every other field must stay as they are: money-like history is never
+    changed. Every :class:`RewritableActivityRepository` calls this.
+
+    >>> from datetime import UTC, datetime
+    >>> t = datetime(2025, 1, 1, tzinfo=UTC)
+    >>> p = Purchase(id="p", customer_id="c-1", occurred_at=t, amount=100, currency="EUR")
+    >>> check_rewrite(p, attrs.evolve(p, customer_id="c-2"))
+    >>> check_rewrite(p, attrs.evolve(p, amount=99))
+    Traceback (most recent call last):
+    ...
+    crmkit.errors.ValidationError: Purchase.amount is invalid: expected the stored value (only customer_id, guests, referred_id and personal fields may be rewritten), got Decimal('99')
+    """
+    if type(new) is not type(stored):
+        raise ValidationError(
+            "activity",
+            expected=f"a {type(stored).__name__} (the type of the stored activity {stored.id!r})",
+            got=type(new).__name__,
+        )
+    may_change = _REWRITABLE | personal_fields(type(stored))
+    for f in attrs.fields(type(stored)):
+        if f.name in may_change:
+            continue
+        if getattr(stored, f.name) != getattr(new, f.name):
+            raise ValidationError(
+                f"{type(stored).__name__}.{f.name}",
+                expected=(
+                    "the stored value (only customer_id, guests, referred_id and personal"
+                    " fields may be rewritten)"
+                ),
+                got=getattr(new, f.name),
+            )
+
+
+def check_refund_owner(purchase: Activity | None, refund: Refund) -> None:
+    """Raise :class:`ValidationError` if *refund* belongs to another customer than *purchase*.
+
+    Rewritable repositories check every refund a rewrite touches (directly, or
+    through its purchase), so a purchase and its refunds move together.
+    """
+    if purchase is not None and purchase.customer_id != refund.customer_id:
+        raise ValidationError(
+            "Refund.customer_id",
+            expected=(
+                f"the customer of purchase {purchase.id!r} ({purchase.customer_id!r});"
+                " re-point a purchase and its refunds together"
+            ),
+            got=refund.customer_id,
         )

@@ -14,7 +14,15 @@ from typing import Generic, TypeVar
 
 import attrs
 
-from crmkit.domain._activities import ACTIVITY_TYPES, Activity, Purchase, Refund, check_refund
+from crmkit.domain._activities import (
+    ACTIVITY_TYPES,
+    Activity,
+    Purchase,
+    Refund,
+    check_refund,
+    check_refund_owner,
+    check_rewrite,
+)
 from crmkit.domain._entities import Contact, Customer
 from crmkit.domain._errors import AlreadyExistsError, ConflictError, NotFoundError, ValidationError
 from crmkit.domain._values import to_optional_utc
@@ -188,7 +196,7 @@ class InMemoryActivityRepository:
             check_refund(purchase if isinstance(purchase, Purchase) else None, earlier, activity)
         return True
 
-    def _store(self, activity: Activity) -> None:
+    def _store(self, activity: Activity, *, replacing: Activity | None = None) -> None:
         self._by_id[activity.id] = activity
         bisect.insort(
             self._by_customer[activity.customer_id],
@@ -196,7 +204,11 @@ class InMemoryActivityRepository:
             key=lambda pair: pair[0],
         )
         if isinstance(activity, Refund):
-            self._refunds[activity.purchase_id].append(activity)
+            refunds = self._refunds[activity.purchase_id]
+            if isinstance(replacing, Refund):
+                refunds[refunds.index(replacing)] = activity
+            else:
+                refunds.append(activity)
 
     def append(self, activity: Activity) -> bool:
         """Store *activity*; ``False`` if this very activity was stored already."""
@@ -217,6 +229,54 @@ class InMemoryActivityRepository:
                     staged[activity.id] = activity
             for activity in staged.values():
                 self._store(activity)
+            return len(staged)
+
+    def rewrite(self, activities: Iterable[Activity]) -> int:
+        """Replace stored activities by re-pointed or redacted versions, all-or-nothing.
+
+        See :class:`~crmkit.domain.RewritableActivityRepository`; returns how many changed.
+
+        >>> from datetime import UTC, datetime
+        >>> from crmkit.domain import Purchase
+        >>> log = InMemoryActivityRepository()
+        >>> p = Purchase(id="p-1", customer_id="c-1", amount=10, currency="EUR",
+        ...              occurred_at=datetime(2025, 1, 1, tzinfo=UTC))
+        >>> log.append(p)
+        True
+        >>> log.rewrite([attrs.evolve(p, customer_id="c-2")])
+        1
+        >>> [a.id for a in log.for_customer("c-2")], log.for_customer("c-1")
+        (['p-1'], [])
+        """
+        with self._lock:
+            staged: dict[str, Activity] = {}
+            for activity in activities:
+                check_activity(activity)
+                stored = self._by_id.get(activity.id)
+                if stored is None:
+                    raise NotFoundError("activity", activity.id)
+                check_rewrite(stored, activity)
+                if stored != activity:
+                    staged[activity.id] = activity
+
+            def now(activity_id: str) -> Activity | None:
+                return staged.get(activity_id) or self._by_id.get(activity_id)
+
+            for activity in staged.values():
+                if isinstance(activity, Refund):
+                    check_refund_owner(now(activity.purchase_id), activity)
+                elif isinstance(activity, Purchase):
+                    for refund in self._refunds.get(activity.id, ()):
+                        current = now(refund.id)
+                        if isinstance(current, Refund):
+                            check_refund_owner(activity, current)
+            for activity in staged.values():
+                old = self._by_id[activity.id]
+                rows = self._by_customer[old.customer_id]
+                rows.remove((_order_key(old), old))
+                if not rows:
+                    del self._by_customer[old.customer_id]
+                self._store(activity, replacing=old)
             return len(staged)
 
     def get(self, activity_id: str) -> Activity:

@@ -14,7 +14,12 @@ from typing import Protocol, runtime_checkable
 from crmkit.domain._activities import Activity
 from crmkit.domain._entities import Contact, Customer
 
-__all__ = ["ActivityRepository", "ContactRepository", "CustomerRepository"]
+__all__ = [
+    "ActivityRepository",
+    "ContactRepository",
+    "CustomerRepository",
+    "RewritableActivityRepository",
+]
 
 
 @runtime_checkable
@@ -136,4 +141,32 @@ class ActivityRepository(Protocol):
 
     def iter_batches(self, *, batch_size: int = 10_000) -> Iterator[list[Activity]]:
         """Yield every activity in batches of at most *batch_size*, ordered by time then id."""
+        ...
+
+
+@runtime_checkable
+class RewritableActivityRepository(ActivityRepository, Protocol):
+    """An activity log that can also re-point and redact stored activities.
+
+    Activities are append-only facts, and stay so for their money-like content;
+    but a merge of duplicate customers must move a customer's activities to the
+    survivor, and an erasure must remove personal free text. ``rewrite`` does
+    exactly that much and nothing more: see :func:`check_rewrite` for what
+    may change. crmkit's in-memory and SQLite activity repositories implement it.
+    """
+
+    def rewrite(self, activities: Iterable[Activity]) -> int:
+        """Replace stored activities by changed versions of themselves, all-or-nothing.
+
+        Each activity must have the id and type of a stored one; only its
+        ``customer_id``, its references to other customers (``guests``,
+        ``referred_id``) and its personal fields may differ. Afterwards every
+        refund must still belong to the customer of its purchase. Returns how
+        many stored activities changed.
+
+        Raises:
+            NotFoundError: an id is not stored; nothing was written.
+            ValidationError: a change outside what may change, or a refund left
+                apart from its purchase; nothing was written.
+        """
         ...

@@ -50,6 +50,7 @@ from crmkit.domain import (
     Purchase,
     Record,
     Refund,
+    RewritableActivityRepository,
     to_record,
 )
 from crmkit.errors import AlreadyExistsError, ConflictError, NotFoundError, ValidationError
@@ -446,6 +447,76 @@ class RepositoryContract:
             repos.activities.iter_batches(batch_size=batch_size), batch_size
         )
         _assert_same(everything, _time_order(log))
+
+    # ------------------------------------------------------------ rewrite (merge and erasure)
+
+    def _rewritable(self, repos: RepositorySet) -> RewritableActivityRepository:
+        activities = repos.activities
+        if not isinstance(activities, RewritableActivityRepository):
+            pytest.skip("the activity repository does not implement rewrite()")
+        return activities
+
+    def test_rewrite_re_points_a_customers_activities_and_back_exactly(self) -> None:
+        @self._given(cks.activity_logs(min_size=1), st.integers(1, 5))
+        def check(log: list[Activity], batch_size: int) -> None:
+            target = "c-rewrite-target"
+            assume(all(target not in getattr(a, "guests", ()) for a in log))
+            assume(all(a.customer_id != target for a in log))
+            moved_from = log[0].customer_id
+            moved = [
+                attrs.evolve(a, customer_id=target) for a in log if a.customer_id == moved_from
+            ]
+            assume(all(a.customer_id not in getattr(a, "guests", ()) for a in moved))
+            with self.fresh_repositories() as repos:
+                log_repo = self._rewritable(repos)
+                log_repo.append_many(log)
+                assert log_repo.rewrite(moved) == len(moved)
+                assert log_repo.rewrite(moved) == 0  # already so
+                after = [
+                    attrs.evolve(a, customer_id=target) if a.customer_id == moved_from else a
+                    for a in log
+                ]
+                self._assert_log(repos, after, batch_size)
+                originals = [a for a in log if a.customer_id == moved_from]
+                assert log_repo.rewrite(originals) == len(originals)
+                self._assert_log(repos, log, batch_size)
+
+        check()
+
+    def test_rewrite_may_redact_personal_fields_but_never_money(self) -> None:
+        with self.fresh_repositories() as repos:
+            log_repo = self._rewritable(repos)
+            p = _purchase()
+            r = attrs.evolve(_refund("r-1", "10.00"), reason="Ann Lee's broken vase")
+            log_repo.append_many([p, r])
+            assert log_repo.rewrite([attrs.evolve(r, reason=None)]) == 1
+            assert log_repo.get("r-1") == attrs.evolve(r, reason=None)
+            for bad in (
+                attrs.evolve(p, amount=Decimal("99.00")),
+                attrs.evolve(p, occurred_at=_T0 + timedelta(days=1)),
+                attrs.evolve(r, purchase_id="p-2"),
+            ):
+                with pytest.raises(ValidationError):
+                    log_repo.rewrite([attrs.evolve(p, customer_id="c-1"), bad])
+            with pytest.raises(NotFoundError):
+                log_repo.rewrite([_purchase("p-unknown")])
+            _assert_same(log_repo.for_customer("c-1"), [p, attrs.evolve(r, reason=None)])
+
+    def test_rewrite_keeps_refunds_with_their_purchase(self) -> None:
+        with self.fresh_repositories() as repos:
+            log_repo = self._rewritable(repos)
+            p = _purchase()
+            r = _refund("r-1", "10.00")
+            log_repo.append_many([p, r])
+            with pytest.raises(ValidationError, match="together"):
+                log_repo.rewrite([attrs.evolve(p, customer_id="c-2")])
+            with pytest.raises(ValidationError, match="together"):
+                log_repo.rewrite([attrs.evolve(r, customer_id="c-2")])
+            _assert_same(log_repo.for_customer("c-1"), [p, r])
+            moved = [attrs.evolve(p, customer_id="c-2"), attrs.evolve(r, customer_id="c-2")]
+            assert log_repo.rewrite(moved) == 2
+            _assert_same(log_repo.for_customer("c-2"), moved)
+            assert log_repo.for_customer("c-1") == []
 
     def test_appending_the_same_activity_twice_stores_it_once(self) -> None:
         @self._given(cks.activity_logs(min_size=1, max_size=4))
