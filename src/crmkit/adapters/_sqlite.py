@@ -42,6 +42,7 @@ from crmkit.domain import (
     from_record,
     to_record,
 )
+from crmkit.domain._activities import check_refund_owner, check_rewrite
 from crmkit.domain._errors import (
     AlreadyExistsError,
     ConflictError,
@@ -49,7 +50,6 @@ from crmkit.domain._errors import (
     StorageError,
     ValidationError,
 )
-from crmkit.domain._activities import check_refund_owner, check_rewrite
 from crmkit.domain._memory import check_activity, check_batch_size, check_entity
 from crmkit.domain._values import to_optional_utc
 

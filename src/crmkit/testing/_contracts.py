@@ -513,7 +513,10 @@ class RepositoryContract:
             with pytest.raises(ValidationError, match="together"):
                 log_repo.rewrite([attrs.evolve(r, customer_id="c-2")])
             _assert_same(log_repo.for_customer("c-1"), [p, r])
-            moved = [attrs.evolve(p, customer_id="c-2"), attrs.evolve(r, customer_id="c-2")]
+            moved: list[Activity] = [
+                attrs.evolve(p, customer_id="c-2"),
+                attrs.evolve(r, customer_id="c-2"),
+            ]
             assert log_repo.rewrite(moved) == 2
             _assert_same(log_repo.for_customer("c-2"), moved)
             assert log_repo.for_customer("c-1") == []
