@@ -691,8 +691,7 @@ class Lifecycle:
             values = np.empty(n, dtype=object)
             values[:] = items
             label = "current"
-        cats = pd.Categorical(values, categories=list(self.states))
-        codes = np.asarray(cats.codes, dtype=np.int64)
+        codes = np.asarray(plan.state_index.get_indexer(values), dtype=np.int64)
         bad = codes < 0
         if bad.any():
             rows = list(frame.index[bad][:10])
@@ -827,6 +826,7 @@ class _Plan:
 
     def __init__(self, states: tuple[str, ...], transitions: tuple[Transition, ...]) -> None:
         self.codes = {s: i for i, s in enumerate(states)}
+        self.state_index = pd.Index(list(states), dtype=object)
         index = {t.name: i for i, t in enumerate(transitions)}
         self.ordered: dict[str, tuple[Transition, ...]] = {
             s: tuple(
