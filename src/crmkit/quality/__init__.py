@@ -1,0 +1,27 @@
+"""Data quality: standardisation, bulk validation, duplicate detection and lossless merge.
+
+Needs the ``quality`` extra (``pip install "crmkit[quality]"``: ``phonenumbers``
+and ``rapidfuzz``); they are imported by the functions that use them, never
+at ``import crmkit``.
+"""
+
+from crmkit.quality._standardize import (
+    name_key,
+    standardize_email,
+    standardize_entity,
+    standardize_frame,
+    standardize_name,
+    standardize_phone,
+)
+from crmkit.quality._validate import ValidationReport, validate_customers
+
+__all__ = [
+    "ValidationReport",
+    "name_key",
+    "standardize_email",
+    "standardize_entity",
+    "standardize_frame",
+    "standardize_name",
+    "standardize_phone",
+    "validate_customers",
+]
