@@ -36,14 +36,31 @@ from crmkit.loyalty._repository import (
     LedgerView,
     check_posting,
 )
+from crmkit.loyalty._rewards import (
+    Catalogue,
+    Coupon,
+    CouponError,
+    CouponRepository,
+    CouponState,
+    InMemoryCouponRepository,
+    Reward,
+    Rewards,
+)
 from crmkit.loyalty._rules import PURCHASE_SCHEMA, Campaign, EarningRules, Rounding
+from crmkit.loyalty._tiers import Tier, TierChange, TierTable
 
 __all__ = [
     "PURCHASE_SCHEMA",
     "Build",
     "Campaign",
+    "Catalogue",
+    "Coupon",
+    "CouponError",
+    "CouponRepository",
+    "CouponState",
     "EarningRules",
     "EntryKind",
+    "InMemoryCouponRepository",
     "InMemoryLedgerRepository",
     "InsufficientPointsError",
     "Ledger",
@@ -52,7 +69,12 @@ __all__ = [
     "LedgerView",
     "Lot",
     "ReversalPolicy",
+    "Reward",
+    "Rewards",
     "Rounding",
+    "Tier",
+    "TierChange",
+    "TierTable",
     "check_posting",
     "entry_from_record",
     "expiry_entry",
