@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -12,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmkit.domain import Purchase
-from crmkit.errors import ConfigError
+from crmkit.errors import ConfigError, MissingColumnError
 from crmkit.loyalty import EarningRules, InMemoryLedgerRepository, Ledger
+from crmkit.testing import strategies as cks
 
 CONFIG = {
     "rounding": "floor",
@@ -176,59 +178,35 @@ def test_monthly_value_points_are_posted_once_per_customer_and_month() -> None:
     assert ledger.balance("a") == 31
 
 
-@st.composite
-def _frames(draw: st.DrawFn) -> pd.DataFrame:
-    n = draw(st.integers(0, 25))
-    base = datetime(2025, 2, 20)
-    return pd.DataFrame(
-        {
-            "who": draw(st.lists(st.sampled_from(["a", "b", "c"]), min_size=n, max_size=n)),
-            "when": [
-                base + timedelta(seconds=s)
-                for s in draw(st.lists(st.integers(0, 60 * 86400), min_size=n, max_size=n))
-            ],
-            "spend": draw(
-                st.lists(
-                    st.one_of(st.none(), st.floats(-10, 1e4, allow_nan=False)),
-                    min_size=n,
-                    max_size=n,
-                )
-            ),
-            "seg": draw(st.lists(st.sampled_from([None, "vip", "std"]), min_size=n, max_size=n)),
-            "settle": draw(
-                st.lists(st.sampled_from([None, "cash", "prepaid"]), min_size=n, max_size=n)
-            ),
-            "level": draw(
-                st.lists(st.sampled_from([None, "gold", "silver", "tin"]), min_size=n, max_size=n)
-            ),
-        }
-    )
-
-
 @settings(max_examples=60, deadline=None)
-@given(frame=_frames(), rounding=st.sampled_from(["floor", "half_up", "ceil"]))
+@given(
+    names=cks.column_names("customer", "date", "amount", "segment", "settlement", "tier"),
+    data=st.data(),
+    config=st.one_of(cks.earning_rule_configs(), st.just(CONFIG)),
+)
 def test_columnar_earning_equals_posting_purchases_one_by_one(
-    frame: pd.DataFrame, rounding: str
+    names: dict[str, str], data: st.DataObject, config: dict[str, Any]
 ) -> None:
-    rules = EarningRules.from_dict({**CONFIG, "rounding": rounding})
+    frame = data.draw(cks.earning_frames(columns=names))
+    rules = EarningRules.from_dict(config)
     start, end = datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 4, 10, tzinfo=UTC)
-    got = rules.earn_frame(
-        frame,
-        start=start,
-        end=end,
-        customer="who",
-        date="when",
-        amount="spend",
-        segment="seg",
-        settlement="settle",
-        tier="level",
-    )
+    got = rules.earn_frame(frame, start=start, end=end, **names)
     expected: dict[str, int] = {}
-    for row in frame.itertuples(index=False):
-        at = row.when.replace(tzinfo=UTC)
+    for i in range(len(frame)):
+        row = {k: frame[v].iloc[i] for k, v in names.items()}
+        at = row["date"].to_pydatetime().replace(tzinfo=UTC)
         if not start <= at < end:
             continue
-        spend = float("nan") if row.spend is None or row.spend != row.spend else row.spend
-        pts = rules.points(spend, at=at, segment=row.seg, settlement=row.settle, tier=row.level)
-        expected[row.who] = expected.get(row.who, 0) + sum(pts.values())
+        spend = float("nan") if pd.isna(row["amount"]) else float(row["amount"])
+        pts = rules.points(
+            spend, at=at, segment=row["segment"], settlement=row["settlement"], tier=row["tier"]
+        )
+        expected[row["customer"]] = expected.get(row["customer"], 0) + sum(pts.values())
     assert got["points"].to_dict() == expected
+    assert (got.drop(columns="points").sum(axis=1) == got["points"]).all()
+
+
+def test_earn_frame_rejects_missing_columns() -> None:
+    rules = EarningRules.from_dict(CONFIG)
+    with pytest.raises(MissingColumnError):
+        rules.earn_frame(pd.DataFrame({"customer_id": []}), start="2025-01-01", end="2025-02-01")
