@@ -250,6 +250,14 @@ class RFM:
                     expected="at least one non-null value",
                     got=f"{len(values)} rows, all null" if len(values) else "an empty frame",
                 )
+            if not np.isfinite(present).all():
+                rows = frame.index[np.isinf(values)]
+                raise FrameError(
+                    f"cannot fit RFM bins: column {name!r} has infinite values",
+                    column=name,
+                    rows=list(rows[:10]),
+                    expected="finite numbers (or nulls)",
+                )
             cut = np.quantile(present, probs)
             if np.any(np.diff(cut) <= 0) or cut.size == 0:
                 if not self.allow_fewer_bins:

@@ -289,7 +289,9 @@ class SegmentRules:
             description=description,
             inputs=FrozenDict(ins),
             tables=FrozenDict(tables or {}),
-            thresholds=None if thresholds is None else FrozenDict(thresholds),
+            thresholds=None
+            if thresholds is None or not (thresholds or compiled.statistics)
+            else FrozenDict(thresholds),
             compiled=compiled,
         )
 
