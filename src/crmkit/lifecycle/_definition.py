@@ -514,8 +514,8 @@ class Lifecycle:
     def transitions_from(self, stage: str) -> tuple[Transition, ...]:
         """The transitions leaving *stage*, in the order they are tried (by priority).
 
-        >>> [t.name for t in Lifecycle.five_stage().transitions_from("growth")]
-        ['lapsed', 'slowing', 'settled']
+        >>> " > ".join(t.name for t in Lifecycle.five_stage().transitions_from("growth"))
+        'lapsed > slowing > settled'
         """
         self._stage_code(stage, "stage")
         plan: _Plan = self._plan
