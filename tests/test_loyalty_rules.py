@@ -176,6 +176,8 @@ def test_monthly_value_points_are_posted_once_per_customer_and_month() -> None:
     assert posted[0].at == datetime(2025, 2, 1, tzinfo=UTC)
     rules.award_monthly(ledger, monthly)
     assert ledger.balance("a") == 31
+    both = monthly.assign(value=[1.0, 2.0, 3.0])  # two customers in one month: two awards
+    assert len(rules.award_monthly(Ledger(InMemoryLedgerRepository()), both)) == 3
 
 
 @settings(max_examples=60, deadline=None)

@@ -113,7 +113,6 @@ def check_posting(
     """
     staged: dict[str, LedgerEntry] = {}
     taken: dict[str, int] = defaultdict(int)
-    new_lots: dict[str, Lot] = {}
     out: list[tuple[LedgerEntry, bool]] = []
     for entry in entries:
         if not isinstance(entry, LedgerEntry):
@@ -124,25 +123,21 @@ def check_posting(
             out.append((existing, False))
             continue
         for lot_key, points in entry.draws:
-            found = new_lots.get(lot_key) or lot(lot_key)
-            left = -1 if found is None else found.remaining - taken[lot_key]
-            if found is None or found.customer_id != entry.customer_id or left < points:
+            opened = staged.get(lot_key)
+            if opened is not None and opened.opens_lot:
+                owner, left = opened.customer_id, opened.points - taken[lot_key]
+            else:
+                found = lot(lot_key)
+                owner = None if found is None else found.customer_id
+                left = -1 if found is None else found.remaining - taken[lot_key]
+            if owner is None or owner != entry.customer_id or left < points:
                 raise ValidationError(
                     "LedgerEntry.draws",
                     expected="draws from lots of the same customer within what is left of them",
                     got=(lot_key, points),
-                    hint="no lot with this key" if found is None else f"{max(left, 0)} left",
+                    hint="no lot with this key" if owner is None else f"{max(left, 0)} left",
                 )
             taken[lot_key] += points
-        if entry.opens_lot:
-            new_lots[key] = Lot(
-                key=key,
-                customer_id=entry.customer_id,
-                points=entry.points,
-                remaining=entry.points,
-                expires_at=entry.expires_at,
-                seq=0,
-            )
         staged[key] = entry
         out.append((entry, True))
     return out

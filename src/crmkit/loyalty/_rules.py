@@ -388,7 +388,7 @@ class EarningRules:
 
         *monthly* is :func:`crmkit.scoring.score_monthly`'s frame (customer,
         ``month``, ``value``). The entries are dated at the start of the next
-        month, keyed ``("month", <month>, "monthly_value", <month>)``.
+        month, keyed ``("month", <customer>, "monthly_value", <month>)``.
         """
         for column in (customer, "month", "value"):
             if column not in monthly.columns:
@@ -409,7 +409,7 @@ class EarningRules:
                     points=p,
                     at=at,
                     source_kind="month",
-                    source_id=str(period),
+                    source_id=str(who),
                     rule="monthly_value",
                     period=str(period),
                     expires_at=self._expiry(at),
