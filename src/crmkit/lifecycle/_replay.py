@@ -197,7 +197,11 @@ class Replay:
         )
 
     def records(self) -> list[LifecycleTransition]:
-        """The transitions as records, for a :class:`TransitionHistory` (inputs left empty)."""
+        """The transitions as records, for a :class:`TransitionHistory`.
+
+        ``at`` is the period's last instant, to the microsecond (what a
+        ``datetime`` holds); ``inputs`` is left empty.
+        """
         frame = self.transitions
         lc = self.lifecycle
         return [
@@ -205,7 +209,7 @@ class Replay:
                 customer_id=str(c),
                 from_stage=str(f),
                 to_stage=str(t),
-                at=at.to_pydatetime(),
+                at=at.floor("us").to_pydatetime(),  # datetime holds microseconds
                 transition=str(name),
                 lifecycle=lc.name,
                 version=lc.version,
