@@ -120,6 +120,10 @@ def _parse_phone(value: str, region: str | None) -> str | None:
     """E.164 of *value*, or ``None`` if it is not a valid number."""
     import phonenumbers
 
+    if region is None:
+        text = value.strip()
+        if text.startswith("00"):  # the international prefix of most countries
+            value = "+" + text[2:]
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
@@ -135,7 +139,7 @@ def standardize_phone(value: object, *, region: str | None = None) -> str:
     Args:
         value: the number as written (spaces, dashes, brackets, ``00`` or ``+``).
         region: the region national numbers belong to (``"CN"``, ``"DE"``);
-            ``None`` accepts international numbers only.
+            ``None`` accepts international numbers only (``+`` or ``00``).
 
     Raises:
         ValidationError: not a valid number for its region (the message never

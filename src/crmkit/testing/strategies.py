@@ -69,6 +69,7 @@ __all__ = [
     "contacts",
     "currencies",
     "customers",
+    "e164_phones",
     "earning_frames",
     "earning_rule_configs",
     "emails",
@@ -1432,4 +1433,37 @@ def earning_frames(
             names["settlement"]: column(st.sampled_from([None, "cash", "prepaid"])),
             names["tier"]: column(st.sampled_from([None, "gold", "silver", "tin"])),
         }
+    )
+
+
+# ================================================================ data quality and privacy
+
+_PHONE_REGIONS: Final = ("CN", "DE", "US", "GB", "FR", "JP", "BR", "IN", "SG", "AU")
+
+
+@_shared
+def e164_phones() -> st.SearchStrategy[str]:
+    """Valid phone numbers in E.164 form (``+8613812345678``), as ``phonenumbers`` reads them.
+
+    Built from the library's example numbers of several regions with the
+    last digits varied and kept only where still valid. Needs the
+    ``quality`` extra (``phonenumbers``).
+    """
+    import phonenumbers
+
+    def build(region: str, tail: int) -> str | None:
+        example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+        if example is None:
+            return None
+        national = str(example.national_number)
+        varied = national[:-3] + f"{tail:03d}"
+        number = phonenumbers.parse(f"+{example.country_code}{varied}")
+        if not phonenumbers.is_valid_number(number):
+            return None
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    return (
+        st.builds(build, st.sampled_from(_PHONE_REGIONS), st.integers(0, 999))
+        .filter(lambda p: p is not None)
+        .map(lambda p: cast(str, p))
     )
