@@ -123,6 +123,7 @@ def check_posting(
             out.append((existing, False))
             continue
         for lot_key, points in entry.draws:
+            owner: str | None
             opened = staged.get(lot_key)
             if opened is not None and opened.opens_lot:
                 owner, left = opened.customer_id, opened.points - taken[lot_key]
