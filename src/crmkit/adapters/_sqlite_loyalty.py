@@ -143,6 +143,23 @@ def _row(seq: int, e: LedgerEntry) -> tuple[object, ...]:
     )
 
 
+_CHUNK: Final = 500  # keys per IN (...) query, below SQLite's variable limit
+
+
+def _stored_keys(conn: sqlite3.Connection, keys: list[str]) -> set[str]:
+    """Which of *keys* are stored: one query per 500 keys, not one per entry."""
+    found: set[str] = set()
+    for i in range(0, len(keys), _CHUNK):
+        chunk = keys[i : i + _CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT key FROM crmkit_loyalty_entries WHERE key IN ({marks})",  # noqa: S608
+            chunk,
+        ).fetchall()
+        found.update(r[0] for r in rows)
+    return found
+
+
 class _Reader:
     """The ledger's reads over one connection (inside or outside a transaction)."""
 
@@ -307,7 +324,13 @@ class SQLiteLedgerRepository:
         """Run *build* and store its entries in one ``BEGIN IMMEDIATE`` transaction."""
         with self._db.transaction(write=True) as conn:
             view = _Reader(conn)
-            decided = check_posting(build(view), view.find, view.find_lot)
+            entries = list(build(view))
+            present = _stored_keys(conn, [e.key for e in entries if isinstance(e, LedgerEntry)])
+
+            def find(key: str) -> LedgerEntry | None:
+                return view.find(key) if key in present else None
+
+            decided = check_posting(entries, find, view.find_lot)
             new = [entry for entry, is_new in decided if is_new]
             if new:
                 self._insert(conn, new)
