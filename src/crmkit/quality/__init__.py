@@ -5,6 +5,7 @@ and ``rapidfuzz``); they are imported by the functions that use them, never
 at ``import crmkit``.
 """
 
+from crmkit.quality._duplicates import Duplicates, find_duplicates
 from crmkit.quality._standardize import (
     name_key,
     standardize_email,
@@ -13,15 +14,19 @@ from crmkit.quality._standardize import (
     standardize_name,
     standardize_phone,
 )
+from crmkit.quality._synthetic import synthetic_customers
 from crmkit.quality._validate import ValidationReport, validate_customers
 
 __all__ = [
+    "Duplicates",
     "ValidationReport",
+    "find_duplicates",
     "name_key",
     "standardize_email",
     "standardize_entity",
     "standardize_frame",
     "standardize_name",
     "standardize_phone",
+    "synthetic_customers",
     "validate_customers",
 ]
