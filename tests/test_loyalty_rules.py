@@ -88,6 +88,7 @@ referred = 50
 def test_every_problem_is_reported_at_once() -> None:
     bad = {
         "rounding": "up",
+        "reversal_policy": "forgive",
         "expires_after_days": 0,
         "base": {"unit": 0, "points_per_unit": -1, "extra": 1},
         "tier_multipliers": {"gold": "x"},
@@ -109,6 +110,7 @@ def test_every_problem_is_reported_at_once() -> None:
     where = [p.where for p in info.value.problems]
     for key in (
         "rounding",
+        "reversal_policy",
         "expires_after_days",
         "base.unit",
         "base.points_per_unit",

@@ -26,7 +26,8 @@ from crmkit.domain._errors import FrameError, MissingColumnError, ValidationErro
 from crmkit.domain._values import to_utc
 from crmkit.expr import Formula, FormulaError
 from crmkit.loyalty._entries import EntryKind, LedgerEntry
-from crmkit.loyalty._ledger import Ledger
+from crmkit.loyalty._ledger import Ledger, ReversalPolicy
+from crmkit.loyalty._repository import LedgerRepository
 from crmkit.scoring._time import parse_as_of
 
 __all__ = ["PURCHASE_SCHEMA", "Campaign", "EarningRules", "Rounding"]
@@ -140,6 +141,17 @@ class EarningRules:
     referrer_bonus: int = 0
     referred_bonus: int = 0
     expires_after_days: int | None = None
+    reversal_policy: ReversalPolicy = ReversalPolicy.REFUSE
+
+    def ledger(self, repository: LedgerRepository) -> Ledger:
+        """A :class:`Ledger` over *repository* with the configured ``reversal_policy``.
+
+        >>> from crmkit.loyalty import InMemoryLedgerRepository
+        >>> rules = EarningRules.from_dict({"reversal_policy": "allow_negative"})
+        >>> rules.ledger(InMemoryLedgerRepository()).reversal_policy.value
+        'allow_negative'
+        """
+        return Ledger(repository, reversal_policy=self.reversal_policy)
 
     # ------------------------------------------------------------ loading
 
@@ -156,6 +168,7 @@ class EarningRules:
             data,
             "earning rules",
             allowed=[
+                "reversal_policy",
                 "rounding",
                 "expires_after_days",
                 "base",
@@ -171,6 +184,15 @@ class EarningRules:
             else:
                 r.problem(
                     "rounding", f"expected one of floor, half_up, ceil, got {top['rounding']!r}"
+                )
+        policy = ReversalPolicy.REFUSE
+        if "reversal_policy" in top:
+            if top["reversal_policy"] in {m.value for m in ReversalPolicy}:
+                policy = ReversalPolicy(top["reversal_policy"])
+            else:
+                r.problem(
+                    "reversal_policy",
+                    f"expected 'refuse' or 'allow_negative', got {top['reversal_policy']!r}",
                 )
         expires: int | None = None
         if "expires_after_days" in top:
@@ -277,6 +299,7 @@ class EarningRules:
             referrer_bonus=bonuses["referrer"],
             referred_bonus=bonuses["referred"],
             expires_after_days=expires,
+            reversal_policy=policy,
         )
 
     @classmethod

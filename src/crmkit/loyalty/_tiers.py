@@ -81,8 +81,10 @@ class TierTable:
     >>> from datetime import UTC, datetime
     >>> history = table.history([(datetime(2024, 3, 1, tzinfo=UTC), 600.0)],
     ...                         until=datetime(2026, 6, 1, tzinfo=UTC))
-    >>> [(c.at.date().isoformat(), c.tier, c.reason) for c in history]
-    [('2024-03-01', 'gold', 'upgrade'), ('2026-01-31', 'member', 'downgrade')]
+    >>> for c in history:
+    ...     print(c.at.date(), c.tier, c.reason)
+    2024-03-01 gold upgrade
+    2026-01-31 member downgrade
 
     Gold was reached on the purchase; at the end of 2024 the window still
     held it, at the end of 2025 it did not, and the downgrade took effect
