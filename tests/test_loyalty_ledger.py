@@ -14,14 +14,14 @@ from crmkit.loyalty import InMemoryLedgerRepository, LedgerRepository
 
 
 class TestInMemoryLedger(crmkit.testing.LedgerContract):
-    max_examples = 40
+    max_examples = 100
 
     def create_ledger_repository(self) -> LedgerRepository:
         return InMemoryLedgerRepository()
 
 
 class TestSQLiteMemoryLedger(crmkit.testing.LedgerContract):
-    max_examples = 25
+    max_examples = 50
 
     def create_ledger_repository(self) -> LedgerRepository:
         return SQLiteLedgerRepository.open(":memory:")

@@ -462,6 +462,29 @@ class _LedgerMachine(RuleBasedStateMachine):
         assert total == expected
         assert entry.refers_to == award.key
 
+    @rule(
+        customer=st.sampled_from(_CUSTOMERS),
+        points=st.integers(-60, 60).filter(bool),
+        source=st.integers(0, 30),
+    )
+    def adjust(self, customer: str, points: int, source: int) -> None:
+        existing = self.repo.find(idempotency_key("staff", f"{customer}-{source}", "", ""))
+        before, length = self.repo.balance(customer), len(self.repo)
+        try:
+            entry = self.ledger.adjust(
+                customer, points, at=self.now, source_kind="staff", source_id=f"{customer}-{source}"
+            )
+        except InsufficientPointsError:
+            assert existing is None
+            assert self.ledger.reversal_policy is ReversalPolicy.REFUSE
+            assert len(self.repo) == length
+            return
+        if existing is not None:
+            assert entry == existing
+            assert self.repo.balance(customer) == before
+        else:
+            assert entry.points == points
+
     @rule()
     def expire(self) -> None:
         self.ledger.expire(as_of=self.now)
