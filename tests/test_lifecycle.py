@@ -288,6 +288,20 @@ def _reference(lc: Lifecycle, tx: pd.DataFrame, result: Any, **columns: str) -> 
         assert got.equals(expected), period
         assert stages[period].notna().sum() == len(feats)
         prev = got
+        # the values each fired guard read are the features (derived ones included)
+        here = (result.transitions["period"] == period).to_numpy()
+        moved = result.transitions[here]
+        reads = result.transition_inputs[here]
+        rows = feats.loc[moved.iloc[:, 0]]
+        for name in reads.columns:
+            if name in rows.columns:
+                fired_read = ~reads[name].isna().to_numpy()
+                assert np.allclose(
+                    reads[name].to_numpy()[fired_read],
+                    rows[name].to_numpy(dtype=float)[fired_read],
+                    rtol=1e-12,
+                    atol=1e-9,
+                ), (period, name)
 
 
 @pytest.mark.parametrize("lc", [Lifecycle.five_stage(), EVERYTHING], ids=lambda x: x.name)
@@ -376,7 +390,9 @@ def test_replay_records_go_into_a_history() -> None:
     )
     result = Lifecycle.five_stage().replay(tx, start="2024-01", end="2024-12")
     history = ck.lifecycle.InMemoryTransitionHistory()
-    assert history.append_many(result.records()) == len(result.transitions)
+    records = result.records()
+    assert history.append_many(records) == len(result.transitions)
+    assert dict(records[0].inputs) == {"purchase_days": 2.0}
     assert history.latest_stages() == {
         c: s for c, s in result.stages.iloc[:, -1].items() if c in history.latest_stages()
     }

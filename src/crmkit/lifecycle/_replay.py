@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from crmkit.domain import FrozenDict
 from crmkit.domain._errors import FrameError, ValidationError, did_you_mean
 from crmkit.lifecycle._definition import (
     _DERIVED_FORMULAS,
@@ -78,6 +79,9 @@ class Replay:
             ``lifecycle.states``); -1 before the customer's first purchase.
         fired: ``(customers, periods)`` codes of the transition that fired at
             the period's end (index into ``lifecycle.transitions``); -1 for none.
+        inputs: for each input a guard reads, its value at each transition
+            (in the order of :attr:`transitions`); NaN where the transition's
+            guard does not read it, or it was null.
     """
 
     lifecycle: Lifecycle
@@ -85,6 +89,7 @@ class Replay:
     periods: pd.PeriodIndex
     codes: npt.NDArray[np.int8]
     fired: npt.NDArray[np.int16]
+    inputs: dict[str, Floats] = attrs.field(factory=dict, repr=False)
 
     @property
     def ends(self) -> pd.DatetimeIndex:
@@ -137,6 +142,15 @@ class Replay:
                 "transition": pd.Categorical.from_codes(fired, dtype=names),
             }
         )
+
+    @property
+    def transition_inputs(self) -> pd.DataFrame:
+        """The values each transition's guard read, one row per row of :attr:`transitions`.
+
+        One column per input any guard reads; NaN where the transition's guard
+        does not read it (or it was null).
+        """
+        return pd.DataFrame(dict(self.inputs), index=pd.RangeIndex(int((self.fired >= 0).sum())))
 
     def counts(self) -> pd.DataFrame:
         """Customers in each stage at each period end: periods x states.
@@ -200,21 +214,16 @@ class Replay:
         """The transitions as records, for a :class:`TransitionHistory`.
 
         ``at`` is the period's last instant, to the microsecond (what a
-        ``datetime`` holds); ``inputs`` is left empty.
+        ``datetime`` holds); ``inputs`` are the values the transition's guard
+        read (``None`` for null).
         """
         frame = self.transitions
         lc = self.lifecycle
-        return [
-            LifecycleTransition(
-                customer_id=str(c),
-                from_stage=str(f),
-                to_stage=str(t),
-                at=at.floor("us").to_pydatetime(),  # datetime holds microseconds
-                transition=str(name),
-                lifecycle=lc.name,
-                version=lc.version,
-            )
-            for c, at, f, t, name in zip(
+        reads = {t.name: sorted(t.guard.names) for t in lc.transitions}
+        columns = {k: v.tolist() for k, v in self.inputs.items()}
+        out = []
+        for i, (c, at, f, t, name) in enumerate(
+            zip(
                 frame.iloc[:, 0],
                 frame["at"],
                 frame["from_stage"],
@@ -222,7 +231,21 @@ class Replay:
                 frame["transition"],
                 strict=True,
             )
-        ]
+        ):
+            values = {k: columns[k][i] for k in reads[str(name)]}
+            out.append(
+                LifecycleTransition(
+                    customer_id=str(c),
+                    from_stage=str(f),
+                    to_stage=str(t),
+                    at=at.floor("us").to_pydatetime(),  # datetime holds microseconds
+                    transition=str(name),
+                    inputs=FrozenDict({k: None if v != v else v for k, v in values.items()}),
+                    lifecycle=lc.name,
+                    version=lc.version,
+                )
+            )
+        return out
 
 
 def _column_name(index: pd.Index[Any]) -> str:
@@ -353,7 +376,8 @@ def replay(
     stage_codes = np.full((n, p), -1, dtype=np.int8)
     fired_codes = np.full((n, p), -1, dtype=np.int16)
     if n == 0:
-        return Replay(lifecycle, customers, periods, stage_codes, fired_codes)
+        empty = {name: np.empty(0) for name in sorted(lifecycle.names)}
+        return Replay(lifecycle, customers, periods, stage_codes, fired_codes, empty)
 
     # One sort, by customer then time.
     order = np.lexsort((t_ns, codes))
@@ -407,6 +431,12 @@ def replay(
 
     initial = plan.codes[lifecycle.initial]
     prev = np.full(n, -1, dtype=np.int64)
+    read = sorted(lifecycle.names)
+    readers = {
+        name: [plan.index[t.name] for t in lifecycle.transitions if name in t.guard.names]
+        for name in read
+    }
+    gathered: dict[str, list[Floats]] = {name: [] for name in read}
     for j in range(p):
         e = int(ends_ns[j])
         cnt = count[:, j]
@@ -465,4 +495,14 @@ def replay(
         stage_codes[rows, j] = target
         fired_codes[rows, j] = fired
         prev[rows] = target
-    return Replay(lifecycle, customers, periods, stage_codes, fired_codes)
+        hit = np.flatnonzero(fired >= 0)
+        which = fired[hit]
+        for name in read:
+            values = np.full(len(hit), np.nan)
+            mine = np.isin(which, readers[name])
+            values[mine] = np.asarray(cols[name], dtype=np.float64)[hit[mine]]
+            gathered[name].append(values)
+    inputs = {
+        name: np.concatenate(parts) if parts else np.empty(0) for name, parts in gathered.items()
+    }
+    return Replay(lifecycle, customers, periods, stage_codes, fired_codes, inputs)
