@@ -50,7 +50,9 @@ class EntryKind(enum.StrEnum):
 
 
 def _escape(part: str) -> str:
-    return part.replace("%", "%25").replace("|", "%7C")
+    if "%" in part or "|" in part:
+        return part.replace("%", "%25").replace("|", "%7C")
+    return part
 
 
 def idempotency_key(source_kind: str, source_id: str, rule: str, period: str) -> str:
@@ -64,7 +66,7 @@ def idempotency_key(source_kind: str, source_id: str, rule: str, period: str) ->
     >>> idempotency_key("a|b", "c", "d", "2025-01")
     'a%7Cb|c|d|2025-01'
     """
-    return "|".join(_escape(p) for p in (source_kind, source_id, rule, period))
+    return f"{_escape(source_kind)}|{_escape(source_id)}|{_escape(rule)}|{_escape(period)}"
 
 
 def _points(field: str, value: object) -> int:
