@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmkit.domain import Purchase
+from crmkit.domain import Purchase, Refund
 from crmkit.errors import ConfigError, MissingColumnError
 from crmkit.loyalty import EarningRules, InMemoryLedgerRepository, Ledger
 from crmkit.testing import strategies as cks
@@ -158,6 +158,33 @@ def test_award_posts_each_rule_once_and_referral_bonuses_once() -> None:
     assert ledger.balance("c-1") == 8 + 8 + 10 + 50 + 2 + 10
     award = next(e for e in first if e.rule == "base")
     assert ledger.reverse(award.key, at=T, source_id="f-1", amount=Decimal("20")).points == -4
+
+
+def test_a_refund_reverses_every_award_of_the_purchase_in_proportion_once() -> None:
+    rules = EarningRules.from_dict(CONFIG)
+    ledger = Ledger(InMemoryLedgerRepository())
+    rules.award(ledger, _purchase("p-1", "40"), segment="vip")  # 8 + 8 + 10 points
+    half = Refund(
+        id="f-1",
+        customer_id="c-1",
+        purchase_id="p-1",
+        amount="20",
+        currency="EUR",
+        occurred_at=T + timedelta(days=1),
+    )
+    assert sorted(e.points for e in rules.refund(ledger, half)) == [-5, -4, -4]
+    assert rules.refund(ledger, half) == rules.refund(ledger, half)
+    assert ledger.balance("c-1") == 13
+    rest = Refund(
+        id="f-2",
+        customer_id="c-1",
+        purchase_id="p-1",
+        amount="20",
+        currency="EUR",
+        occurred_at=T + timedelta(days=2),
+    )
+    rules.refund(ledger, rest)
+    assert ledger.balance("c-1") == 0
 
 
 def test_monthly_value_points_are_posted_once_per_customer_and_month() -> None:

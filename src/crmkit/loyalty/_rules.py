@@ -20,7 +20,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from crmkit.domain import Purchase
+from crmkit.domain import Purchase, Refund
 from crmkit.domain._config import ConfigReader, load_source
 from crmkit.domain._errors import FrameError, MissingColumnError, ValidationError
 from crmkit.domain._values import to_utc
@@ -403,6 +403,26 @@ class EarningRules:
                         )
                     )
         return ledger.post(entries) if entries else []
+
+    def refund(self, ledger: Ledger, refund: Refund) -> list[LedgerEntry]:
+        """Reverse, in proportion to *refund*, every award of the refunded purchase.
+
+        Each award (one per rule) gets a reverse entry keyed by the refund, so
+        posting the same refund again changes nothing; refunds adding up to
+        the purchase's amount reverse the awards exactly (see
+        :meth:`Ledger.reverse`). Referral bonuses are not reversed.
+        """
+        awards = [
+            e
+            for e in ledger.entries(refund.customer_id)
+            if e.kind is EntryKind.EARN
+            and e.source_kind == "purchase"
+            and e.source_id == refund.purchase_id
+        ]
+        return [
+            ledger.reverse(e.key, at=refund.occurred_at, source_id=refund.id, amount=refund.amount)
+            for e in awards
+        ]
 
     def award_monthly(
         self, ledger: Ledger, monthly: pd.DataFrame, *, customer: str = "customer_id"
