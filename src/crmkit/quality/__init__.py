@@ -6,6 +6,16 @@ at ``import crmkit``.
 """
 
 from crmkit.quality._duplicates import Duplicates, find_duplicates
+from crmkit.quality._merge import (
+    MERGED_INTO,
+    ActivityRePointer,
+    ContactRePointer,
+    MergeRecord,
+    RePointer,
+    default_repointers,
+    merge,
+    undo_merge,
+)
 from crmkit.quality._standardize import (
     name_key,
     standardize_email,
@@ -18,9 +28,16 @@ from crmkit.quality._synthetic import synthetic_customers
 from crmkit.quality._validate import ValidationReport, validate_customers
 
 __all__ = [
+    "MERGED_INTO",
+    "ActivityRePointer",
+    "ContactRePointer",
     "Duplicates",
+    "MergeRecord",
+    "RePointer",
     "ValidationReport",
+    "default_repointers",
     "find_duplicates",
+    "merge",
     "name_key",
     "standardize_email",
     "standardize_entity",
@@ -28,5 +45,6 @@ __all__ = [
     "standardize_name",
     "standardize_phone",
     "synthetic_customers",
+    "undo_merge",
     "validate_customers",
 ]
