@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crmkit.errors import ConfigError, NotFoundError
+from crmkit.adapters.sqlite import SQLiteCouponRepository, SQLiteLedgerRepository, SQLiteStore
+from crmkit.errors import AlreadyExistsError, ConfigError, NotFoundError
 from crmkit.loyalty import (
     Catalogue,
+    Coupon,
     CouponError,
+    CouponRepository,
     CouponState,
     InMemoryCouponRepository,
     InMemoryLedgerRepository,
     InsufficientPointsError,
     Ledger,
+    LedgerRepository,
     Rewards,
     TierTable,
 )
@@ -120,8 +125,17 @@ threshold = 5000
 T = d(2025, 1, 1)
 
 
-def _shop() -> tuple[Ledger, Rewards]:
-    ledger = Ledger(InMemoryLedgerRepository())
+@pytest.fixture(params=["memory", "sqlite"])
+def backend(request: pytest.FixtureRequest) -> Iterator[tuple[LedgerRepository, CouponRepository]]:
+    if request.param == "memory":
+        yield InMemoryLedgerRepository(), InMemoryCouponRepository()
+        return
+    with SQLiteStore(":memory:") as store:
+        yield SQLiteLedgerRepository(store), SQLiteCouponRepository(store)
+
+
+def _shop(backend: tuple[LedgerRepository, CouponRepository]) -> tuple[Ledger, Rewards]:
+    ledger = Ledger(backend[0])
     ledger.earn("c-1", 300, at=T, source_kind="purchase", source_id="p-1")
     catalogue = Catalogue.from_toml("""
 [coffee]
@@ -132,11 +146,13 @@ valid_days = 10
 name = "A tote bag"
 cost = 1000
 """)
-    return ledger, Rewards(ledger, catalogue, InMemoryCouponRepository())
+    return ledger, Rewards(ledger, catalogue, backend[1])
 
 
-def test_redeeming_issues_a_coupon_with_an_unguessable_code_once_per_request() -> None:
-    ledger, shop = _shop()
+def test_redeeming_issues_a_coupon_with_an_unguessable_code_once_per_request(
+    backend: tuple[LedgerRepository, CouponRepository],
+) -> None:
+    ledger, shop = _shop(backend)
     a = shop.redeem("c-1", "coffee", at=T, request_id="r-1")
     b = shop.redeem("c-1", "coffee", at=T, request_id="r-2")
     assert a.code != b.code
@@ -150,8 +166,10 @@ def test_redeeming_issues_a_coupon_with_an_unguessable_code_once_per_request() -
         shop.redeem("c-1", "yacht", at=T, request_id="r-4")
 
 
-def test_a_coupon_is_redeemed_once_and_not_after_it_expires() -> None:
-    _, shop = _shop()
+def test_a_coupon_is_redeemed_once_and_not_after_it_expires(
+    backend: tuple[LedgerRepository, CouponRepository],
+) -> None:
+    _, shop = _shop(backend)
     a = shop.redeem("c-1", "coffee", at=T, request_id="r-1")
     b = shop.redeem("c-1", "coffee", at=T, request_id="r-2")
     used = shop.use(a.code, at=T + timedelta(days=1))
@@ -169,3 +187,25 @@ def test_catalogue_problems_are_reported_at_once() -> None:
     with pytest.raises(ConfigError) as info:
         Catalogue.from_dict({"a": {"name": "", "cost": 0}, "b": {"cost": 5, "valid": 3}})
     assert {p.where for p in info.value.problems} == {"a.name", "a.cost", "b.valid", "b.name"}
+
+
+def test_a_coupon_code_or_entry_is_stored_once(
+    backend: tuple[LedgerRepository, CouponRepository],
+) -> None:
+    coupons = backend[1]
+    c = Coupon(
+        code="abc",
+        reward_id="r",
+        customer_id="c-1",
+        entry_key="k",
+        issued_at=T,
+        expires_at=T + timedelta(days=1),
+    )
+    coupons.add(c)
+    with pytest.raises(AlreadyExistsError):
+        coupons.add(c)
+    assert coupons.get("abc") == c
+    assert coupons.for_entry("k") == c
+    assert coupons.for_entry("nope") is None
+    with pytest.raises(NotFoundError):
+        coupons.get("nope")

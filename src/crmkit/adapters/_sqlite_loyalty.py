@@ -25,11 +25,20 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
 from crmkit.adapters._sqlite import SQLiteStore, _Database, _is_text, _micros, ensure_part
-from crmkit.domain._errors import StorageError
+from crmkit.domain._errors import AlreadyExistsError, NotFoundError, StorageError
 from crmkit.domain._values import to_utc
-from crmkit.loyalty import Build, LedgerEntry, LedgerRepository, Lot, check_posting
+from crmkit.loyalty import (
+    Build,
+    Coupon,
+    CouponRepository,
+    CouponState,
+    LedgerEntry,
+    LedgerRepository,
+    Lot,
+    check_posting,
+)
 
-__all__ = ["LOYALTY_MIGRATIONS", "SQLiteLedgerRepository"]
+__all__ = ["LOYALTY_MIGRATIONS", "SQLiteCouponRepository", "SQLiteLedgerRepository"]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -74,6 +83,18 @@ LOYALTY_MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """CREATE TABLE crmkit_loyalty_balances (
             customer_id TEXT NOT NULL PRIMARY KEY,
             balance INTEGER NOT NULL
+        )""",
+    ),
+    (
+        """CREATE TABLE crmkit_loyalty_coupons (
+            code TEXT NOT NULL PRIMARY KEY,
+            entry_key TEXT NOT NULL UNIQUE,
+            reward_id TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            issued_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            redeemed_at INTEGER
         )""",
     ),
 )
@@ -372,7 +393,119 @@ class SQLiteLedgerRepository:
         )
 
 
-if TYPE_CHECKING:  # mypy --strict proves the repository satisfies the Protocol
+_COUPON_COLUMNS: Final = (
+    "code, entry_key, reward_id, customer_id, issued_at, expires_at, state, redeemed_at"
+)
 
-    def _conforms(repo: SQLiteLedgerRepository) -> LedgerRepository:
-        return repo
+
+def _coupon(row: tuple[Any, ...]) -> Coupon:
+    return Coupon(
+        code=row[0],
+        entry_key=row[1],
+        reward_id=row[2],
+        customer_id=row[3],
+        issued_at=_EPOCH + timedelta(microseconds=row[4]),
+        expires_at=_EPOCH + timedelta(microseconds=row[5]),
+        state=CouponState(row[6]),
+        redeemed_at=_time(row[7]),
+    )
+
+
+class SQLiteCouponRepository:
+    """A :class:`~crmkit.loyalty.CouponRepository` in the SQLite file of a :class:`SQLiteStore`.
+
+    >>> from datetime import UTC, datetime
+    >>> from crmkit.loyalty import Catalogue, Ledger, Rewards
+    >>> with SQLiteStore(":memory:") as store:
+    ...     ledger = Ledger(SQLiteLedgerRepository(store))
+    ...     _ = ledger.earn("c-1", 40, at=datetime(2025, 1, 1, tzinfo=UTC),
+    ...                     source_kind="purchase", source_id="p-1")
+    ...     shop = Rewards(ledger, Catalogue.from_dict({"pen": {"name": "A pen", "cost": 30}}),
+    ...                    SQLiteCouponRepository(store))
+    ...     coupon = shop.redeem("c-1", "pen", at=datetime(2025, 1, 2, tzinfo=UTC), request_id="q")
+    ...     shop.use(coupon.code, at=datetime(2025, 1, 3, tzinfo=UTC)).state.value
+    'redeemed'
+    """
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._db: _Database = store._db
+        ensure_part(self._db, "loyalty", LOYALTY_MIGRATIONS)
+
+    def add(self, coupon: Coupon) -> None:
+        """Store a new coupon (AlreadyExistsError if its code or entry key is taken)."""
+        row = (
+            coupon.code,
+            coupon.entry_key,
+            coupon.reward_id,
+            coupon.customer_id,
+            _micros(coupon.issued_at),
+            _micros(coupon.expires_at),
+            coupon.state.value,
+            None if coupon.redeemed_at is None else _micros(coupon.redeemed_at),
+        )
+        with self._db.transaction(write=True) as conn:
+            taken = conn.execute(
+                "SELECT 1 FROM crmkit_loyalty_coupons WHERE code = ? OR entry_key = ?",
+                (coupon.code, coupon.entry_key),
+            ).fetchone()
+            if taken is not None:
+                raise AlreadyExistsError("coupon", coupon.code)
+            conn.execute(
+                f"INSERT INTO crmkit_loyalty_coupons ({_COUPON_COLUMNS})"  # noqa: S608
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+
+    def get(self, code: str) -> Coupon:
+        """The coupon with this code (NotFoundError if none)."""
+        rows = (
+            self._db.query(
+                f"SELECT {_COUPON_COLUMNS} FROM crmkit_loyalty_coupons WHERE code = ?",  # noqa: S608
+                (code,),
+            )
+            if _is_text(code)
+            else []
+        )
+        if not rows:
+            raise NotFoundError("coupon", code)
+        return _coupon(rows[0])
+
+    def for_entry(self, entry_key: str) -> Coupon | None:
+        """The coupon paid for by the ledger entry with this key, or ``None``."""
+        if not _is_text(entry_key):
+            return None
+        rows = self._db.query(
+            f"SELECT {_COUPON_COLUMNS} FROM crmkit_loyalty_coupons WHERE entry_key = ?",  # noqa: S608
+            (entry_key,),
+        )
+        return _coupon(rows[0]) if rows else None
+
+    def replace(self, coupon: Coupon, *, expected: CouponState) -> bool:
+        """Store *coupon* if the stored one's state is *expected* (one atomic UPDATE)."""
+        with self._db.transaction(write=True) as conn:
+            cur = conn.execute(
+                "UPDATE crmkit_loyalty_coupons SET state = ?, redeemed_at = ?"
+                " WHERE code = ? AND state = ?",
+                (
+                    coupon.state.value,
+                    None if coupon.redeemed_at is None else _micros(coupon.redeemed_at),
+                    coupon.code,
+                    expected.value,
+                ),
+            )
+            if cur.rowcount == 1:
+                return True
+            exists = conn.execute(
+                "SELECT 1 FROM crmkit_loyalty_coupons WHERE code = ?", (coupon.code,)
+            ).fetchone()
+        if exists is None:
+            raise NotFoundError("coupon", coupon.code)
+        return False
+
+
+if TYPE_CHECKING:  # mypy --strict proves the repositories satisfy the Protocols
+
+    def _conforms(
+        repo: SQLiteLedgerRepository, coupons: SQLiteCouponRepository
+    ) -> tuple[LedgerRepository, CouponRepository]:
+        return repo, coupons

@@ -19,12 +19,13 @@ from crmkit.adapters._sqlite import (
     SQLiteStore,
 )
 from crmkit.adapters._sqlite_lifecycle import SQLiteTransitionHistory
-from crmkit.adapters._sqlite_loyalty import SQLiteLedgerRepository
+from crmkit.adapters._sqlite_loyalty import SQLiteCouponRepository, SQLiteLedgerRepository
 
 __all__ = [
     "SCHEMA_VERSION",
     "SQLiteActivityRepository",
     "SQLiteContactRepository",
+    "SQLiteCouponRepository",
     "SQLiteCustomerRepository",
     "SQLiteLedgerRepository",
     "SQLiteStore",
