@@ -435,3 +435,11 @@ def test_json_of_a_definition_is_plain_data() -> None:
     assert data["lifecycle"]["initial"] == "introduction"
     assert set(data["transitions"]) == {t.name for t in Lifecycle.five_stage().transitions}
     assert set(REPLAY_INPUTS) <= set(ck.lifecycle.KNOWN_INPUTS)
+
+
+def test_the_diagrams_in_the_concept_page_are_the_presets() -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).parents[1] / "docs" / "concepts" / "lifecycle.md").read_text("utf-8")
+    for lc in (Lifecycle.five_stage(), Lifecycle.b2b_funnel()):
+        assert f"```mermaid\n{lc.to_mermaid()}\n```" in page
