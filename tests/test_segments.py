@@ -396,3 +396,22 @@ def test_movement_bad_input() -> None:
     empty = movement(pd.Series([], dtype=object), pd.Series([], dtype=object))
     assert empty.matrix.shape == (1, 1)
     assert empty.moved.empty
+
+
+def test_json_duplicate_segment_names(tmp_path: pytest.TempPathFactory) -> None:
+    text = '{"segments": {"a": {"rule": "value > 1"}, "b": {"rule": "value > 1"}, "a": {"rule": "value > 2"}}}'
+    with pytest.raises(ConfigError, match=r"segments\.a: duplicate key 'a'"):
+        SegmentRules.from_json(text)
+    path = tmp_path / "rules.json"  # type: ignore[operator]
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="duplicate key"):
+        SegmentRules.from_json(path)
+    with pytest.raises(ConfigError, match="duplicate key"):
+        SegmentRules.from_json(str(path))
+    assert SegmentRules.from_json(
+        text.replace('"a": {"rule": "value > 2"}', '"c": {"rule": "value > 2"}')
+    ).names == (
+        "a",
+        "b",
+        "c",
+    )

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, Final, Literal
 
 import attrs
@@ -395,8 +397,28 @@ class SegmentRules:
 
     @classmethod
     def from_json(cls, source: str | bytes | Any) -> SegmentRules:
-        """Build a rule set from JSON text or a ``.json`` file path (see :meth:`from_dict`)."""
+        """Build a rule set from JSON text or a ``.json`` file path (see :meth:`from_dict`).
+
+        JSON parsers keep the last of two equal keys silently; a key given
+        twice (two segments of one name) is reported instead.
+
+        >>> SegmentRules.from_json('{"segments": {"a": {"rule": "value > 1"}, "a": {"rule": "value > 2"}}}')
+        Traceback (most recent call last):
+        ...
+        crmkit.errors.ConfigError: 1 problem in segment rules:
+        - segments.a: duplicate key 'a' (also given earlier)
+        """
         data, origin = load_source(source, "json")
+        duplicates = _json_duplicates(source)
+        if duplicates:
+            raise ConfigError(
+                [
+                    Problem(where=w, message=f"duplicate key {k!r} (also given earlier)")
+                    for w, k in duplicates
+                ],
+                source=origin,
+                what="segment rules",
+            )
         return cls.from_dict(data, source=origin)
 
     def to_dict(self) -> dict[str, Any]:
@@ -886,6 +908,60 @@ def _label_tuples(held: npt.NDArray[np.bool_], names: tuple[str, ...]) -> npt.ND
         table[j] = combo
     result: npt.NDArray[Any] = table[inverse.reshape(-1)]
     return result
+
+
+def _json_duplicates(source: object) -> list[tuple[str, str]]:
+    """Keys given twice in one JSON object, as ``(path, key)`` (the text already parsed once)."""
+    if isinstance(source, Mapping):
+        return []
+    text: str
+    if isinstance(source, bytes):
+        text = source.decode("utf-8", errors="replace")
+    elif isinstance(source, str) and (
+        "\n" in source or not source.strip().lower().endswith(".json")
+    ):
+        text = source
+    elif isinstance(source, str | os.PathLike):
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except (OSError, TypeError, UnicodeDecodeError):
+            return []
+    else:
+        return []
+    found: list[tuple[str, str]] = []
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                found.append((key, key))
+            seen.add(key)
+        return dict(pairs)
+
+    try:
+        data = json.loads(text, object_pairs_hook=hook)
+    except ValueError:
+        return []
+    if not found:
+        return []
+    return [(_json_path(data, key) or key, key) for key, _ in found]
+
+
+def _json_path(data: Any, key: str, prefix: str = "") -> str | None:
+    """The dotted path of the first object holding *key* (where the duplicate was)."""
+    if isinstance(data, dict):
+        if key in data:
+            return f"{prefix}{key}"
+        for k, v in data.items():
+            path = _json_path(v, key, f"{prefix}{k}.")
+            if path:
+                return path
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            path = _json_path(v, key, f"{prefix.rstrip('.')}[{i}].")
+            if path:
+                return path
+    return None
 
 
 def _text(r: ConfigReader, data: Mapping[str, Any], where: str, key: str) -> str:
