@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -398,11 +399,11 @@ def test_movement_bad_input() -> None:
     assert empty.moved.empty
 
 
-def test_json_duplicate_segment_names(tmp_path: pytest.TempPathFactory) -> None:
+def test_json_duplicate_segment_names(tmp_path: Path) -> None:
     text = '{"segments": {"a": {"rule": "value > 1"}, "b": {"rule": "value > 1"}, "a": {"rule": "value > 2"}}}'
     with pytest.raises(ConfigError, match=r"segments\.a: duplicate key 'a'"):
         SegmentRules.from_json(text)
-    path = tmp_path / "rules.json"  # type: ignore[operator]
+    path = tmp_path / "rules.json"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match="duplicate key"):
         SegmentRules.from_json(path)
