@@ -175,6 +175,11 @@ def default_repointers(repositories: _Repositories) -> list[RePointer]:
     return [ContactRePointer(repositories.contacts), ActivityRePointer(repositories.activities)]
 
 
+def _field_names(changes: Mapping[str, Any]) -> str:
+    # The values may be personal data: repr shows which fields changed, never how.
+    return repr(sorted(changes))
+
+
 @attrs.frozen(kw_only=True)
 class MergeRecord:
     """What :func:`merge` did, with what :func:`undo_merge` needs to take it back.
@@ -201,7 +206,7 @@ class MergeRecord:
     survivor_before: Customer
     survivor_after: Customer
     merged_before: tuple[Customer, ...]
-    changes: Mapping[str, tuple[Any, Any]]
+    changes: Mapping[str, tuple[Any, Any]] = attrs.field(repr=_field_names)
     repointed: Mapping[str, Any]
 
     def to_dict(self) -> dict[str, Any]:

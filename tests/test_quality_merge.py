@@ -1,0 +1,287 @@
+"""Merge of duplicate customers: survivor rules, survivorship, re-pointing, and nothing lost."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmkit.adapters.sqlite import SQLiteStore
+from crmkit.domain import (
+    Activity,
+    Consent,
+    Contact,
+    Customer,
+    Purchase,
+    Referral,
+    Refund,
+)
+from crmkit.errors import ConflictError, NotFoundError, ValidationError
+from crmkit.privacy import may_contact
+from crmkit.quality import (
+    MERGED_INTO,
+    MergeRecord,
+    default_repointers,
+    merge,
+    undo_merge,
+)
+from crmkit.testing import Repositories
+from crmkit.testing import strategies as cks
+
+T = datetime(2025, 6, 1, tzinfo=UTC)
+IDS = ["c-1", "c-2", "c-3", "c-4"]
+
+
+def _t(day: int) -> datetime:
+    return datetime(2025, 1, day, tzinfo=UTC)
+
+
+@contextmanager
+def _memory() -> Iterator[Any]:
+    with Repositories.in_memory() as repos:
+        yield repos
+
+
+@contextmanager
+def _sqlite() -> Iterator[Any]:
+    with SQLiteStore(":memory:") as store:
+        yield store
+
+
+BACKENDS: dict[str, Callable[[], Any]] = {"memory": _memory, "sqlite": _sqlite}
+
+
+def _everything(repos: Any) -> list[Activity]:
+    return [a for batch in repos.activities.iter_batches() for a in batch]
+
+
+def _spend(log: list[Activity]) -> Decimal:
+    paid = sum((a.amount for a in log if isinstance(a, Purchase)), Decimal(0))
+    back = sum((a.amount for a in log if isinstance(a, Refund)), Decimal(0))
+    return paid - back
+
+
+def _counts(log: list[Activity]) -> Counter[str]:
+    return Counter(a.type_name for a in log)
+
+
+def _strip(c: Customer) -> Customer:
+    return attrs.evolve(c, version=0)
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_merge_and_undo_conserve_totals_and_restore_everything(backend: str) -> None:
+    @settings(max_examples=40 if backend == "memory" else 15, deadline=None)
+    @given(
+        st.lists(
+            cks.customers(customer_id=st.sampled_from(IDS)),
+            min_size=len(IDS),
+            max_size=len(IDS),
+            unique_by=lambda c: c.id,
+        ),
+        cks.activity_logs(customer_ids=IDS),
+        st.lists(
+            cks.contacts(customer_id=st.sampled_from(IDS)), max_size=4, unique_by=lambda c: c.id
+        ),
+        st.lists(st.sampled_from(IDS), min_size=2, max_size=4, unique=True),
+        st.sampled_from(["oldest", "most_complete"]),
+        st.booleans(),
+        st.dictionaries(
+            st.sampled_from(["name", "email", "phone", "influence", "membership"]),
+            st.sampled_from(["fill", "survivor", "oldest", "newest"]),
+            max_size=3,
+        ),
+    )
+    def check(
+        customers: list[Customer],
+        log: list[Activity],
+        contacts: list[Contact],
+        group: list[str],
+        rule: str,
+        given_survivor: bool,
+        fields: dict[str, str],
+    ) -> None:
+        with BACKENDS[backend]() as repos:
+            for c in customers:
+                repos.customers.add(c)
+            for k in contacts:
+                repos.contacts.add(k)
+            repos.activities.append_many(log)
+            before_log = _everything(repos)
+            per_customer = {c: repos.activities.for_customer(c) for c in IDS}
+            contacts_of = {c: repos.contacts.for_customer(c) for c in IDS}
+            stored = {c: repos.customers.get(c) for c in IDS}
+
+            record = merge(
+                group,
+                repos,
+                at=T,
+                rule=rule,
+                survivor=group[-1] if given_survivor else None,
+                fields=fields,
+            )
+            survivor = record.survivor_id
+            assert survivor in group
+            assert set(record.merged_ids) == set(group) - {survivor}
+            # Nothing lost: the whole log is the same set of activities, same totals.
+            after_log = _everything(repos)
+            assert _spend(after_log) == _spend(before_log)
+            assert _counts(after_log) == _counts(before_log)
+            assert {a.id for a in after_log} == {a.id for a in before_log}
+            # The group's activities now sit with the survivor (but those kept apart).
+            kept_apart = set(record.repointed["activities"]["kept_apart"])
+            group_ids = {a.id for c in group for a in per_customer[c]}
+            assert {a.id for a in repos.activities.for_customer(survivor)} == group_ids - kept_apart
+            group_spend = _spend([a for c in group for a in per_customer[c]])
+            assert (
+                _spend([a for c in group for a in repos.activities.for_customer(c)]) == group_spend
+            )
+            for merged_id in record.merged_ids:
+                assert repos.customers.get(merged_id).attributes[MERGED_INTO] == survivor
+                assert {a.id for a in repos.activities.for_customer(merged_id)} <= kept_apart
+                assert repos.contacts.for_customer(merged_id) == []
+            assert len(repos.contacts.for_customer(survivor)) == sum(
+                len(contacts_of[c]) for c in group
+            )
+            # Consent histories are joined: a withdrawal anywhere in the group still applies.
+            merged = repos.customers.get(survivor)
+            assert set(merged.consents) == {x for c in group for x in stored[c].consents}
+            assert merged.created_at == min(stored[c].created_at for c in group)
+            # The record survives a trip through JSON types.
+            again = MergeRecord.from_dict(record.to_dict())
+            assert again.repointed == record.repointed
+            assert again.changes == record.changes
+
+            undo_merge(again, repos, at=T)
+            assert _spend(_everything(repos)) == _spend(before_log)
+            for c in IDS:
+                assert repos.activities.for_customer(c) == per_customer[c]
+                assert [attrs.evolve(k, version=0) for k in repos.contacts.for_customer(c)] == [
+                    attrs.evolve(k, version=0) for k in contacts_of[c]
+                ]
+                assert _strip(repos.customers.get(c)) == _strip(stored[c])
+
+    check()
+
+
+def _customer(cid: str, day: int, **kw: Any) -> Customer:
+    return Customer(id=cid, name=kw.pop("name", "Ann Lee"), created_at=_t(day), **kw)
+
+
+def test_survivor_rules_and_field_strategies() -> None:
+    with Repositories.in_memory() as repos:
+        repos.customers.add(_customer("a", 3, email="a@example.com"))
+        repos.customers.add(_customer("b", 1, name="Ann B. Lee"))
+        repos.customers.add(
+            _customer("c", 2, email="c@example.com", phone="+4930901820", spending_budget=5)
+        )
+        oldest = merge(["a", "b", "c"], repos, at=T)
+        assert oldest.survivor_id == "b"
+        b = repos.customers.get("b")
+        assert (b.name, b.email, b.phone) == ("Ann B. Lee", "c@example.com", "+4930901820")
+        undo_merge(oldest, repos, at=T)
+        complete = merge(["a", "b", "c"], repos, at=T, rule="most_complete")
+        assert complete.survivor_id == "c"
+        undo_merge(complete, repos, at=T)
+        chosen = merge(
+            ["a", "b", "c"],
+            repos,
+            at=T,
+            survivor="a",
+            fields={"name": "oldest", "phone": "survivor"},
+        )
+        a = repos.customers.get("a")
+        assert (a.name, a.email, a.phone, a.created_at) == (
+            "Ann B. Lee",
+            "a@example.com",
+            None,
+            _t(1),
+        )
+        assert sorted(chosen.changes) == ["created_at", "name", "spending_budget"]
+        assert "Ann" not in repr(chosen)
+
+
+def test_consents_are_joined_so_the_least_permissive_answer_stays() -> None:
+    yes = Consent(purpose="marketing", channel="email", granted=True, at=_t(1))
+    no = Consent(purpose="*", channel="email", granted=False, at=_t(2))
+    with Repositories.in_memory() as repos:
+        repos.customers.add(_customer("a", 1, consents=(yes,)))
+        repos.customers.add(_customer("b", 2, consents=(no,)))
+        merge(["a", "b"], repos, at=T)
+        assert not may_contact(repos.customers.get("a"), "marketing", "email", as_of=T)
+
+
+def test_activities_that_would_name_the_survivor_twice_stay_apart() -> None:
+    with Repositories.in_memory() as repos:
+        repos.customers.add(_customer("a", 1))
+        repos.customers.add(_customer("b", 2))
+        treat = Purchase(
+            id="p", customer_id="b", occurred_at=_t(3), amount=5, currency="EUR", guests={"a"}
+        )
+        ref = Referral(id="r", customer_id="b", occurred_at=_t(3), referred_id="a")
+        repos.activities.append_many([treat, ref])
+        record = merge(["a", "b"], repos, at=T)
+        assert sorted(record.repointed["activities"]["kept_apart"]) == ["p", "r"]
+        assert repos.activities.get("p") == treat
+
+
+def test_undo_refuses_when_the_survivor_changed_since() -> None:
+    with Repositories.in_memory() as repos:
+        repos.customers.add(_customer("a", 1))
+        repos.customers.add(_customer("b", 2))
+        record = merge(["a", "b"], repos, at=T)
+        a = repos.customers.get("a")
+        repos.customers.update(attrs.evolve(a, influence="celebrity"))
+        with pytest.raises(ConflictError):
+            undo_merge(record, repos, at=T)
+        with pytest.raises(ValidationError, match="repointers"):
+            undo_merge(record, repos, at=T, repointers=[])
+
+
+def test_a_failing_repointer_rolls_the_merge_back() -> None:
+    class Broken:
+        name = "broken"
+
+        def repoint(self, from_ids: Any, to_id: str, *, at: datetime) -> Any:
+            raise RuntimeError("the ledger is down")
+
+        def undo(self, info: Any, *, at: datetime) -> None:  # pragma: no cover - never called
+            raise AssertionError
+
+    with Repositories.in_memory() as repos:
+        repos.customers.add(_customer("a", 1))
+        repos.customers.add(_customer("b", 2, email="b@example.com"))
+        repos.activities.append(
+            Purchase(id="p", customer_id="b", occurred_at=_t(3), amount=5, currency="EUR")
+        )
+        with pytest.raises(RuntimeError, match="down"):
+            merge(["a", "b"], repos, at=T, repointers=[*default_repointers(repos), Broken()])
+        assert repos.activities.get("p").customer_id == "b"
+        assert repos.customers.get("a").email is None
+        assert MERGED_INTO not in repos.customers.get("b").attributes
+
+
+def test_bad_merges_raise() -> None:
+    with Repositories.in_memory() as repos:
+        repos.customers.add(_customer("a", 1))
+        repos.customers.add(_customer("b", 2))
+        with pytest.raises(ValidationError, match="two or more"):
+            merge(["a", "a"], repos, at=T)
+        with pytest.raises(ValidationError, match="rule"):
+            merge(["a", "b"], repos, at=T, rule="newest")
+        with pytest.raises(ValidationError, match="survivor"):
+            merge(["a", "b"], repos, at=T, survivor="z")
+        with pytest.raises(ValidationError, match="fields"):
+            merge(["a", "b"], repos, at=T, fields={"id": "fill"})
+        with pytest.raises(ValidationError, match="fields"):
+            merge(["a", "b"], repos, at=T, fields={"name": "longest"})
+        with pytest.raises(NotFoundError):
+            merge(["a", "zz"], repos, at=T)
