@@ -346,10 +346,12 @@ class SQLiteLedgerRepository:
         with self._db.transaction(write=True) as conn:
             view = _Reader(conn)
             entries = list(build(view))
-            present = _stored_keys(conn, [e.key for e in entries if isinstance(e, LedgerEntry)])
+            keys = {e.key for e in entries if isinstance(e, LedgerEntry)}
+            present = _stored_keys(conn, list(keys))
 
             def find(key: str) -> LedgerEntry | None:
-                return view.find(key) if key in present else None
+                # The posting's own keys were looked up in bulk; anything else, one by one.
+                return None if key in keys and key not in present else view.find(key)
 
             decided = check_posting(entries, find, view.find_lot)
             new = [entry for entry, is_new in decided if is_new]

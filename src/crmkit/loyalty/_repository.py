@@ -24,7 +24,7 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from crmkit.domain._errors import ValidationError
-from crmkit.loyalty._entries import LedgerEntry, Lot
+from crmkit.loyalty._entries import EntryKind, LedgerEntry, Lot
 
 __all__ = [
     "Build",
@@ -81,7 +81,8 @@ class LedgerRepository(LedgerView, Protocol):
 
         Raises:
             ValidationError: a draw names an unknown lot, a lot of another
-                customer, or more points than the lot has left. Nothing is stored.
+                customer, or more points than the lot has left; or a reversal
+                refers to no earn entry of its customer. Nothing is stored.
             Exception: whatever *build* raises. Nothing is stored.
         """
         ...
@@ -109,7 +110,7 @@ def check_posting(
     Shared by crmkit's repositories (a host may use it too): keys already
     stored or earlier in the posting are duplicates; draws must name lots of
     the same customer with enough points left, counting earlier draws of the
-    posting.
+    posting; a reversal must refer to an earn entry of the same customer.
     """
     staged: dict[str, LedgerEntry] = {}
     taken: dict[str, int] = defaultdict(int)
@@ -122,6 +123,18 @@ def check_posting(
         if existing is not None:
             out.append((existing, False))
             continue
+        if entry.refers_to is not None:
+            award = staged.get(entry.refers_to) or find(entry.refers_to)
+            if (
+                award is None
+                or award.kind is not EntryKind.EARN
+                or award.customer_id != entry.customer_id
+            ):
+                raise ValidationError(
+                    "LedgerEntry.refers_to",
+                    expected="the key of an earn entry of the same customer",
+                    got=entry.refers_to,
+                )
         for lot_key, points in entry.draws:
             owner: str | None
             opened = staged.get(lot_key)

@@ -244,6 +244,24 @@ class LedgerContract:
             assert repo.balance("c-1") == 10
             check_ledger(repo, ["c-1", "c-2"])
 
+    def test_a_reversal_must_refer_to_an_earn_of_the_same_customer(self) -> None:
+        with self.fresh_ledger() as repo:
+            repo.post(lambda _v: [_earn("p-1", 10), _earn("p-2", 10, customer="c-2")])
+            for target in ("nope", "purchase|p-2|base|"):
+                bad = LedgerEntry(
+                    customer_id="c-1",
+                    kind=EntryKind.REVERSE,
+                    points=0,
+                    at=_T0,
+                    source_kind="refund",
+                    source_id="f-1",
+                    refers_to=target,
+                )
+                with pytest.raises(ValidationError):
+                    repo.post(functools.partial(_just, bad))
+            assert len(repo) == 2
+            check_ledger(repo, ["c-1", "c-2"])
+
     # ------------------------------------------------------------ reads
 
     def test_reads_of_unknown_keys_find_nothing(self) -> None:
