@@ -403,8 +403,8 @@ class ValueModel:
         brand          influence tier points                                    1
         ============== ======================================================= ==========
 
-        >>> [c.name for c in ValueModel.default().components]
-        ['consumption', 'frequency', 'average', 'credit', 'tenure', 'growth_potential', 'brand']
+        >>> print(", ".join(c.name for c in ValueModel.default().components))
+        consumption, frequency, average, credit, tenure, growth_potential, brand
         """
         return cls.from_dict(DEFAULT_MODEL)
 
