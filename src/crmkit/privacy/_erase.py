@@ -70,7 +70,7 @@ class ErasureRecord:
             points ledger still add up).
         at: when the erasure was made.
         reason: why (e.g. ``"GDPR art. 17 request #123"``), if given.
-        customer_fields: the customer's fields that were erased.
+        customer_fields: the customer's fields that held data and were erased.
         contacts: ids of the contacts whose personal data was erased.
         activities_redacted: ids of activities whose free text was removed.
         activities_kept: how many activities the customer still has (amounts,
@@ -178,7 +178,7 @@ def erase(
     ...                                      severity="low", topic="Ann's order 17 was late"))
     >>> record = erase("c-1", repos, at=t, reason="request #12")
     >>> record.customer_fields, record.activities_redacted, record.activities_kept
-    (('attributes', 'email', 'name'), ('a-1',), 1)
+    (('email', 'name'), ('a-1',), 1)
     >>> repos.customers.get("c-1").name, repos.activities.get("a-1").topic
     ('erased', None)
     """
@@ -203,7 +203,7 @@ def erase(
         sorted(
             f
             for f in personal_fields(Customer) | {"consents"}
-            if getattr(customer, f) != getattr(erased, f)
+            if getattr(customer, f) and getattr(customer, f) != getattr(erased, f)
         )
     )
     repositories.customers.update(erased)
