@@ -330,10 +330,14 @@ class Formula:
             ValidationError: *columns* is not a mapping, or *size* is needed.
 
         >>> import numpy as np
-        >>> f = Formula("log(x) if x > 0 else -1")
-        >>> f.evaluate_arrays({"x": np.array([np.e, 0.0, np.nan])})
-        masked_array(data=[1.0, -1.0, --],
-                     mask=[False, False,  True],
+        >>> f = Formula("sqrt(x) if x > 0 else -1")   # a null condition takes the else branch
+        >>> f.evaluate_arrays({"x": np.array([4.0, 0.0, np.nan])})
+        masked_array(data=[2.0, -1.0, -1.0],
+                     mask=[False, False, False],
+               fill_value=1e+20)
+        >>> Formula("sqrt(x)").evaluate_arrays({"x": np.array([4.0, np.nan])})
+        masked_array(data=[2.0, --],
+                     mask=[False,  True],
                fill_value=1e+20)
         """
         if not isinstance(columns, Mapping):
