@@ -15,7 +15,12 @@ from pathlib import Path
 
 from benchmarks._util import Section, machine
 
-SUITES = ["bench_scalar", "bench_features"]
+SUITES = [
+    "bench_scalar",
+    "bench_features",
+    "bench_segments",
+    "bench_lifecycle",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
