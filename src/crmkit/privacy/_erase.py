@@ -259,7 +259,8 @@ def export(
     >>> repos.customers.add(Customer(id="c-1", name="Ann Lee",
     ...                              created_at=datetime(2025, 1, 1, tzinfo=UTC)))
     >>> data = export("c-1", repos, sections={"notes": lambda cid: []})
-    >>> sorted(data), data["customer"]["name"]
+    >>> customer = data["customer"]
+    >>> sorted(data), customer["name"]
     (['activities', 'contacts', 'customer', 'format', 'notes'], 'Ann Lee')
     >>> len(json.dumps(data)) > 0
     True
