@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import functools
+import sqlite3
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 import crmkit.testing
 from crmkit.adapters.sqlite import SQLiteLedgerRepository
-from crmkit.loyalty import InMemoryLedgerRepository, LedgerRepository
+from crmkit.errors import ValidationError
+from crmkit.loyalty import (
+    InMemoryLedgerRepository,
+    InsufficientPointsError,
+    Ledger,
+    LedgerRepository,
+)
+
+T = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 class TestInMemoryLedger(crmkit.testing.LedgerContract):
@@ -40,3 +50,46 @@ class TestSQLiteFileLedger(crmkit.testing.PersistentLedgerContract):
     def opener(self, repository: LedgerRepository) -> crmkit.testing.LedgerOpener:
         assert isinstance(repository, SQLiteLedgerRepository)
         return functools.partial(SQLiteLedgerRepository.open, repository.path)
+
+
+def test_the_sqlite_entry_table_refuses_updates_and_deletes(tmp_path: Path) -> None:
+    with SQLiteLedgerRepository.open(tmp_path / "l.sqlite3") as repo:
+        Ledger(repo).earn("c-1", 5, at=T, source_kind="purchase", source_id="p-1")
+    conn = sqlite3.connect(tmp_path / "l.sqlite3")
+    try:
+        for sql in (
+            "UPDATE crmkit_loyalty_entries SET points = 500",
+            "DELETE FROM crmkit_loyalty_entries",
+        ):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                conn.execute(sql)
+    finally:
+        conn.close()
+
+
+def test_times_must_be_aware_and_points_whole_and_positive() -> None:
+    ledger = Ledger(InMemoryLedgerRepository())
+    with pytest.raises(ValidationError, match="timezone-aware"):
+        ledger.earn("c-1", 5, at=datetime(2025, 1, 1), source_kind="purchase", source_id="p")
+    for points in (0, -1, 1.5, True):
+        with pytest.raises(ValidationError):
+            ledger.earn("c-1", points, at=T, source_kind="purchase", source_id="p")  # type: ignore[arg-type]
+        with pytest.raises(ValidationError):
+            ledger.redeem("c-1", points, at=T, source_kind="reward", source_id="r")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="reversal_policy"):
+        Ledger(InMemoryLedgerRepository(), reversal_policy="forgive")
+    assert len(ledger.repository) == 0
+
+
+def test_allow_negative_records_the_uncovered_points() -> None:
+    ledger = Ledger(InMemoryLedgerRepository(), reversal_policy="allow_negative")
+    award = ledger.earn("c-1", 10, at=T, source_kind="purchase", source_id="p-1")
+    ledger.redeem("c-1", 8, at=T, source_kind="reward", source_id="r-1")
+    reversal = ledger.reverse(award.key, at=T, source_id="f-1")
+    assert (reversal.points, reversal.draws, reversal.uncovered) == (-10, ((award.key, 2),), 8)
+    assert ledger.balance("c-1") == -8
+    with pytest.raises(InsufficientPointsError):
+        ledger.redeem("c-1", 1, at=T, source_kind="reward", source_id="r-2")
+    ledger.earn("c-1", 20, at=T, source_kind="purchase", source_id="p-2")
+    assert ledger.balance("c-1") == 12
+    crmkit.testing.check_ledger(ledger.repository, ["c-1"])
