@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -285,3 +285,59 @@ def test_bad_merges_raise() -> None:
             merge(["a", "b"], repos, at=T, fields={"name": "longest"})
         with pytest.raises(NotFoundError):
             merge(["a", "zz"], repos, at=T)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(IDS),
+            st.integers(1, 500),
+            st.none() | st.integers(1, 400),  # expiry in days after 2025-01-01
+        ),
+        max_size=10,
+    ),
+    st.lists(st.tuples(st.sampled_from(IDS), st.integers(1, 300)), max_size=4),
+    st.lists(st.sampled_from(IDS), min_size=2, max_size=4, unique=True),
+)
+def test_points_balances_are_conserved_by_merge_and_restored_by_undo(
+    awards: list[tuple[str, int, int | None]],
+    redemptions: list[tuple[str, int]],
+    group: list[str],
+) -> None:
+    from datetime import timedelta
+
+    from crmkit.loyalty import InMemoryLedgerRepository, InsufficientPointsError, Ledger
+    from crmkit.quality import LedgerRePointer
+
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    merge_at = datetime(2025, 3, 1, tzinfo=UTC)
+    ledger = Ledger(InMemoryLedgerRepository())
+    for i, (cid, points, days) in enumerate(awards):
+        ledger.earn(
+            cid,
+            points,
+            at=start,
+            source_kind="purchase",
+            source_id=f"p-{i}",
+            expires_at=None if days is None else start + timedelta(days=days),
+        )
+    for i, (cid, points) in enumerate(redemptions):
+        with suppress(InsufficientPointsError):
+            ledger.redeem(
+                cid, points, at=start + timedelta(days=1), source_kind="order", source_id=f"o-{i}"
+            )
+    with Repositories.in_memory() as repos:
+        for cid in IDS:
+            repos.customers.add(_customer(cid, IDS.index(cid) + 1))
+        ledger.expire(as_of=merge_at)  # what lapses by the merge lapses anyway
+        before = {cid: ledger.balance(cid) for cid in IDS}
+        movers = [*default_repointers(repos), LedgerRePointer(ledger)]
+        record = merge(group, repos, at=merge_at, repointers=movers)
+        after = {cid: ledger.balance(cid) for cid in IDS}
+        assert sum(after.values()) == sum(before.values())
+        assert sum(after[c] for c in group) == sum(before[c] for c in group)
+        for cid in record.merged_ids:
+            assert after[cid] == min(before[cid], 0)
+        undo_merge(record, repos, at=merge_at, repointers=movers)
+        assert {cid: ledger.balance(cid) for cid in IDS} == before

@@ -16,6 +16,7 @@ from crmkit.quality._merge import (
     merge,
     undo_merge,
 )
+from crmkit.quality._repointers import LedgerRePointer
 from crmkit.quality._standardize import (
     name_key,
     standardize_email,
@@ -32,6 +33,7 @@ __all__ = [
     "ActivityRePointer",
     "ContactRePointer",
     "Duplicates",
+    "LedgerRePointer",
     "MergeRecord",
     "RePointer",
     "ValidationReport",
