@@ -169,3 +169,15 @@ def test_validation_checks_timestamps_and_keeps_the_index() -> None:
     assert not report.ok
     with pytest.raises(MissingColumnError):
         validate_customers(df, customer="id")
+
+
+def test_importing_quality_and_privacy_loads_neither_phonenumbers_nor_rapidfuzz() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, crmkit, crmkit.quality, crmkit.privacy; "
+        "print(sorted(m for m in ('phonenumbers', 'rapidfuzz', 'crmkit.loyalty') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
