@@ -270,7 +270,9 @@ class Ledger:
         ``floor(P * R / A)`` points are reversed in all (so each refund
         reverses that minus what earlier refunds reversed, and refunds adding up
         to ``A`` reverse exactly ``P``). Without *amount*, whatever is not yet
-        reversed is. The points come from the award's own lot first, then from
+        reversed is. Points of the award that expired are never reversed (the
+        expiry took them already): the total is capped at ``P`` minus them.
+        The points come from the award's own lot first, then from
         the customer's other lots, soonest expiry first; beyond the balance the
         :class:`ReversalPolicy` decides.
 
@@ -319,8 +321,19 @@ class Ledger:
                     if award.amount == 0
                     else int((award.points * refunded) // award.amount)
                 )
-            points = max(target - already, 0)
-            expired, draws = self._take(view, award.customer_id, points, at, first=award_key)
+            # Points of the award that expired were taken once already: never reverse them.
+            expired = _expiries(view, customer_id=award.customer_id, at=at)
+            stored = view.find(idempotency_key("lot", award_key, "expiry", ""))
+            lapsed = sum(
+                p
+                for e in (*expired, *([] if stored is None else [stored]))
+                for lot_key, p in e.draws
+                if lot_key == award_key
+            )
+            points = max(min(target, award.points - lapsed) - already, 0)
+            expired, draws = self._take(
+                view, award.customer_id, points, at, first=award_key, expired=expired
+            )
             return [
                 *expired,
                 LedgerEntry(
@@ -383,9 +396,17 @@ class Ledger:
         return self.repository.post(build)[-1]
 
     def _take(
-        self, view: LedgerView, customer_id: str, points: int, at: datetime, *, first: str | None
+        self,
+        view: LedgerView,
+        customer_id: str,
+        points: int,
+        at: datetime,
+        *,
+        first: str | None,
+        expired: list[LedgerEntry] | None = None,
     ) -> tuple[list[LedgerEntry], tuple[tuple[str, int], ...]]:
-        expired = _expiries(view, customer_id=customer_id, at=at)
+        if expired is None:
+            expired = _expiries(view, customer_id=customer_id, at=at)
         available = view.balance(customer_id) + sum(e.points for e in expired)
         if points > available and self.reversal_policy is ReversalPolicy.REFUSE:
             raise InsufficientPointsError(customer_id, points, max(available, 0))
