@@ -437,14 +437,19 @@ class EarningRules:
             if column not in monthly.columns:
                 raise MissingColumnError([column], [str(c) for c in monthly.columns])
         entries: list[LedgerEntry] = []
+        months: dict[object, tuple[str, datetime, datetime | None]] = {}
         for who, month, value in zip(
             monthly[customer], monthly["month"], monthly["value"], strict=True
         ):
             p = _round_scalar(float(value), self.rounding)
             if p <= 0:
                 continue
-            period = pd.Period(month, freq="M")
-            at = to_utc("at", (period + 1).start_time.tz_localize("UTC").to_pydatetime())
+            found = months.get(month)
+            if found is None:  # once per month, not per row
+                period = pd.Period(month, freq="M")
+                at = to_utc("at", (period + 1).start_time.tz_localize("UTC").to_pydatetime())
+                found = months[month] = (str(period), at, self._expiry(at))
+            label, at, expires = found
             entries.append(
                 LedgerEntry(
                     customer_id=str(who),
@@ -454,8 +459,8 @@ class EarningRules:
                     source_kind="month",
                     source_id=str(who),
                     rule="monthly_value",
-                    period=str(period),
-                    expires_at=self._expiry(at),
+                    period=label,
+                    expires_at=expires,
                 )
             )
         return ledger.post(entries) if entries else []
