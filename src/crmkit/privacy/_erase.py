@@ -167,6 +167,8 @@ def erase(
         NotFoundError: no such customer.
         ValidationError: an activity has free text to remove but the activity
             repository cannot rewrite; nothing was changed.
+        StorageError: ``purge()`` could not clear the SQLite journal (another
+            connection is reading); the data is erased, call ``purge()`` again.
 
     >>> from datetime import UTC, datetime
     >>> from crmkit.domain import Customer, Complaint

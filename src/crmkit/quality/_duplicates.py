@@ -222,7 +222,8 @@ def find_duplicates(
         email: the email column, or ``None``.
         phone: the phone column, or ``None``.
         company: the company column (blocks with the name), or ``None``.
-        birth_date: the birth date column (blocks with the name), or ``None``.
+        birth_date: the birth date column (blocks with the name), or ``None``:
+            ``datetime64`` or ISO 8601 text (anything else counts as missing).
         threshold: the score at which a pair counts as a match (0-1).
         max_block: the largest block that is compared (pairs grow with its
             square); larger blocks are listed in :attr:`Duplicates.skipped`.
@@ -289,7 +290,11 @@ def find_duplicates(
     if company is not None:
         keys["company"] = _codes(_text_key(frame[company], "name"))
     if birth_date is not None:
-        births = pd.to_datetime(frame[birth_date], errors="coerce")
+        raw = frame[birth_date]
+        if pd.api.types.is_datetime64_any_dtype(raw.dtype):
+            births = raw
+        else:  # text: ISO 8601 only, so that no format is guessed per row
+            births = pd.to_datetime(raw, errors="coerce", format="ISO8601")
         day = births.dt.tz_localize(None) if births.dt.tz is not None else births
         keys["birth_date"] = _codes(day.dt.normalize().to_numpy())
 
