@@ -170,6 +170,9 @@ def test_personal_columns_are_dropped_or_masked() -> None:
     assert out["customer_id"][1] is None
     assert out["company_id"][0] == out["company_id"][1] == pseudonym("co-1", key=KEY)
     assert list(out["phone"]) == ["+86***", "***"]
+    by_email = pseudonymize(frame, key=KEY, identifiers=["email"])
+    assert list(by_email.columns) == ["customer_id", "company_id", "email", "spend"]
+    assert by_email["email"][0] == pseudonym("ann@example.com", key=KEY)
     kept = pseudonymize(frame, key=KEY, drop=["name"])
     assert "email" in kept.columns
     assert {"name", "email", "phone", "birthday", "topic", "comment", "reason"} <= PERSONAL_COLUMNS

@@ -109,7 +109,7 @@ def pseudonymize(
         key: the secret, at least 16 bytes (``secrets.token_bytes(32)``).
         identifiers: columns to pseudonymise (e.g. ``customer_id``, ``company_id``).
         drop: columns to remove; ``None`` drops those of :data:`PERSONAL_COLUMNS`
-            present in the frame and not masked.
+            present in the frame, but for identifiers and masked columns.
         mask: personal columns to keep in masked form instead.
         length: hex digits per pseudonym (8-64; 16 means 64 bits).
 
@@ -144,7 +144,8 @@ def pseudonymize(
         raise MissingColumnError(missing, [str(c) for c in frame.columns])
     masked = set(named["mask"])
     if drop is None:
-        dropped = [c for c in frame.columns if c in PERSONAL_COLUMNS and c not in masked]
+        keep = masked | set(named["identifiers"])
+        dropped = [c for c in frame.columns if c in PERSONAL_COLUMNS and c not in keep]
     else:
         dropped = named["drop"]
     out = frame.drop(columns=dropped)
