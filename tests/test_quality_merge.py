@@ -341,3 +341,31 @@ def test_points_balances_are_conserved_by_merge_and_restored_by_undo(
             assert after[cid] == min(before[cid], 0)
         undo_merge(record, repos, at=merge_at, repointers=movers)
         assert {cid: ledger.balance(cid) for cid in IDS} == before
+
+
+def test_a_merge_in_one_sqlite_file_moves_activities_contacts_and_points_and_undoes(
+    tmp_path: Any,
+) -> None:
+    from crmkit.adapters.sqlite import SQLiteLedgerRepository
+    from crmkit.loyalty import Ledger
+    from crmkit.quality import LedgerRePointer
+
+    with SQLiteStore(tmp_path / "crm.sqlite3") as store:
+        ledger = Ledger(SQLiteLedgerRepository(store))
+        store.customers.add(_customer("a", 1))
+        store.customers.add(_customer("b", 2, email="b@example.com"))
+        store.contacts.add(Contact(id="k", customer_id="b", name="Bo", role="spouse"))
+        store.activities.append(
+            Purchase(id="p", customer_id="b", occurred_at=_t(3), amount=5, currency="EUR")
+        )
+        ledger.earn("b", 50, at=_t(3), source_kind="purchase", source_id="p")
+        movers = [*default_repointers(store), LedgerRePointer(ledger)]
+        record = merge(["a", "b"], store, at=T, repointers=movers)
+        assert store.activities.get("p").customer_id == "a"
+        assert store.contacts.get("k").customer_id == "a"
+        assert (ledger.balance("a"), ledger.balance("b")) == (50, 0)
+        undo_merge(MergeRecord.from_dict(record.to_dict()), store, at=T, repointers=movers)
+        assert store.activities.get("p").customer_id == "b"
+        assert store.contacts.get("k").customer_id == "b"
+        assert (ledger.balance("a"), ledger.balance("b")) == (0, 50)
+        assert store.customers.get("a").email is None
