@@ -20,6 +20,7 @@ SUITES = [
     "bench_features",
     "bench_segments",
     "bench_lifecycle",
+    "bench_loyalty",
 ]
 
 

@@ -61,6 +61,23 @@ from crmkit.lifecycle import (
     TransitionHistory,
     churn_warning,
 )
+from crmkit.loyalty import (
+    Catalogue,
+    Coupon,
+    CouponError,
+    EarningRules,
+    EntryKind,
+    InMemoryCouponRepository,
+    InMemoryLedgerRepository,
+    InsufficientPointsError,
+    Ledger,
+    LedgerEntry,
+    LedgerRepository,
+    ReversalPolicy,
+    Reward,
+    Rewards,
+    TierTable,
+)
 from crmkit.scoring import (
     FEATURE_COLUMNS,
     ActivityFrames,
@@ -86,15 +103,24 @@ from crmkit.segmentation import (
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from crmkit.adapters.sqlite import SQLiteStore
+    from crmkit.adapters.sqlite import (
+        SQLiteCouponRepository,
+        SQLiteLedgerRepository,
+        SQLiteStore,
+        SQLiteTransitionHistory,
+    )
+
+_LAZY = frozenset(
+    {"SQLiteStore", "SQLiteLedgerRepository", "SQLiteCouponRepository", "SQLiteTransitionHistory"}
+)
 
 
 def __getattr__(name: str) -> Any:
     # Adapters load on first use, so that `import crmkit` stays light.
-    if name == "SQLiteStore":
-        from crmkit.adapters.sqlite import SQLiteStore
+    if name in _LAZY:
+        from crmkit.adapters import sqlite
 
-        return SQLiteStore
+        return getattr(sqlite, name)
     raise AttributeError(f"module 'crmkit' has no attribute {name!r}")
 
 
@@ -105,6 +131,7 @@ __all__ = [
     "ActivityFrames",
     "ActivityRepository",
     "AlreadyExistsError",
+    "Catalogue",
     "Channel",
     "ChurnWarning",
     "Complaint",
@@ -115,19 +142,29 @@ __all__ = [
     "Consent",
     "Contact",
     "ContactRepository",
+    "Coupon",
+    "CouponError",
     "CrmkitError",
     "Customer",
     "CustomerKind",
     "CustomerRepository",
     "Direction",
+    "EarningRules",
+    "EntryKind",
     "Formula",
     "FormulaError",
     "FrameError",
     "InMemoryActivityRepository",
     "InMemoryContactRepository",
+    "InMemoryCouponRepository",
     "InMemoryCustomerRepository",
+    "InMemoryLedgerRepository",
     "InMemoryTransitionHistory",
+    "InsufficientPointsError",
     "Interaction",
+    "Ledger",
+    "LedgerEntry",
+    "LedgerRepository",
     "Lifecycle",
     "LifecycleTransition",
     "Membership",
@@ -139,7 +176,13 @@ __all__ = [
     "ReferralStatus",
     "Refund",
     "Replay",
+    "ReversalPolicy",
+    "Reward",
+    "Rewards",
+    "SQLiteCouponRepository",
+    "SQLiteLedgerRepository",
     "SQLiteStore",
+    "SQLiteTransitionHistory",
     "Score",
     "Segment",
     "SegmentRules",
@@ -149,6 +192,7 @@ __all__ = [
     "SurveyResponse",
     "SurveyScale",
     "Table",
+    "TierTable",
     "Transition",
     "TransitionHistory",
     "ValidationError",
