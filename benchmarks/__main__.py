@@ -21,6 +21,7 @@ SUITES = [
     "bench_segments",
     "bench_lifecycle",
     "bench_loyalty",
+    "bench_quality",
 ]
 
 

@@ -78,6 +78,14 @@ from crmkit.loyalty import (
     Rewards,
     TierTable,
 )
+from crmkit.privacy import erase, export, may_contact, pseudonymize
+from crmkit.quality import (
+    find_duplicates,
+    merge,
+    standardize_frame,
+    undo_merge,
+    validate_customers,
+)
 from crmkit.scoring import (
     FEATURE_COLUMNS,
     ActivityFrames,
@@ -201,13 +209,22 @@ __all__ = [
     "activity_frames",
     "check_refund",
     "churn_warning",
+    "erase",
+    "export",
     "features",
     "features_one",
+    "find_duplicates",
     "from_record",
+    "may_contact",
+    "merge",
     "movement",
     "profile_frame",
+    "pseudonymize",
     "roll_up_to_companies",
     "score_monthly",
+    "standardize_frame",
     "to_record",
     "transactions_frame",
+    "undo_merge",
+    "validate_customers",
 ]

@@ -26,15 +26,21 @@ from crmkit.domain._errors import (
     did_you_mean,
 )
 from crmkit.expr._errors import FormulaError
+from crmkit.loyalty._ledger import InsufficientPointsError
+from crmkit.loyalty._rewards import CouponError
+from crmkit.segmentation._rules import NotFittedError
 
 __all__ = [
     "AlreadyExistsError",
     "ConfigError",
     "ConflictError",
+    "CouponError",
     "CrmkitError",
     "FormulaError",
     "FrameError",
+    "InsufficientPointsError",
     "MissingColumnError",
+    "NotFittedError",
     "NotFoundError",
     "Problem",
     "StorageError",
