@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
-import multiprocessing
 import operator
-import queue
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -55,6 +53,7 @@ from crmkit.domain import (
 )
 from crmkit.errors import AlreadyExistsError, ConflictError, NotFoundError, ValidationError
 from crmkit.testing import strategies as cks
+from crmkit.testing._race import race
 
 __all__ = [
     "PersistentRepositoryContract",
@@ -863,28 +862,7 @@ class PersistentRepositoryContract(RepositoryContract):
         finally:
             repos.close()
 
-        ctx = multiprocessing.get_context("spawn")
-        barrier = ctx.Barrier(2)
-        results = ctx.Queue()
-        workers = [
-            ctx.Process(target=_hammer, args=(open_again, n, rounds, barrier, results))
-            for n in (0, 1)
-        ]
-        for worker in workers:
-            worker.start()
-        try:
-            reports = _collect(results, workers)
-        finally:
-            for worker in workers:
-                worker.join(timeout=60)
-                if worker.is_alive():
-                    worker.kill()
-                    worker.join()
-                worker.close()
-            results.close()
-            results.join_thread()
-        failures = [r["error"] for r in reports if r["error"]]
-        assert not failures, "a writer process failed:\n" + "\n".join(failures)
+        reports = race(_hammer, open_again, rounds, who="writer")
 
         with self._reopened(open_again()) as repos:
             # Every process's own activities, exactly once each.
@@ -914,22 +892,6 @@ class PersistentRepositoryContract(RepositoryContract):
             customer = repos.customers.get("c-1")
             assert customer.attributes["counter"] == 2 * rounds
             assert customer.version == 2 * rounds
-
-
-def _collect(results: Any, workers: list[Any]) -> list[dict[str, Any]]:
-    """The workers' reports; fails (rather than hangs) if a worker died without one."""
-    reports: list[dict[str, Any]] = []
-    while len(reports) < len(workers):
-        try:
-            reports.append(results.get(timeout=1))
-        except queue.Empty:
-            if not any(w.is_alive() for w in workers):
-                try:  # a report may still be in flight from a process that just exited
-                    reports.append(results.get(timeout=5))
-                except queue.Empty:
-                    codes = [w.exitcode for w in workers]
-                    pytest.fail(f"a writer process died without a report (exit codes {codes})")
-    return reports
 
 
 def _hammer(

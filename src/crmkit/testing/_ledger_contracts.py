@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import multiprocessing
-import queue
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,6 +43,7 @@ from crmkit.loyalty import (
     ReversalPolicy,
     idempotency_key,
 )
+from crmkit.testing._race import race
 
 __all__ = ["LedgerContract", "LedgerOpener", "PersistentLedgerContract", "check_ledger"]
 
@@ -611,28 +610,7 @@ class PersistentLedgerContract(LedgerContract):
             open_again = self.opener(repo)
         finally:
             _close(repo)
-        ctx = multiprocessing.get_context("spawn")
-        barrier = ctx.Barrier(2)
-        results = ctx.Queue()
-        workers = [
-            ctx.Process(target=_spender, args=(open_again, n, rounds, barrier, results))
-            for n in (0, 1)
-        ]
-        for worker in workers:
-            worker.start()
-        try:
-            reports = _collect(results, workers)
-        finally:
-            for worker in workers:
-                worker.join(timeout=60)
-                if worker.is_alive():
-                    worker.kill()
-                    worker.join()
-                worker.close()
-            results.close()
-            results.join_thread()
-        failures = [r["error"] for r in reports if r["error"]]
-        assert not failures, "a redeeming process failed:\n" + "\n".join(failures)
+        reports = race(_spender, open_again, rounds, who="redeeming")
         accepted = [k for r in reports for k in r["redeemed"]]
         again = open_again()
         try:
@@ -645,21 +623,6 @@ class PersistentLedgerContract(LedgerContract):
             check_ledger(again, ["c-1"])
         finally:
             _close(again)
-
-
-def _collect(results: Any, workers: list[Any]) -> list[dict[str, Any]]:
-    reports: list[dict[str, Any]] = []
-    while len(reports) < len(workers):
-        try:
-            reports.append(results.get(timeout=1))
-        except queue.Empty:
-            if not any(w.is_alive() for w in workers):
-                try:
-                    reports.append(results.get(timeout=5))
-                except queue.Empty:
-                    codes = [w.exitcode for w in workers]
-                    pytest.fail(f"a redeeming process died without a report (exit codes {codes})")
-    return reports
 
 
 def _spender(
