@@ -24,7 +24,7 @@ from crmkit.adapters._sqlite import (
 from crmkit.domain import to_record
 from crmkit.domain._errors import AlreadyExistsError, StorageError, ValidationError
 from crmkit.lifecycle import LifecycleTransition
-from crmkit.lifecycle._records import check_transition, check_window
+from crmkit.lifecycle._records import check_transition, check_window, plan_transition_rewrite
 
 __all__ = ["MIGRATIONS", "SQLiteTransitionHistory"]
 
@@ -122,6 +122,43 @@ class SQLiteTransitionHistory:
             for t in items:
                 new += self._admit(conn, t)
         return new
+
+    def rewrite(self, changes: Iterable[tuple[LifecycleTransition, LifecycleTransition]]) -> int:
+        """Re-point stored transitions in one transaction, all-or-nothing; return how many changed.
+
+        See :class:`~crmkit.lifecycle.RewritableTransitionHistory`: only
+        ``customer_id`` may change. The old rows are overwritten (``secure_delete``).
+
+        Raises:
+            NotFoundError: a stored side is not stored as given; nothing was written.
+            ValidationError: a change other than ``customer_id``; nothing was written.
+            AlreadyExistsError: a new key is taken; nothing was written.
+        """
+        items = list(changes)
+        with self._db.transaction(write=True) as conn:
+
+            def lookup(key: tuple[str, datetime, str]) -> LifecycleTransition | None:
+                row = conn.execute(
+                    "SELECT record FROM crmkit_lifecycle_transitions"
+                    " WHERE customer_id = ? AND at = ? AND transition = ?",
+                    (key[0], _micros(key[1]), key[2]),
+                ).fetchone()
+                return None if row is None else _load(row[0])
+
+            plan = plan_transition_rewrite(items, lookup)
+            for old, _ in plan:
+                conn.execute(
+                    "DELETE FROM crmkit_lifecycle_transitions"
+                    " WHERE customer_id = ? AND at = ? AND transition = ?",
+                    (old.customer_id, _micros(old.at), old.transition),
+                )
+            for _, new in plan:
+                conn.execute(
+                    "INSERT INTO crmkit_lifecycle_transitions"
+                    " (customer_id, at, transition, to_stage, record) VALUES (?, ?, ?, ?, ?)",
+                    (new.customer_id, _micros(new.at), new.transition, new.to_stage, _dump(new)),
+                )
+        return len(plan)
 
     def for_customer(
         self,

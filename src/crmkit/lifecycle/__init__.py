@@ -11,7 +11,8 @@
   period.
 * :class:`TransitionHistory` is the repository Protocol for transition
   records (:class:`InMemoryTransitionHistory` here, SQLite in
-  :mod:`crmkit.adapters.sqlite`).
+  :mod:`crmkit.adapters.sqlite`); :class:`RewritableTransitionHistory` adds
+  ``rewrite``, which re-points stored transitions (a merge of duplicates).
 * :func:`churn_warning` flags customers at risk, with the reason.
 
 See the Lifecycle concept page for the semantics and the five-stage guards.
@@ -22,7 +23,9 @@ from crmkit.lifecycle._definition import DERIVED, KNOWN_INPUTS, Lifecycle, Step,
 from crmkit.lifecycle._records import (
     InMemoryTransitionHistory,
     LifecycleTransition,
+    RewritableTransitionHistory,
     TransitionHistory,
+    check_transition_rewrite,
 )
 from crmkit.lifecycle._replay import Replay, replay
 
@@ -34,9 +37,11 @@ __all__ = [
     "Lifecycle",
     "LifecycleTransition",
     "Replay",
+    "RewritableTransitionHistory",
     "Step",
     "Transition",
     "TransitionHistory",
+    "check_transition_rewrite",
     "churn_warning",
     "replay",
 ]
@@ -47,6 +52,7 @@ for _cls in (
     Lifecycle,
     LifecycleTransition,
     Replay,
+    RewritableTransitionHistory,
     Step,
     Transition,
     TransitionHistory,

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
 
 from crmkit.domain import FrozenDict, Record
-from crmkit.domain._errors import AlreadyExistsError, ValidationError
+from crmkit.domain._errors import AlreadyExistsError, NotFoundError, ValidationError
 from crmkit.domain._record import check
 from crmkit.domain._values import check_id, check_text, to_utc
 
 __all__ = [
     "InMemoryTransitionHistory",
     "LifecycleTransition",
+    "RewritableTransitionHistory",
     "TransitionHistory",
+    "check_transition_rewrite",
     "check_window",
 ]
 
@@ -136,6 +138,110 @@ class TransitionHistory(Protocol):
         ...
 
 
+@runtime_checkable
+class RewritableTransitionHistory(TransitionHistory, Protocol):
+    """A transition history that can also re-point stored transitions to another customer.
+
+    Transitions are append-only facts; but a merge of duplicate customers
+    must move the merged customers' transitions to the survivor, and an undo
+    must move them back. ``rewrite`` does exactly that and nothing more: only
+    ``customer_id`` may change (see :func:`check_transition_rewrite`), and
+    nothing is ever deleted. crmkit's in-memory and SQLite histories implement it.
+    """
+
+    def rewrite(self, changes: Iterable[tuple[LifecycleTransition, LifecycleTransition]]) -> int:
+        """Replace stored transitions by re-pointed copies, all-or-nothing.
+
+        Each change is a pair ``(stored, new)``: *stored* must be stored as it
+        is, and *new* may differ from it in ``customer_id`` only; *new* is then
+        stored under its own natural key ``(new.customer_id, at, transition)``
+        and *stored* is gone from its old one. A pair whose two sides are equal
+        changes nothing. Returns how many stored transitions changed.
+
+        Raises:
+            NotFoundError: a *stored* transition is not stored (as it is);
+                nothing was written.
+            ValidationError: a change other than ``customer_id``; nothing was written.
+            AlreadyExistsError: the key of a *new* transition is taken (by a
+                transition that stays, or by another *new* one); nothing was written.
+        """
+        ...
+
+
+def check_transition_rewrite(stored: LifecycleTransition, new: object) -> LifecycleTransition:
+    """Raise :class:`ValidationError` unless *new* may replace the *stored* transition.
+
+    Only ``customer_id`` may change (a merge re-points); stages, time,
+    transition name, inputs, lifecycle and version must stay as they are.
+    Every :class:`RewritableTransitionHistory` calls this.
+
+    >>> from datetime import UTC, datetime
+    >>> t = LifecycleTransition(customer_id="c-1", from_stage="growth", to_stage="decline",
+    ...     at=datetime(2025, 3, 31, tzinfo=UTC), transition="slowing",
+    ...     lifecycle="five-stage", version="1")
+    >>> check_transition_rewrite(t, attrs.evolve(t, customer_id="c-2")).customer_id
+    'c-2'
+    >>> check_transition_rewrite(t, attrs.evolve(t, to_stage="departed"))
+    Traceback (most recent call last):
+    ...
+    crmkit.errors.ValidationError: LifecycleTransition.to_stage is invalid: expected the stored value (only customer_id may be rewritten), got 'departed'
+    """
+    t = check_transition(new)
+    for f in attrs.fields(LifecycleTransition):
+        if f.name == "customer_id":
+            continue
+        if getattr(stored, f.name) != getattr(t, f.name):
+            raise ValidationError(
+                f"LifecycleTransition.{f.name}",
+                expected="the stored value (only customer_id may be rewritten)",
+                got=getattr(t, f.name),
+            )
+    return t
+
+
+_Key = tuple[str, datetime, str]
+
+
+def plan_transition_rewrite(
+    changes: Iterable[tuple[LifecycleTransition, LifecycleTransition]],
+    lookup: Callable[[_Key], LifecycleTransition | None],
+) -> list[tuple[LifecycleTransition, LifecycleTransition]]:
+    """Check a :meth:`RewritableTransitionHistory.rewrite` batch; return the pairs that change.
+
+    *lookup* returns the transition stored under a key (or ``None``). Raises
+    as ``rewrite`` does, before anything is written.
+    """
+    staged: dict[_Key, tuple[LifecycleTransition, LifecycleTransition]] = {}
+    for change in changes:
+        if not isinstance(change, tuple) or len(change) != 2:
+            raise ValidationError(
+                "changes item", expected="a pair (stored transition, new transition)", got=change
+            )
+        old = check_transition(change[0])
+        new = check_transition_rewrite(old, change[1])
+        if lookup(old.key) != old:
+            raise NotFoundError(
+                "lifecycle transition", old.key, hint="pass the transition as it is stored"
+            )
+        seen = staged.get(old.key)
+        if seen is not None and seen[1] != new:
+            raise ValidationError(
+                "changes", expected="one new version per stored transition", got=old.key
+            )
+        if old != new:
+            staged[old.key] = (old, new)
+    taken: set[_Key] = set()
+    for _, new in staged.values():
+        if new.key in taken or (new.key not in staged and lookup(new.key) is not None):
+            raise AlreadyExistsError(
+                "lifecycle transition",
+                new.key,
+                hint="the customer already has this transition at this time",
+            )
+        taken.add(new.key)
+    return list(staged.values())
+
+
 def check_transition(value: object) -> LifecycleTransition:
     """Raise ValidationError unless *value* is a LifecycleTransition."""
     if not isinstance(value, LifecycleTransition):
@@ -208,6 +314,30 @@ class InMemoryTransitionHistory:
                     pending[t.key] = t
             self._by_key.update(pending)
             return len(pending)
+
+    def rewrite(self, changes: Iterable[tuple[LifecycleTransition, LifecycleTransition]]) -> int:
+        """Re-point stored transitions, all-or-nothing (see :meth:`RewritableTransitionHistory.rewrite`).
+
+        >>> from datetime import UTC, datetime
+        >>> history = InMemoryTransitionHistory()
+        >>> t = LifecycleTransition(customer_id="c-2", from_stage="growth", to_stage="decline",
+        ...     at=datetime(2025, 3, 31, tzinfo=UTC), transition="slowing",
+        ...     lifecycle="five-stage", version="1")
+        >>> history.append(t)
+        True
+        >>> history.rewrite([(t, attrs.evolve(t, customer_id="c-1"))])
+        1
+        >>> history.latest_stages()
+        {'c-1': 'decline'}
+        """
+        items = list(changes)
+        with self._lock:
+            plan = plan_transition_rewrite(items, self._by_key.get)
+            for old, _ in plan:
+                del self._by_key[old.key]
+            for _, new in plan:
+                self._by_key[new.key] = new
+            return len(plan)
 
     def for_customer(
         self,

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmkit.errors import AlreadyExistsError, ValidationError
-from crmkit.lifecycle import LifecycleTransition, TransitionHistory
+from crmkit.errors import AlreadyExistsError, NotFoundError, ValidationError
+from crmkit.lifecycle import LifecycleTransition, RewritableTransitionHistory, TransitionHistory
 from crmkit.testing import strategies as cks
 
 __all__ = ["TransitionHistoryContract"]
@@ -194,3 +194,123 @@ class TransitionHistoryContract:
     def test_only_transition_records_are_accepted(self) -> None:
         with self.fresh_history() as history, pytest.raises(ValidationError):
             history.append("not a transition")  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------ rewrite (merge)
+
+    def _rewritable(self, history: TransitionHistory) -> RewritableTransitionHistory:
+        if not isinstance(history, RewritableTransitionHistory):
+            pytest.skip("the transition history does not implement rewrite()")
+        return history
+
+    def test_rewrite_re_points_a_customers_transitions_and_back_exactly(self) -> None:
+        @self._given(
+            st.lists(
+                cks.lifecycle_transitions(customer_id=st.sampled_from(["c-1", "c-2", "c-3"])),
+                min_size=1,
+                max_size=10,
+                unique_by=lambda t: t.key,
+            )
+        )
+        def check(log: list[LifecycleTransition]) -> None:
+            target = "c-rewrite-target"
+            moved_from = log[0].customer_id
+            originals = [t for t in log if t.customer_id == moved_from]
+            moved = [attrs.evolve(t, customer_id=target) for t in originals]
+            with self.fresh_history() as history:
+                rewritable = self._rewritable(history)
+                rewritable.append_many(log)
+                assert rewritable.rewrite(list(zip(originals, moved, strict=True))) == len(moved)
+                assert rewritable.rewrite([(t, t) for t in moved]) == 0  # already so
+                assert rewritable.for_customer(moved_from) == []
+                assert rewritable.for_customer(target) == sorted(moved, key=_order)
+                for cid in {"c-1", "c-2", "c-3"} - {moved_from}:
+                    expected = sorted((t for t in log if t.customer_id == cid), key=_order)
+                    assert rewritable.for_customer(cid) == expected
+                with pytest.raises(NotFoundError):  # the old version is gone from its key
+                    rewritable.rewrite([(originals[0], moved[0])])
+                back = list(zip(moved, originals, strict=True))
+                assert rewritable.rewrite(back) == len(originals)
+                for cid in ("c-1", "c-2", "c-3", target):
+                    expected = sorted((t for t in log if t.customer_id == cid), key=_order)
+                    assert rewritable.for_customer(cid) == expected
+
+        check()
+
+    def test_rewrite_changes_the_customer_only(self) -> None:
+        with self.fresh_history() as history:
+            rewritable = self._rewritable(history)
+            first = _transition()
+            rewritable.append(first)
+            for bad in (
+                attrs.evolve(first, customer_id="c-2", to_stage="departed"),
+                attrs.evolve(first, customer_id="c-2", at=_T0 + timedelta(days=1)),
+                attrs.evolve(first, customer_id="c-2", transition="other"),
+                attrs.evolve(first, customer_id="c-2", inputs={"purchase_days": 3.0}),
+                attrs.evolve(first, customer_id="c-2", version="2"),
+            ):
+                with pytest.raises(ValidationError):
+                    rewritable.rewrite([(first, bad)])
+            with pytest.raises(ValidationError):
+                rewritable.rewrite([(first, "not a transition")])  # type: ignore[list-item]
+            assert rewritable.for_customer("c-1") == [first]
+            assert rewritable.for_customer("c-2") == []
+
+    def test_rewrite_needs_the_stored_version(self) -> None:
+        with self.fresh_history() as history:
+            rewritable = self._rewritable(history)
+            first = _transition()
+            rewritable.append(first)
+            unknown = _transition(days=3)
+            with pytest.raises(NotFoundError):
+                rewritable.rewrite([(unknown, attrs.evolve(unknown, customer_id="c-2"))])
+            other = attrs.evolve(first, inputs={"purchase_days": 9.0})  # same key, not stored
+            with pytest.raises(NotFoundError):
+                rewritable.rewrite([(other, attrs.evolve(other, customer_id="c-2"))])
+            assert rewritable.for_customer("c-1") == [first]
+
+    def test_rewrite_refuses_a_taken_key_and_writes_nothing(self) -> None:
+        with self.fresh_history() as history:
+            rewritable = self._rewritable(history)
+            mine = _transition("c-1")
+            theirs = _transition("c-2")  # same (at, transition) for another customer
+            free = _transition("c-2", days=1)
+            rewritable.append_many([mine, theirs, free])
+            batch = [
+                (free, attrs.evolve(free, customer_id="c-1")),
+                (theirs, attrs.evolve(theirs, customer_id="c-1")),
+            ]
+            with pytest.raises(AlreadyExistsError):
+                rewritable.rewrite(batch)
+            assert rewritable.for_customer("c-1") == [mine]
+            assert rewritable.for_customer("c-2") == [theirs, free]
+            # Two customers' transitions cannot land on one key either.
+            third = _transition("c-3")
+            rewritable.append(third)
+            with pytest.raises(AlreadyExistsError):
+                rewritable.rewrite(
+                    [
+                        (theirs, attrs.evolve(theirs, customer_id="c-4")),
+                        (third, attrs.evolve(third, customer_id="c-4")),
+                    ]
+                )
+            assert rewritable.for_customer("c-4") == []
+            # A swap frees each key for the other: both move, nothing is lost.
+            swap = [
+                (mine, attrs.evolve(mine, customer_id="c-2")),
+                (theirs, attrs.evolve(theirs, customer_id="c-1")),
+            ]
+            assert rewritable.rewrite(swap) == 2
+            assert rewritable.for_customer("c-1") == [attrs.evolve(theirs, customer_id="c-1")]
+            assert rewritable.for_customer("c-2") == [attrs.evolve(mine, customer_id="c-2"), free]
+
+    def test_rewrite_keeps_the_key_idempotent_under_the_new_customer(self) -> None:
+        with self.fresh_history() as history:
+            rewritable = self._rewritable(history)
+            first = _transition("c-2")
+            rewritable.append(first)
+            moved = attrs.evolve(first, customer_id="c-1")
+            assert rewritable.rewrite([(first, moved)]) == 1
+            assert rewritable.append(moved) is False
+            with pytest.raises(AlreadyExistsError):
+                rewritable.append(attrs.evolve(moved, to_stage="departed"))
+            assert rewritable.latest_stages() == {"c-1": "growth"}
