@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crmkit.domain import FrozenDict
 from crmkit.errors import AlreadyExistsError, NotFoundError, ValidationError
 from crmkit.lifecycle import LifecycleTransition, RewritableTransitionHistory, TransitionHistory
 from crmkit.testing import strategies as cks
@@ -245,7 +246,7 @@ class TransitionHistoryContract:
                 attrs.evolve(first, customer_id="c-2", to_stage="departed"),
                 attrs.evolve(first, customer_id="c-2", at=_T0 + timedelta(days=1)),
                 attrs.evolve(first, customer_id="c-2", transition="other"),
-                attrs.evolve(first, customer_id="c-2", inputs={"purchase_days": 3.0}),
+                attrs.evolve(first, customer_id="c-2", inputs=FrozenDict({"purchase_days": 3.0})),
                 attrs.evolve(first, customer_id="c-2", version="2"),
             ):
                 with pytest.raises(ValidationError):
@@ -263,7 +264,9 @@ class TransitionHistoryContract:
             unknown = _transition(days=3)
             with pytest.raises(NotFoundError):
                 rewritable.rewrite([(unknown, attrs.evolve(unknown, customer_id="c-2"))])
-            other = attrs.evolve(first, inputs={"purchase_days": 9.0})  # same key, not stored
+            other = attrs.evolve(
+                first, inputs=FrozenDict({"purchase_days": 9.0})
+            )  # same key, not stored
             with pytest.raises(NotFoundError):
                 rewritable.rewrite([(other, attrs.evolve(other, customer_id="c-2"))])
             assert rewritable.for_customer("c-1") == [first]
