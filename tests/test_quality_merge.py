@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmkit.adapters.sqlite import SQLiteStore
+from crmkit.adapters.sqlite import SQLiteStore, SQLiteTransitionHistory
 from crmkit.domain import (
     Activity,
     Consent,
@@ -25,10 +25,12 @@ from crmkit.domain import (
     Refund,
 )
 from crmkit.errors import ConflictError, NotFoundError, ValidationError
+from crmkit.lifecycle import InMemoryTransitionHistory, LifecycleTransition, TransitionHistory
 from crmkit.privacy import may_contact
 from crmkit.quality import (
     MERGED_INTO,
     MergeRecord,
+    TransitionRePointer,
     default_repointers,
     merge,
     undo_merge,
@@ -57,6 +59,26 @@ def _sqlite() -> Iterator[Any]:
 
 
 BACKENDS: dict[str, Callable[[], Any]] = {"memory": _memory, "sqlite": _sqlite}
+HISTORIES: dict[str, Callable[[Any], TransitionHistory]] = {
+    "memory": lambda repos: InMemoryTransitionHistory(),
+    "sqlite": SQLiteTransitionHistory,
+}
+#: Few times and names, so that customers of a group share (at, transition) often.
+_TIMES = [datetime(2025, 1, 31, tzinfo=UTC), datetime(2025, 2, 28, tzinfo=UTC)]
+_transitions = st.builds(
+    lambda t, at: attrs.evolve(t, at=at),
+    cks.lifecycle_transitions(customer_id=st.sampled_from(IDS)),
+    st.sampled_from(_TIMES),
+)
+
+
+def _transitions_of(history: TransitionHistory) -> dict[str, list[LifecycleTransition]]:
+    return {c: history.for_customer(c) for c in IDS}
+
+
+def _anyone(t: LifecycleTransition) -> LifecycleTransition:
+    """The transition with its customer blanked out: what a re-pointing must keep."""
+    return attrs.evolve(t, customer_id="c-x")
 
 
 def _everything(repos: Any) -> list[Activity]:
@@ -91,6 +113,7 @@ def test_merge_and_undo_conserve_totals_and_restore_everything(backend: str) -> 
         st.lists(
             cks.contacts(customer_id=st.sampled_from(IDS)), max_size=4, unique_by=lambda c: c.id
         ),
+        st.lists(_transitions, max_size=8, unique_by=lambda t: t.key),
         st.lists(st.sampled_from(IDS), min_size=2, max_size=4, unique=True),
         st.sampled_from(["oldest", "most_complete"]),
         st.booleans(),
@@ -104,6 +127,7 @@ def test_merge_and_undo_conserve_totals_and_restore_everything(backend: str) -> 
         customers: list[Customer],
         log: list[Activity],
         contacts: list[Contact],
+        transitions: list[LifecycleTransition],
         group: list[str],
         rule: str,
         given_survivor: bool,
@@ -115,6 +139,10 @@ def test_merge_and_undo_conserve_totals_and_restore_everything(backend: str) -> 
             for k in contacts:
                 repos.contacts.add(k)
             repos.activities.append_many(log)
+            history = HISTORIES[backend](repos)
+            history.append_many(transitions)
+            movers = [*default_repointers(repos), TransitionRePointer(history)]
+            transitions_of = _transitions_of(history)
             before_log = _everything(repos)
             per_customer = {c: repos.activities.for_customer(c) for c in IDS}
             contacts_of = {c: repos.contacts.for_customer(c) for c in IDS}
@@ -127,6 +155,7 @@ def test_merge_and_undo_conserve_totals_and_restore_everything(backend: str) -> 
                 rule=rule,
                 survivor=group[-1] if given_survivor else None,
                 fields=fields,
+                repointers=movers,
             )
             survivor = record.survivor_id
             assert survivor in group
@@ -151,6 +180,22 @@ def test_merge_and_undo_conserve_totals_and_restore_everything(backend: str) -> 
             assert len(repos.contacts.for_customer(survivor)) == sum(
                 len(contacts_of[c]) for c in group
             )
+            # Transitions: the same records (but for their customer), as many per group.
+            now_of = _transitions_of(history)
+            everything = [t for c in IDS for t in now_of[c]]
+            assert Counter(map(_anyone, everything)) == Counter(map(_anyone, transitions))
+            assert sum(len(now_of[c]) for c in group) == sum(len(transitions_of[c]) for c in group)
+            for c in set(IDS) - set(group):
+                assert now_of[c] == transitions_of[c]
+            apart = record.repointed["transitions"]["kept_apart"]
+            moved = record.repointed["transitions"]["moved"]
+            assert len(now_of[survivor]) == len(transitions_of[survivor]) + len(moved)
+            survivor_keys = {(t.at, t.transition) for t in now_of[survivor]}
+            for merged_id in record.merged_ids:
+                left = [[merged_id, t.at.isoformat(), t.transition] for t in now_of[merged_id]]
+                assert left == [row for row in apart if row[0] == merged_id]
+                # Kept apart only because the survivor has that very (at, transition).
+                assert all((t.at, t.transition) in survivor_keys for t in now_of[merged_id])
             # Consent histories are joined: a withdrawal anywhere in the group still applies.
             merged = repos.customers.get(survivor)
             assert set(merged.consents) == {x for c in group for x in stored[c].consents}
@@ -160,7 +205,8 @@ def test_merge_and_undo_conserve_totals_and_restore_everything(backend: str) -> 
             assert again.repointed == record.repointed
             assert again.changes == record.changes
 
-            undo_merge(again, repos, at=T)
+            undo_merge(again, repos, at=T, repointers=movers)
+            assert _transitions_of(history) == transitions_of
             assert _spend(_everything(repos)) == _spend(before_log)
             for c in IDS:
                 assert repos.activities.for_customer(c) == per_customer[c]
@@ -231,6 +277,73 @@ def test_activities_that_would_name_the_survivor_twice_stay_apart() -> None:
         record = merge(["a", "b"], repos, at=T)
         assert sorted(record.repointed["activities"]["kept_apart"]) == ["p", "r"]
         assert repos.activities.get("p") == treat
+
+
+def _went(cid: str, day: int, name: str = "second_purchase") -> LifecycleTransition:
+    return LifecycleTransition(
+        customer_id=cid,
+        from_stage="introduction",
+        to_stage="growth",
+        at=_t(day),
+        transition=name,
+        lifecycle="five-stage",
+        version="1",
+    )
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_transitions_move_to_the_survivor_and_back_and_a_shared_one_stays_apart(
+    backend: str,
+) -> None:
+    with BACKENDS[backend]() as repos:
+        history = HISTORIES[backend](repos)
+        repos.customers.add(_customer("a", 1))
+        repos.customers.add(_customer("b", 2))
+        repos.customers.add(_customer("c", 3))
+        mine, shared, own, other = _went("a", 5), _went("b", 5), _went("b", 7, "x"), _went("c", 9)
+        history.append_many([mine, shared, own, other])
+        movers = [*default_repointers(repos), TransitionRePointer(history)]
+        record = merge(["a", "b", "c"], repos, at=T, repointers=movers)
+        assert record.survivor_id == "a"
+        info = record.repointed["transitions"]
+        assert info["moved"] == [
+            ["b", _t(7).isoformat(), "x"],
+            ["c", _t(9).isoformat(), "second_purchase"],
+        ]
+        assert info["kept_apart"] == [["b", _t(5).isoformat(), "second_purchase"]]
+        assert history.for_customer("a") == [
+            mine,
+            attrs.evolve(own, customer_id="a"),
+            attrs.evolve(other, customer_id="a"),
+        ]
+        assert history.for_customer("b") == [shared]
+        assert history.for_customer("c") == []
+        # The key stays idempotent under the survivor.
+        assert history.append(attrs.evolve(other, customer_id="a")) is False
+        later = _went("a", 20, "later")
+        history.append(later)  # recorded for the survivor after the merge: stays with it
+        undo_merge(MergeRecord.from_dict(record.to_dict()), repos, at=T, repointers=movers)
+        assert history.for_customer("a") == [mine, later]
+        assert history.for_customer("b") == [shared, own]
+        assert history.for_customer("c") == [other]
+
+
+def test_the_transition_repointer_needs_a_rewritable_history() -> None:
+    class AppendOnly:
+        def append(self, transition: LifecycleTransition) -> bool:
+            return True
+
+        def append_many(self, transitions: Any) -> int:
+            return 0
+
+        def for_customer(self, customer_id: str, **window: Any) -> list[LifecycleTransition]:
+            return []
+
+        def latest_stages(self) -> dict[str, str]:
+            return {}
+
+    with pytest.raises(ValidationError, match="RewritableTransitionHistory"):
+        TransitionRePointer(AppendOnly())
 
 
 def test_undo_refuses_when_the_survivor_changed_since() -> None:

@@ -16,7 +16,7 @@ from crmkit.quality._merge import (
     merge,
     undo_merge,
 )
-from crmkit.quality._repointers import LedgerRePointer
+from crmkit.quality._repointers import LedgerRePointer, TransitionRePointer
 from crmkit.quality._standardize import (
     name_key,
     standardize_email,
@@ -36,6 +36,7 @@ __all__ = [
     "LedgerRePointer",
     "MergeRecord",
     "RePointer",
+    "TransitionRePointer",
     "ValidationReport",
     "default_repointers",
     "find_duplicates",

@@ -171,7 +171,13 @@ class ActivityRePointer:
 
 
 def default_repointers(repositories: _Repositories) -> list[RePointer]:
-    """The re-pointers for contacts and activities of a repository set."""
+    """The re-pointers for contacts and activities of a repository set.
+
+    Records kept outside the repository set are re-pointed by re-pointers the
+    host adds: :class:`LedgerRePointer` for a points ledger,
+    :class:`TransitionRePointer` for a lifecycle transition history
+    (``[*default_repointers(repos), TransitionRePointer(history)]``).
+    """
     return [ContactRePointer(repositories.contacts), ActivityRePointer(repositories.activities)]
 
 
@@ -341,7 +347,8 @@ def merge(
     with ``attributes["crmkit_merged_into"]``. Then every re-pointer moves what
     belongs to the merged customers: by default contacts and activities
     (:func:`default_repointers`); pass your own list to add a points ledger or
-    a lifecycle history (``[*default_repointers(repos), MyLedgerRePointer(...)]``).
+    a lifecycle history (``[*default_repointers(repos), LedgerRePointer(ledger),
+    TransitionRePointer(history)]``) or records of the host.
 
     Not covered: references to a merged id held by *other* customers
     (``company_id`` of a company's staff, ``guests``, ``referred_id``); the

@@ -1,10 +1,15 @@
-"""Re-pointers for other layers' records: the points ledger.
+"""Re-pointers for other layers' records: the points ledger and the lifecycle history.
 
 The ledger is append-only (a balance is the sum of its entries), so points
 are not re-pointed by rewriting entries: they are *transferred*, one adjust
 entry taking the merged customer's balance and one adjust entry per open lot
 giving it to the survivor with the lot's own expiry date. Undo transfers them
 back the same way. Every entry is keyed (idempotent), and nothing is deleted.
+
+Lifecycle transitions are facts about when a customer changed stage; they
+are re-pointed in place through
+:meth:`~crmkit.lifecycle.RewritableTransitionHistory.rewrite`, which may
+change a transition's customer and nothing else.
 """
 
 from __future__ import annotations
@@ -13,12 +18,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
+from crmkit.domain._errors import NotFoundError, ValidationError
 from crmkit.domain._values import to_utc
 
 if TYPE_CHECKING:
+    from crmkit.lifecycle import LifecycleTransition, TransitionHistory
     from crmkit.loyalty import Ledger
 
-__all__ = ["LedgerRePointer"]
+__all__ = ["LedgerRePointer", "TransitionRePointer"]
 
 
 class LedgerRePointer:
@@ -119,3 +128,83 @@ class LedgerRePointer:
         for fid, lots in info["moved"]:
             back = [(int(p), None if e is None else to_utc("expires_at", e)) for p, e in lots]
             self._move(to_id, fid, back, key + ":" + fid, when, kind="merge-undo")
+
+
+class TransitionRePointer:
+    """Re-points lifecycle transitions through a :class:`~crmkit.lifecycle.RewritableTransitionHistory`.
+
+    Every transition keeps its stages, time, name, inputs and definition;
+    only ``customer_id`` changes, and the undo information records the
+    original one. A history is idempotent on ``(customer_id, at,
+    transition)``, so a transition of a merged customer whose ``(at,
+    transition)`` the survivor already has (both were classified at the same
+    period end, say) stays with the merged customer and is listed as kept
+    apart: nothing is lost or overwritten, and each key still names one
+    record. Transitions added to the survivor after the merge stay with it on undo.
+
+    >>> from datetime import UTC, datetime
+    >>> from crmkit.lifecycle import InMemoryTransitionHistory, LifecycleTransition
+    >>> history = InMemoryTransitionHistory()
+    >>> t = datetime(2025, 1, 31, tzinfo=UTC)
+    >>> _ = history.append(LifecycleTransition(customer_id="c-2", from_stage="introduction",
+    ...     to_stage="growth", at=t, transition="second_purchase",
+    ...     lifecycle="five-stage", version="1"))
+    >>> mover = TransitionRePointer(history)
+    >>> info = mover.repoint(["c-2"], "c-1", at=t)
+    >>> history.latest_stages()
+    {'c-1': 'growth'}
+    >>> mover.undo(info, at=t)
+    >>> history.latest_stages()
+    {'c-2': 'growth'}
+    """
+
+    name = "transitions"
+
+    def __init__(self, history: TransitionHistory) -> None:
+        from crmkit.lifecycle import RewritableTransitionHistory
+
+        if not isinstance(history, RewritableTransitionHistory):
+            raise ValidationError(
+                "history",
+                expected="a RewritableTransitionHistory (with rewrite()) to re-point transitions",
+                got=type(history).__name__,
+            )
+        self._history = history
+
+    def repoint(self, from_ids: Sequence[str], to_id: str, *, at: datetime) -> Any:
+        """Move the transitions of *from_ids* to *to_id* in one rewrite.
+
+        Returns ``{"to": to_id, "moved": [[old customer id, at, transition]],
+        "kept_apart": [[customer id, at, transition]]}`` (``at`` as ISO 8601 text).
+        """
+        taken = {(t.at, t.transition) for t in self._history.for_customer(to_id)}
+        changes: list[tuple[LifecycleTransition, LifecycleTransition]] = []
+        info: dict[str, Any] = {"to": to_id, "moved": [], "kept_apart": []}
+        for fid in from_ids:
+            for t in self._history.for_customer(fid):
+                row = [fid, t.at.isoformat(), t.transition]
+                if (t.at, t.transition) in taken:
+                    info["kept_apart"].append(row)
+                    continue
+                taken.add((t.at, t.transition))
+                changes.append((t, attrs.evolve(t, customer_id=to_id)))
+                info["moved"].append(row)
+        self._history.rewrite(changes)
+        return info
+
+    def undo(self, info: Any, *, at: datetime) -> None:
+        """Give each moved transition its old customer back, in one rewrite."""
+        to_id = info["to"]
+        now = {(t.at, t.transition): t for t in self._history.for_customer(to_id)}
+        changes: list[tuple[LifecycleTransition, LifecycleTransition]] = []
+        for fid, when, name in info["moved"]:
+            key = (to_utc("at", when), name)
+            stored = now.get(key)
+            if stored is None:
+                raise NotFoundError(
+                    "lifecycle transition",
+                    (to_id, *key),
+                    hint="it was re-pointed again since the merge; undo that first",
+                )
+            changes.append((stored, attrs.evolve(stored, customer_id=fid)))
+        self._history.rewrite(changes)
