@@ -1,0 +1,372 @@
+"""The scoring job on a Dask DataFrame: partition by customer, run the same kernels per partition.
+
+Needs the ``dask`` extra (``pip install 'crmkit[dask]'``); dask is imported
+here and nowhere else in crmkit.
+
+Every customer's rows are moved into one partition (a shuffle on the customer
+column) and, inside each partition, put back in their original order; then
+the very functions of the pandas path run on each partition:
+:func:`crmkit.features`, :meth:`ValueModel.score <crmkit.ValueModel.score>`,
+:meth:`SegmentRules.assign <crmkit.SegmentRules.assign>` and
+:meth:`Lifecycle.classify <crmkit.Lifecycle.classify>`. Each customer's rows
+reach the same kernels in the same order, so every feature, value, segment
+and stage equals the pandas path's bit for bit. Only the order of the
+customers differs (the pandas path lists them in order of first appearance;
+sort both by customer to compare).
+
+Population statistics in segment rules (``quantile``, ``mean``...) describe
+the whole customer base, never one partition: :func:`score` fits unfitted
+rules once on the whole base (it computes the features and values, persists
+them, collects the columns the statistics read, in the pandas path's order of
+customers, and fits on them), then assigns every partition with the frozen
+rules. Rules that are already fitted are used as they are.
+
+>>> import dask
+>>> import dask.dataframe as dd
+>>> import pandas as pd
+>>> tx = pd.DataFrame({
+...     "customer_id": ["ann", "bo", "ann", "cy"],
+...     "occurred_at": pd.to_datetime(["2025-01-05", "2025-02-01", "2025-03-10", "2025-03-20"]),
+...     "amount": [20.0, 12.5, 40.0, 7.0],
+... })
+>>> with dask.config.set(scheduler="synchronous"):
+...     out = features(dd.from_pandas(tx, npartitions=2), as_of="2025-03-31").compute()
+>>> out.sort_index()[["total_spend", "purchase_count"]]
+             total_spend  purchase_count
+customer_id
+ann                 60.0               2
+bo                  12.5               1
+cy                   7.0               1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+
+import crmkit
+from crmkit.adapters.frames import to_pandas
+from crmkit.errors import ValidationError
+from crmkit.lifecycle import Lifecycle
+from crmkit.scoring import ValueModel
+from crmkit.scoring._features import TimeUnit
+from crmkit.scoring._frames import check_frame, date_ticks
+from crmkit.scoring._time import AsOf, parse_as_of
+from crmkit.segmentation import SegmentRules
+
+__all__ = ["POSITION", "features", "partition_by_customer", "score"]
+
+POSITION: Final = "__crmkit_position__"
+"""The column :func:`partition_by_customer` adds: each row's position in the input (int64)."""
+
+_FIRST: Final = "__crmkit_first__"
+
+
+# ---------------------------------------------------------------- input
+
+
+def _map(frame: dd.DataFrame, fn: Callable[..., Any], *args: Any, meta: Any) -> dd.DataFrame:
+    """``frame.map_partitions(fn, *args, meta=meta)``, typed (dask's own is not)."""
+    out: dd.DataFrame = frame.map_partitions(fn, *args, meta=meta)  # type: ignore[no-untyped-call]
+    return out
+
+
+def _dask_frame(frame: Any, npartitions: int | None) -> dd.DataFrame:
+    """A dask DataFrame from a dask, pandas or polars DataFrame or a pyarrow Table."""
+    if isinstance(frame, dd.DataFrame):
+        return frame
+    pandas = to_pandas(frame)
+    out: dd.DataFrame = dd.from_pandas(  # type: ignore[no-untyped-call]
+        pandas, npartitions=npartitions or 1, sort=False
+    )
+    return out
+
+
+def _number(
+    part: pd.DataFrame, offsets: list[int], partition_info: dict[str, Any] | None = None
+) -> pd.DataFrame:
+    number = 0 if partition_info is None else int(partition_info["number"])
+    start = offsets[number] if number < len(offsets) else 0
+    position = np.arange(start, start + len(part), dtype=np.int64)
+    return part.assign(**{POSITION: position})
+
+
+def partition_by_customer(
+    transactions: Any, *, customer: str = "customer_id", npartitions: int | None = None
+) -> dd.DataFrame:
+    """Shuffle *transactions* so that each customer's rows are in one partition.
+
+    Each row first gets its position in the input (column :data:`POSITION`),
+    so that the rows of a customer can be put back in their original order
+    inside the partition (a shuffle does not keep it). This computes the
+    partition lengths once (a cheap pass) to number the rows.
+
+    Args:
+        transactions: a dask DataFrame (or a pandas/polars DataFrame or pyarrow
+            Table, which becomes a one-partition dask DataFrame).
+        customer: the customer-id column.
+        npartitions: partitions after the shuffle (default: as many as before).
+
+    >>> import dask
+    >>> import dask.dataframe as dd
+    >>> import pandas as pd
+    >>> tx = pd.DataFrame({"customer_id": ["a", "b", "a"], "amount": [1.0, 2.0, 3.0]})
+    >>> with dask.config.set(scheduler="synchronous"):
+    ...     parts = partition_by_customer(dd.from_pandas(tx, npartitions=2)).compute()
+    >>> parts.sort_values(POSITION)[POSITION].tolist()
+    [0, 1, 2]
+    """
+    ddf = _dask_frame(transactions, None)
+    if not isinstance(customer, str) or customer not in ddf.columns:
+        check_frame(ddf._meta, "transactions", [customer])
+    lengths = _map(ddf, len, meta=(None, "int64")).compute()  # type: ignore[no-untyped-call]
+    offsets = np.concatenate([[0], np.cumsum(np.asarray(lengths, dtype=np.int64))]).tolist()
+    meta = ddf._meta.assign(**{POSITION: np.empty(0, dtype=np.int64)})
+    numbered = _map(ddf, _number, offsets, meta=meta)
+    out: dd.DataFrame = numbered.shuffle(on=customer, npartitions=npartitions or ddf.npartitions)
+    return out
+
+
+# ---------------------------------------------------------------- per partition
+
+
+def _in_order(part: pd.DataFrame) -> pd.DataFrame:
+    """The partition's rows in their original order, without the position column."""
+    position = part[POSITION].to_numpy()
+    if len(position) > 1 and not bool(np.all(position[1:] > position[:-1])):
+        part = part.take(np.argsort(position, kind="stable"))
+    return part
+
+
+def _features_part(part: pd.DataFrame, options: dict[str, Any]) -> pd.DataFrame:
+    """``crmkit.features`` on one partition (in original row order), with each customer's first position."""
+    part = _in_order(part)
+    customer = options["customer"]
+    stamp = parse_as_of(options["as_of"])
+    checked = check_frame(part, "transactions", [customer, options["date"]])
+    if len(checked):
+        # A partition with rows but none at or before as_of has no customer to
+        # report; crmkit.features would call that "as_of before all data".
+        ticks = date_ticks(checked, "transactions", options["date"])
+        if not bool((ticks.values <= ticks.scalar(int(stamp.value))).any()):
+            part = part.iloc[:0]
+    frame = part.drop(columns=[POSITION])
+    out = crmkit.features(frame, **options)
+    codes, uniques = pd.factorize(part[customer])
+    first = np.full(len(uniques), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, codes[codes >= 0], part[POSITION].to_numpy()[codes >= 0])
+    positions = pd.Series(first, index=pd.Index(uniques))
+    out[_FIRST] = positions.reindex(out.index).to_numpy(dtype=np.int64)
+    return out
+
+
+def _score_part(
+    part: pd.DataFrame,
+    options: dict[str, Any],
+    model: ValueModel | None,
+) -> pd.DataFrame:
+    out = _features_part(part, options)
+    if model is not None:
+        out = out.join(model.score(out))
+    return out
+
+
+def _finish_part(
+    base: pd.DataFrame, segments: SegmentRules | None, lifecycle: Lifecycle | None
+) -> pd.DataFrame:
+    out = base.drop(columns=[_FIRST])
+    pieces = [out]
+    if segments is not None:
+        pieces.append(segments.assign(out))
+    if lifecycle is not None:
+        pieces.append(lifecycle.classify(out))
+    return pd.concat(pieces, axis=1) if len(pieces) > 1 else out
+
+
+def _meta_of(fn: Callable[..., pd.DataFrame], meta: pd.DataFrame, *args: Any) -> pd.DataFrame:
+    """The empty result of *fn* on an empty partition: the exact columns and dtypes."""
+    return fn(meta.iloc[:0], *args)
+
+
+# ---------------------------------------------------------------- public
+
+
+def _options(
+    *,
+    as_of: AsOf,
+    customer: str,
+    date: str,
+    amount: str,
+    settlement: str | None,
+    time_unit: TimeUnit,
+) -> dict[str, Any]:
+    return {
+        "as_of": parse_as_of(as_of),
+        "customer": customer,
+        "date": date,
+        "amount": amount,
+        "settlement": settlement,
+        "time_unit": time_unit,
+    }
+
+
+def _base(
+    transactions: Any,
+    options: dict[str, Any],
+    model: ValueModel | None,
+    npartitions: int | None,
+) -> dd.DataFrame:
+    customer = options["customer"]
+    if not isinstance(customer, str) or not customer:
+        raise ValidationError("customer", expected="a column name (a non-empty str)", got=customer)
+    shuffled = partition_by_customer(transactions, customer=customer, npartitions=npartitions)
+    meta = _meta_of(_score_part, shuffled._meta, options, model)
+    return _map(shuffled, _score_part, options, model, meta=meta)
+
+
+def features(
+    transactions: Any,
+    *,
+    as_of: AsOf,
+    customer: str = "customer_id",
+    date: str = "occurred_at",
+    amount: str = "amount",
+    settlement: str | None = None,
+    time_unit: TimeUnit = "D",
+    npartitions: int | None = None,
+) -> dd.DataFrame:
+    """:func:`crmkit.features` of a dask DataFrame of transactions, partitioned by customer.
+
+    The arguments mean what they mean for :func:`crmkit.features` (only
+    transactions: refunds and the other activity frames are not supported on
+    Dask yet). Returns a lazy dask DataFrame indexed by customer with the
+    columns of ``FEATURE_COLUMNS``, equal to the pandas path's result up to
+    the order of customers. Bad arguments and missing columns raise when the
+    graph is built; bad values raise when it is computed. Unlike the pandas
+    path, *as_of* before all data gives an empty result instead of an error.
+
+    Args:
+        transactions: a dask DataFrame (pandas, polars and pyarrow input
+            becomes a dask DataFrame of *npartitions* partitions).
+        as_of: the point in time.
+        customer: customer-id column.
+        date: timestamp column.
+        amount: amount column.
+        settlement: optional settlement-method column.
+        time_unit: unit of ``repeat_span`` and ``age``: ``"D"`` or ``"W"``.
+        npartitions: partitions after the shuffle (default: as many as the input).
+
+    >>> import dask
+    >>> import pandas as pd
+    >>> tx = pd.DataFrame({"customer_id": ["a", "b", "a"],
+    ...     "occurred_at": pd.to_datetime(["2025-01-02", "2025-01-03", "2025-01-09"]),
+    ...     "amount": [5.0, 7.0, 1.5]})
+    >>> with dask.config.set(scheduler="synchronous"):
+    ...     out = features(tx, as_of="2025-02-01", npartitions=2).compute()
+    >>> out.sort_index()["total_spend"].tolist()
+    [6.5, 7.0]
+    """
+    options = _options(
+        as_of=as_of,
+        customer=customer,
+        date=date,
+        amount=amount,
+        settlement=settlement,
+        time_unit=time_unit,
+    )
+    base = _base(transactions, options, None, npartitions)
+    meta = _meta_of(_finish_part, base._meta, None, None)
+    return _map(base, _finish_part, None, None, meta=meta)
+
+
+def _fit_segments(base: dd.DataFrame, segments: SegmentRules) -> SegmentRules:
+    """Fit *segments* on the whole base, in the pandas path's order of customers."""
+    if segments.is_fitted:
+        return segments
+    names = sorted(segments._stat_names() & set(base.columns))
+    collected = base[[_FIRST, *names]].compute()
+    collected = collected.sort_values(_FIRST, kind="stable").drop(columns=[_FIRST])
+    return segments.fit(collected)
+
+
+def score(
+    transactions: Any,
+    *,
+    as_of: AsOf,
+    model: ValueModel | None = None,
+    segments: SegmentRules | None = None,
+    lifecycle: Lifecycle | None = None,
+    customer: str = "customer_id",
+    date: str = "occurred_at",
+    amount: str = "amount",
+    settlement: str | None = None,
+    time_unit: TimeUnit = "D",
+    npartitions: int | None = None,
+) -> dd.DataFrame:
+    """The whole job on Dask: features, value, segments and stage per customer.
+
+    Per partition, exactly the pandas path: ``f = crmkit.features(...)``,
+    ``f.join(model.score(f))``, then ``segments.assign`` and
+    ``lifecycle.classify`` on that frame, their columns side by side. Unfitted
+    *segments* are fitted on the whole base first: that computes the
+    features and values once (persisted, so the final result does not
+    recompute them) and collects the columns the statistics read to the
+    client; fitted rules are used as they are and the result stays lazy.
+
+    Args:
+        transactions: a dask DataFrame (or pandas/polars/pyarrow input, see
+            :func:`features`).
+        as_of: the point in time.
+        model: a value model (its columns: ``value``, ``value_<component>``,
+            ``value_model``); ``None`` skips the value.
+        segments: segment rules, fitted or not; ``None`` skips segments.
+        lifecycle: a lifecycle; every customer starts at its initial state.
+        customer: customer-id column.
+        date: timestamp column.
+        amount: amount column.
+        settlement: optional settlement-method column.
+        time_unit: unit of ``repeat_span`` and ``age``.
+        npartitions: partitions after the shuffle.
+
+    >>> import dask
+    >>> import pandas as pd
+    >>> from crmkit import Lifecycle, Segment, SegmentRules
+    >>> tx = pd.DataFrame({"customer_id": ["a", "b", "a", "c"],
+    ...     "occurred_at": pd.to_datetime(["2025-01-02", "2025-01-03", "2025-01-09", "2025-03-01"]),
+    ...     "amount": [5.0, 7.0, 1.5, 30.0]})
+    >>> rules = SegmentRules([Segment("big", "total_spend >= median(total_spend)")])
+    >>> with dask.config.set(scheduler="synchronous"):
+    ...     out = score(tx, as_of="2025-03-31", segments=rules,
+    ...                 lifecycle=Lifecycle.five_stage(), npartitions=2).compute()
+    >>> out.sort_index()[["total_spend", "big", "stage"]]
+                 total_spend    big         stage
+    customer_id
+    a                    6.5  False        growth
+    b                    7.0   True  introduction
+    c                   30.0   True  introduction
+    """
+    for field, value, kind in (
+        ("model", model, ValueModel),
+        ("segments", segments, SegmentRules),
+        ("lifecycle", lifecycle, Lifecycle),
+    ):
+        if value is not None and not isinstance(value, kind):
+            raise ValidationError(field, expected=f"a {kind.__name__} or None", got=value)
+    options = _options(
+        as_of=as_of,
+        customer=customer,
+        date=date,
+        amount=amount,
+        settlement=settlement,
+        time_unit=time_unit,
+    )
+    base = _base(transactions, options, model, npartitions)
+    if segments is not None and not segments.is_fitted:
+        base = base.persist()  # type: ignore[no-untyped-call]
+        segments = _fit_segments(base, segments)
+    meta = _meta_of(_finish_part, base._meta, segments, lifecycle)
+    return _map(base, _finish_part, segments, lifecycle, meta=meta)
