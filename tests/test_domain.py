@@ -590,7 +590,8 @@ def test_errors_are_also_the_builtins_that_fit() -> None:
 def test_importing_crmkit_does_not_import_the_test_kit() -> None:
     code = (
         "import sys, crmkit; "
-        "loaded = [m for m in ('crmkit.testing', 'hypothesis', 'pytest', 'crmkit.adapters.sqlite') "
+        "loaded = [m for m in ('crmkit.testing', 'hypothesis', 'pytest', 'crmkit.adapters.sqlite', "
+        "'matplotlib', 'tqdm', 'crmkit.adapters.plots', 'crmkit.adapters.files') "
         "if m in sys.modules]; "
         "print(loaded)"
     )

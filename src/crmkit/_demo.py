@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
 from crmkit._synthetic import synthetic_base
+from crmkit._text import table
 from crmkit.adapters.sqlite import SQLiteStore
 from crmkit.domain import (
     Activity,
@@ -25,20 +25,7 @@ from crmkit.scoring import ValueModel, activity_frames, features_one, profile_fr
 
 __all__ = ["run_demo"]
 
-
-def _table(rows: Iterable[Iterable[object]], header: Iterable[str]) -> str:
-    """Format rows as a plain text table with aligned columns."""
-    head = [str(h) for h in header]
-    body = [[str(c) for c in r] for r in rows]
-    widths = [max(len(x) for x in col) for col in zip(head, *body, strict=False)]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if c[:1].isdigit() or c[:1] == "-" else c.ljust(w)
-            for c, w in zip(cells, widths, strict=True)
-        ).rstrip()
-
-    return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, body)])
+_table = table
 
 
 def run_demo(*, folder: Path, seed: int, out: TextIO) -> None:

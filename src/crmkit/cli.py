@@ -1,7 +1,11 @@
 """The ``crmkit`` command line.
 
+Commands: ``demo`` (the showcase), ``check-config FILE`` (every problem of a
+configuration at once) and ``score TRANSACTIONS --config FILE --as-of DATE -o OUT``.
+
 Exit codes: 0 success; 1 an unexpected internal error (a bug: please report
-it); 2 a usage error or a problem with the input (the message says which).
+it); 2 a usage error or a problem with the input or the configuration (the
+message says which); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -10,8 +14,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, TextIO
 
-from crmkit.errors import CrmkitError
+from crmkit.errors import ConfigError, CrmkitError
 
 __all__ = ["main"]
 
@@ -24,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crmkit",
         description="crmkit: the domain model and scoring engine of a CRM.",
+        epilog="exit codes: 0 success; 1 internal error (a bug); 2 usage error, or a problem "
+        "with the input or the configuration; 130 interrupted",
     )
     parser.add_argument("--verbose", action="store_true", help="show more detail on errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -41,7 +48,138 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for the SQLite file (default: ./crmkit-demo)",
     )
     demo.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
+
+    check = sub.add_parser(
+        "check-config",
+        help="check a configuration file and report every problem in it",
+        description="Load a configuration file (TOML, or JSON by its suffix) and report every "
+        "problem at once with the file, the key and the position in the formula. "
+        "Exit 0 when it is valid, 2 when it has problems.",
+    )
+    check.add_argument("file", type=Path, help="the configuration file (.toml or .json)")
+
+    score = sub.add_parser(
+        "score",
+        help="score a file of transactions: features, value, segments, stage, points",
+        description="Read transactions (CSV, or Parquet with the 'parquet' extra), compute every "
+        "customer's features, value, segments, stage and period points with one configuration, "
+        "write one row per customer (CSV or Parquet, by the suffix of OUT) and print a summary.",
+    )
+    score.add_argument("transactions", type=Path, help="the transactions (.csv or .parquet)")
+    score.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="the configuration file (default: the presets, no segments, no loyalty)",
+    )
+    score.add_argument("--as-of", required=True, help="the scoring date, e.g. 2025-01-01")
+    score.add_argument(
+        "--since", default=None, help="start of the points period (default: 365 days earlier)"
+    )
+    score.add_argument("-o", "--output", type=Path, required=True, help="the output file")
+    score.add_argument("--customer", default="customer_id", help="customer id column")
+    score.add_argument("--date", default="occurred_at", help="purchase timestamp column")
+    score.add_argument("--amount", default="amount", help="purchase amount column")
+    score.add_argument("--settlement", default=None, help="settlement method column (optional)")
+    score.add_argument(
+        "--features",
+        default=None,
+        help="comma-separated feature columns to keep in the output (default: all)",
+    )
     return parser
+
+
+def _check_config(path: Path, out: TextIO, err: TextIO) -> int:
+    from crmkit.config import Config
+
+    try:
+        config = Config.load(path)
+    except ConfigError as exc:
+        origin = exc.source or str(path)
+        n = len(exc.problems)
+        for p in exc.problems:
+            print(f"{origin}: {p.render()}", file=err)
+        print(f"{origin}: {n} problem{'s' if n != 1 else ''}", file=err)
+        return EXIT_USER
+    print(f"{path}: OK: {config.summary()}", file=out)
+    return EXIT_OK
+
+
+def _progress(total: int) -> Any:
+    """A tqdm bar on stderr (quiet off a terminal), or None without tqdm."""
+    import importlib
+
+    try:
+        tqdm = importlib.import_module("tqdm").tqdm
+    except ImportError:  # pragma: no cover - tqdm is the optional 'progress' extra
+        return None
+    return tqdm(total=total, disable=None, file=sys.stderr, unit="step", leave=False)
+
+
+def _score(args: argparse.Namespace, out: TextIO) -> int:
+    from crmkit._job import score_transactions
+    from crmkit._text import table
+    from crmkit.adapters.files import read_table, write_table
+    from crmkit.config import Config
+
+    config = Config.load(args.config) if args.config is not None else Config()
+    transactions = read_table(args.transactions)
+    steps = 3 + len(config.segments) + (config.earning is not None or config.tiers is not None)
+    bar = _progress(steps)
+
+    def step(name: str) -> None:
+        if bar is not None:
+            bar.set_description(name)
+            bar.update(1)
+
+    try:
+        result = score_transactions(
+            transactions,
+            config,
+            as_of=args.as_of,
+            since=args.since,
+            customer=args.customer,
+            date=args.date,
+            amount=args.amount,
+            settlement=args.settlement,
+            step=step,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    scores = result.scores
+    if args.features is not None:
+        keep = [c.strip() for c in args.features.split(",") if c.strip()]
+        unknown = [c for c in keep if c not in scores.columns]
+        if unknown:
+            raise CrmkitError(
+                "unknown feature columns in --features",
+                expected="names of output columns",
+                got=", ".join(unknown),
+            )
+        derived = [c for c in scores.columns if c == "value" or c.startswith("value_")]
+        rest = [c for c in scores.columns if c.startswith("segment_")]
+        rest += [c for c in ("stage", "points", "tier") if c in scores.columns]
+        scores = scores[list(dict.fromkeys([*keep, *derived, *rest]))]
+    write_table(scores.reset_index(), args.output)
+
+    start, end = result.period
+    rows: list[tuple[str, object]] = [
+        ("customers", len(scores)),
+        ("value model", f"{result.model.name} {result.model.version}"),
+    ]
+    q = scores["value"].quantile([0.25, 0.5, 0.75]).round(1).tolist()
+    rows.append(("value quartiles", " / ".join(f"{x:g}" for x in q)))
+    for col in [c for c in scores.columns if c.startswith("segment_")] + ["stage", "tier"]:
+        if col in scores.columns:
+            counts = scores[col].fillna("").str.split(";").explode().value_counts()
+            shown = ", ".join(f"{str(k) or '(none)'} {v}" for k, v in counts.items())
+            rows.append((col, shown))
+    if "points" in scores.columns:
+        rows.append((f"points {start.date()} to {end.date()}", f"{int(scores['points'].sum()):,}"))
+    print(table(rows, header=["summary", ""]), file=out)
+    print(f"wrote {len(scores)} rows to {args.output}", file=out)
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,6 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parser().parse_args(argv)
     try:
+        if args.command == "check-config":
+            return _check_config(args.file, sys.stdout, sys.stderr)
+        if args.command == "score":
+            return _score(args, sys.stdout)
         if args.command == "demo":
             from crmkit._demo import run_demo
 

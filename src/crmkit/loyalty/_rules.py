@@ -314,6 +314,38 @@ class EarningRules:
         data, origin = load_source(source, "json")
         return cls.from_dict(data, source=origin)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The rules as a configuration mapping; ``from_dict(rules.to_dict()) == rules``.
+
+        >>> rules = EarningRules.from_dict({"base": {"unit": 10.0}, "referral": {"referrer": 50}})
+        >>> rules.to_dict()["base"]
+        {'unit': 10.0, 'points_per_unit': 1.0}
+        >>> EarningRules.from_dict(rules.to_dict()) == rules
+        True
+        """
+        out: dict[str, Any] = {
+            "reversal_policy": self.reversal_policy.value,
+            "rounding": self.rounding.value,
+        }
+        if self.expires_after_days is not None:
+            out["expires_after_days"] = self.expires_after_days
+        out["base"] = {"unit": self.unit, "points_per_unit": self.points_per_unit}
+        if self.tier_multipliers:
+            out["tier_multipliers"] = dict(self.tier_multipliers)
+        if self.campaigns:
+            out["campaigns"] = [
+                {
+                    "name": c.name,
+                    "start": c.start,
+                    "end": c.end,
+                    "condition": c.condition.text,
+                    "bonus": c.bonus.text,
+                }
+                for c in self.campaigns
+            ]
+        out["referral"] = {"referrer": self.referrer_bonus, "referred": self.referred_bonus}
+        return out
+
     # ------------------------------------------------------------ scalar
 
     def points(

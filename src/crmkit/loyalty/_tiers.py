@@ -161,6 +161,23 @@ class TierTable:
         data, origin = load_source(source, "json")
         return cls.from_dict(data, source=origin)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The table as a configuration mapping; ``from_dict(table.to_dict()) == table``.
+
+        >>> table = TierTable.from_dict({"tiers": [{"name": "member", "threshold": 0}]})
+        >>> table.to_dict()
+        {'measure': 'points', 'window_days': 365, 'evaluation_months': 12, 'grace_days': 0, 'tiers': [{'name': 'member', 'threshold': 0.0}]}
+        >>> TierTable.from_dict(table.to_dict()) == table
+        True
+        """
+        return {
+            "measure": self.measure,
+            "window_days": self.window_days,
+            "evaluation_months": self.evaluation_months,
+            "grace_days": self.grace_days,
+            "tiers": [{"name": t.name, "threshold": t.threshold} for t in self.tiers],
+        }
+
     def tier_for(self, qualifying: float) -> str:
         """The highest tier whose threshold *qualifying* reaches.
 

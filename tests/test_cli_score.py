@@ -1,0 +1,173 @@
+"""`crmkit score`: transactions in, one row per customer out, a summary on stdout."""
+
+from __future__ import annotations
+
+import builtins
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from crmkit.cli import EXIT_OK, EXIT_USER, main
+
+CONFIG = """
+[value.model]
+name = "spend"
+version = "1"
+[value.components.spend]
+formula = "total_spend"
+weight = 0.01
+
+[segments.size.rules]
+mode = "exclusive"
+default = "small"
+[segments.size.segments.big]
+rule = "total_spend >= quantile(total_spend, 0.5)"
+
+[loyalty.earning.base]
+unit = 10.0
+
+[loyalty.tiers]
+tiers = [{name = "member", threshold = 0}, {name = "gold", threshold = 10}]
+"""
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    tx = pd.DataFrame(
+        {
+            "cust": ["a", "a", "b", "c", "c", "c"],
+            "when": [
+                "2024-03-01",
+                "2024-11-02",
+                "2024-12-01",
+                "2024-01-05",
+                "2024-06-01",
+                "2025-02-01",  # after as_of: ignored
+            ],
+            "spend": [100.0, 50.0, 20.0, 300.0, 10.0, 999.0],
+        }
+    )
+    tx_path = tmp_path / "tx.csv"
+    tx.to_csv(tx_path, index=False)
+    config = tmp_path / "crm.toml"
+    config.write_text(CONFIG)
+    return {"tx": tx_path, "config": config, "dir": tmp_path}
+
+
+def _args(files: dict[str, Path], out: Path, *extra: str) -> list[str]:
+    return [
+        "score",
+        str(files["tx"]),
+        "--config",
+        str(files["config"]),
+        "--as-of",
+        "2025-01-01",
+        "--customer",
+        "cust",
+        "--date",
+        "when",
+        "--amount",
+        "spend",
+        "-o",
+        str(out),
+        *extra,
+    ]
+
+
+def test_score_writes_one_row_per_customer_and_prints_a_summary(
+    files: dict[str, Path], capsys: Any
+) -> None:
+    out = files["dir"] / "scores.csv"
+    assert main(_args(files, out)) == EXIT_OK
+    scores = pd.read_csv(out).set_index("cust")
+    assert sorted(scores.index) == ["a", "b", "c"]
+    assert scores.loc["c", "total_spend"] == 310.0
+    assert scores.loc["c", "value"] == pytest.approx(3.1)
+    assert set(scores["segment_size"]) == {"big", "small"}
+    assert {"stage", "points", "tier"} <= set(scores.columns)
+    assert scores.loc["a", "points"] == 15  # floor(150 / 10), both in the year before as_of
+    printed = capsys.readouterr().out
+    assert "customers" in printed
+    assert "segment_size" in printed
+    assert f"wrote 3 rows to {out}" in printed
+
+
+def test_score_reads_and_writes_parquet(files: dict[str, Path]) -> None:
+    pytest.importorskip("pyarrow")
+    src = files["dir"] / "tx.parquet"
+    pd.read_csv(files["tx"]).to_parquet(src)
+    files = {**files, "tx": src}
+    out = files["dir"] / "scores.parquet"
+    assert main(_args(files, out)) == EXIT_OK
+    assert len(pd.read_parquet(out)) == 3
+
+
+def test_parquet_without_pyarrow_is_a_clear_user_error(
+    files: dict[str, Path], capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name, *a)
+    )
+    assert main(_args(files, files["dir"] / "scores.parquet")) == EXIT_USER
+    err = capsys.readouterr().err
+    assert "crmkit[parquet]" in err
+    assert "Traceback" not in err
+
+
+def test_score_works_without_tqdm(files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    real = builtins.__import__
+
+    def no_tqdm(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "tqdm" or name.startswith("tqdm."):
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    monkeypatch.delitem(__import__("sys").modules, "tqdm", raising=False)
+    assert main(_args(files, files["dir"] / "s.csv")) == EXIT_OK
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"--amount": "amt"}, "amt"),
+        ({"--as-of": "not a date"}, "as_of"),
+        ({"-o": "scores.xlsx"}, ".csv or .parquet"),
+    ],
+)
+def test_user_errors_print_one_message_and_exit_2(
+    files: dict[str, Path], capsys: Any, change: dict[str, str], message: str
+) -> None:
+    args = _args(files, files["dir"] / "s.csv")
+    for flag, value in change.items():
+        args[args.index(flag) + 1] = value
+    assert main(args) == EXIT_USER
+    err = capsys.readouterr().err
+    assert err.startswith("crmkit: error:")
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_a_missing_file_and_a_bad_config_exit_2(files: dict[str, Path], capsys: Any) -> None:
+    args = _args(files, files["dir"] / "s.csv")
+    args[1] = str(files["dir"] / "nope.csv")
+    assert main(args) == EXIT_USER
+    files["config"].write_text('[value.components.x]\nformula = "total_spnd"\n')
+    assert main(_args(files, files["dir"] / "s.csv")) == EXIT_USER
+    err = capsys.readouterr().err
+    assert "total_spnd" in err
+    assert "Traceback" not in err
+
+
+def test_features_flag_keeps_the_named_features(files: dict[str, Path]) -> None:
+    out = files["dir"] / "s.csv"
+    assert main(_args(files, out, "--features", "total_spend,purchase_count")) == EXIT_OK
+    columns = list(pd.read_csv(out).columns)
+    assert columns[:3] == ["cust", "total_spend", "purchase_count"]
+    assert "tenure_months" not in columns
+    assert "value" in columns
