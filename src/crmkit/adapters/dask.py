@@ -61,7 +61,7 @@ from crmkit.segmentation import SegmentRules
 __all__ = ["POSITION", "features", "partition_by_customer", "score"]
 
 POSITION: Final = "__crmkit_position__"
-"""The column :func:`partition_by_customer` adds: each row's position in the input (int64)."""
+"""The column :func:`partition_by_customer` adds: an int64 that orders the rows as in the input."""
 
 _FIRST: Final = "__crmkit_first__"
 
@@ -86,11 +86,13 @@ def _dask_frame(frame: Any, npartitions: int | None) -> dd.DataFrame:
     return out
 
 
-def _number(
-    part: pd.DataFrame, offsets: list[int], partition_info: dict[str, Any] | None = None
-) -> pd.DataFrame:
-    number = 0 if partition_info is None else int(partition_info["number"])
-    start = offsets[number] if number < len(offsets) else 0
+_ROW_BITS: Final = 40  # up to 2**40 rows per input partition, 2**23 partitions
+
+
+def _number(part: pd.DataFrame, partition_info: dict[str, Any] | None = None) -> pd.DataFrame:
+    if partition_info is None:  # pragma: no cover - map_partitions always passes it
+        raise RuntimeError("dask did not pass partition_info")
+    start = int(partition_info["number"]) << _ROW_BITS
     position = np.arange(start, start + len(part), dtype=np.int64)
     return part.assign(**{POSITION: position})
 
@@ -100,10 +102,11 @@ def partition_by_customer(
 ) -> dd.DataFrame:
     """Shuffle *transactions* so that each customer's rows are in one partition.
 
-    Each row first gets its position in the input (column :data:`POSITION`),
-    so that the rows of a customer can be put back in their original order
-    inside the partition (a shuffle does not keep it). This computes the
-    partition lengths once (a cheap pass) to number the rows.
+    Each row first gets its position in the input (column :data:`POSITION`:
+    the input partition's number times ``2**40`` plus the row's place in
+    it, so no pass is needed to count rows), so that the rows of a customer
+    can be put back in their original order inside the partition (a shuffle
+    does not keep it).
 
     Args:
         transactions: a dask DataFrame (or a pandas/polars DataFrame or pyarrow
@@ -117,16 +120,14 @@ def partition_by_customer(
     >>> tx = pd.DataFrame({"customer_id": ["a", "b", "a"], "amount": [1.0, 2.0, 3.0]})
     >>> with dask.config.set(scheduler="synchronous"):
     ...     parts = partition_by_customer(dd.from_pandas(tx, npartitions=2)).compute()
-    >>> parts.sort_values(POSITION)[POSITION].tolist()
-    [0, 1, 2]
+    >>> parts.sort_values(POSITION)["amount"].tolist()
+    [1.0, 2.0, 3.0]
     """
     ddf = _dask_frame(transactions, None)
     if not isinstance(customer, str) or customer not in ddf.columns:
         check_frame(ddf._meta, "transactions", [customer])
-    lengths = _map(ddf, len, meta=(None, "int64")).compute()  # type: ignore[no-untyped-call]
-    offsets = np.concatenate([[0], np.cumsum(np.asarray(lengths, dtype=np.int64))]).tolist()
     meta = ddf._meta.assign(**{POSITION: np.empty(0, dtype=np.int64)})
-    numbered = _map(ddf, _number, offsets, meta=meta)
+    numbered = _map(ddf, _number, meta=meta)
     out: dd.DataFrame = numbered.shuffle(on=customer, npartitions=npartitions or ddf.npartitions)
     return out
 
