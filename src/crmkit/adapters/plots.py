@@ -1,0 +1,272 @@
+r"""Plots of scored customers for notebooks and reports (the optional ``plot`` extra).
+
+Every function takes the frames crmkit gives (scores, segment labels,
+:meth:`Replay.counts <crmkit.Replay.counts>`, :meth:`Replay.matrix
+<crmkit.Replay.matrix>`, tiers) and returns a :class:`matplotlib.figure.Figure`.
+Figures are built directly on the non-interactive Agg canvas: pyplot is not
+imported and no global matplotlib state (backend, rcParams, open figures) is
+touched, so a notebook shows a returned figure as it is and a server can render
+it with :func:`to_png`.
+
+Needs matplotlib: ``pip install 'crmkit[plot]'``.
+
+>>> import pandas as pd
+>>> fig = value_distribution(pd.Series([1.0, 2.0, 2.5, 8.0], name="value"))
+>>> to_png(fig)[:8] == b"\x89PNG\r\n\x1a\n"
+True
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from crmkit.domain._errors import CrmkitError, ValidationError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "rfm_grid",
+    "segment_sizes",
+    "stage_counts",
+    "tier_distribution",
+    "to_png",
+    "transition_heatmap",
+    "value_distribution",
+]
+
+_COLOUR = "#3b6ea5"
+
+
+def _figure(width: float = 6.4, height: float = 4.0) -> Figure:
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:  # pragma: no cover - matplotlib is the optional 'plot' extra
+        raise CrmkitError(
+            "plots need matplotlib, which is not installed",
+            hint="pip install 'crmkit[plot]'",
+        ) from None
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)  # attach the Agg canvas to this figure only
+    return fig
+
+
+def _series(data: object, name: str) -> pd.Series[Any]:
+    if not isinstance(data, pd.Series):
+        raise ValidationError(name, expected="a pandas Series", got=type(data).__name__)
+    return data
+
+
+def _frame(data: object, name: str) -> pd.DataFrame:
+    if not isinstance(data, pd.DataFrame):
+        raise ValidationError(name, expected="a pandas DataFrame", got=type(data).__name__)
+    return data
+
+
+def to_png(fig: Figure, *, dpi: int = 100) -> bytes:
+    """The figure rendered as PNG bytes (for a report, a web response or a file)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def value_distribution(
+    values: pd.Series[Any], *, bins: int = 40, title: str = "Value distribution"
+) -> Figure:
+    """A histogram of the composite value (or any number column), quartiles marked.
+
+    >>> import pandas as pd
+    >>> value_distribution(pd.Series([1.0, 5.0, 9.0])).axes[0].get_xlabel()
+    'value'
+    """
+    s = pd.to_numeric(_series(values, "values"), errors="coerce").dropna()
+    fig = _figure()
+    ax = fig.add_subplot()
+    ax.hist(s.to_numpy(dtype=np.float64), bins=bins, color=_COLOUR, edgecolor="white")
+    if len(s):
+        for q, style in zip(s.quantile([0.25, 0.5, 0.75]), (":", "--", ":"), strict=True):
+            ax.axvline(float(q), color="black", linestyle=style, linewidth=1)
+    ax.set_xlabel("value" if values.name is None else str(values.name))
+    ax.set_ylabel("customers")
+    ax.set_title(title)
+    return fig
+
+
+def _counts(labels: pd.Series[Any], order: Sequence[str] | None) -> pd.Series[Any]:
+    s = _series(labels, "labels").dropna()
+    if len(s) and isinstance(s.iloc[0], tuple):
+        s = s.explode().dropna()
+    elif len(s) and s.map(lambda x: isinstance(x, str) and ";" in x).any():
+        s = s.str.split(";").explode()
+    counts = s.astype(str).value_counts()
+    if order is not None:
+        counts = counts.reindex(list(order), fill_value=0)
+    return counts
+
+
+def segment_sizes(
+    labels: pd.Series[Any],
+    *,
+    order: Sequence[str] | None = None,
+    title: str = "Segment sizes",
+) -> Figure:
+    """Customers per segment, as horizontal bars.
+
+    *labels* is a segment column: one label per customer (exclusive rules),
+    a tuple of labels (``segments`` of multi-label rules), or labels joined by
+    ``;`` (as ``crmkit score`` writes them).
+
+    >>> import pandas as pd
+    >>> fig = segment_sizes(pd.Series([("big",), ("big", "old"), ()]))
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    ['old', 'big']
+    """
+    counts = _counts(labels, order)
+    fig = _figure()
+    ax = fig.add_subplot()
+    ax.barh(counts.index[::-1], counts.to_numpy()[::-1], color=_COLOUR)
+    ax.set_xlabel("customers")
+    ax.set_title(title)
+    return fig
+
+
+def tier_distribution(
+    tiers: pd.Series[Any], *, order: Sequence[str] | None = None, title: str = "Members by tier"
+) -> Figure:
+    """Members per tier, lowest tier first (pass *order*, e.g. the table's tier names).
+
+    >>> import pandas as pd
+    >>> fig = tier_distribution(pd.Series(["gold", "member", "member"]), order=["member", "gold"])
+    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    ['member', 'gold']
+    """
+    counts = _counts(tiers, order)
+    fig = _figure()
+    ax = fig.add_subplot()
+    ax.bar(counts.index, counts.to_numpy(), color=_COLOUR)
+    ax.set_ylabel("members")
+    ax.set_title(title)
+    return fig
+
+
+def _heatmap(fig: Figure, table: pd.DataFrame, *, fmt: str, cmap: str) -> None:
+    ax = fig.axes[0]
+    data = table.to_numpy(dtype=np.float64)
+    image = ax.imshow(data, cmap=cmap, aspect="auto", origin="upper")
+    ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
+    ax.set_yticks(range(table.shape[0]), [str(i) for i in table.index])
+    finite = data[np.isfinite(data)]
+    middle = float(finite.max()) / 2 if finite.size else 0.0
+    for i in range(table.shape[0]):
+        for j in range(table.shape[1]):
+            v = data[i, j]
+            if np.isfinite(v):
+                ax.text(
+                    j,
+                    i,
+                    format(v, fmt),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if v > middle else "black",
+                )
+    fig.colorbar(image, ax=ax)
+
+
+def rfm_grid(
+    scores: pd.DataFrame,
+    *,
+    recency: str = "r_score",
+    frequency: str = "f_score",
+    value: str | None = None,
+    title: str = "RFM grid",
+) -> Figure:
+    """Customers (or the mean of *value*) in each recency x frequency score cell.
+
+    *scores* is the output of :meth:`RFM.score <crmkit.RFM.score>` (or any
+    frame with the two score columns).
+
+    >>> import pandas as pd
+    >>> grid = pd.DataFrame({"r_score": [1, 2, 2], "f_score": [1, 1, 2]})
+    >>> rfm_grid(grid).axes[0].get_xlabel()
+    'frequency score (f_score)'
+    """
+    frame = _frame(scores, "scores")
+    missing = [c for c in (recency, frequency, value) if c is not None and c not in frame]
+    if missing:
+        from crmkit.domain._errors import MissingColumnError
+
+        raise MissingColumnError(missing, [str(c) for c in frame.columns])
+    if value is None:
+        table = pd.crosstab(frame[recency], frame[frequency])
+        fmt = ".0f"
+    else:
+        table = frame.pivot_table(index=recency, columns=frequency, values=value, aggfunc="mean")
+        fmt = ".1f"
+    table = table.sort_index(ascending=False)
+    fig = _figure(6.4, 5.0)
+    ax = fig.add_subplot()
+    _heatmap(fig, table, fmt=fmt, cmap="Blues")
+    ax.set_xlabel(f"frequency score ({frequency})")
+    ax.set_ylabel(f"recency score ({recency})")
+    ax.set_title(title if value is None else f"{title}: mean {value}")
+    return fig
+
+
+def stage_counts(counts: pd.DataFrame, *, title: str = "Customers by stage") -> Figure:
+    """Customers in each stage at each period end, stacked (``Replay.counts()``).
+
+    >>> import pandas as pd
+    >>> counts = pd.DataFrame({"new": [3, 2], "repeat": [0, 2]},
+    ...                       index=pd.period_range("2025-01", periods=2, freq="M"))
+    >>> len(stage_counts(counts).axes[0].collections)
+    2
+    """
+    frame = _frame(counts, "counts")
+    fig = _figure(8.0, 4.0)
+    ax = fig.add_subplot()
+    x = np.arange(len(frame))
+    ax.stackplot(
+        x,
+        *[frame[c].to_numpy(dtype=np.float64) for c in frame.columns],
+        labels=[str(c) for c in frame.columns],
+        alpha=0.9,
+    )
+    step = max(1, len(frame) // 8)
+    ax.set_xticks(x[::step], [str(p) for p in frame.index[::step]])
+    ax.set_xlim(0, max(len(frame) - 1, 1))
+    ax.set_ylabel("customers")
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    return fig
+
+
+def transition_heatmap(
+    matrix: pd.DataFrame, *, title: str = "Stage transitions (from -> to)"
+) -> Figure:
+    """A from -> to heatmap of customers (``Replay.matrix(period)``, or any from x to counts).
+
+    A frame of transitions with ``from_stage`` and ``to_stage`` columns
+    (``Replay.transitions``) is counted first.
+
+    >>> import pandas as pd
+    >>> moves = pd.DataFrame({"from_stage": ["new", "new"], "to_stage": ["repeat", "new"]})
+    >>> transition_heatmap(moves).axes[0].get_ylabel()
+    'from'
+    """
+    frame = _frame(matrix, "matrix")
+    if {"from_stage", "to_stage"} <= set(frame.columns):
+        frame = pd.crosstab(frame["from_stage"], frame["to_stage"])
+    fig = _figure(6.4, 5.0)
+    ax = fig.add_subplot()
+    _heatmap(fig, frame, fmt=".0f", cmap="Oranges")
+    ax.set_xlabel("to")
+    ax.set_ylabel("from")
+    ax.set_title(title)
+    return fig
