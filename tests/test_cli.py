@@ -57,3 +57,32 @@ def test_usage_errors_exit_2(capsys) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["no-such-command"])
     assert exc.value.code == 2
+
+
+def test_demo_runs_the_whole_job_and_writes_a_report(tmp_path: Path, capsys) -> None:
+    assert main(["demo", "--dir", str(tmp_path), "--seed", "3"]) == EXIT_OK
+    out = capsys.readouterr().out
+    for heading in (
+        "Composite value as of",
+        "Segments as of",
+        "RFM segments",
+        "Lifecycle stages at each quarter's end",
+        "Stage changes over the last twelve months",
+        "awarded in the SQLite ledger",
+        "Members by tier as of",
+    ):
+        assert heading in out
+    index = tmp_path / "report" / "index.html"
+    assert f"Report: {index}" in out
+    page = index.read_text(encoding="utf-8")
+    assert "Members by tier" in page
+    pytest.importorskip("matplotlib")
+    assert page.count('src="data:image/png;base64,') >= 6
+    # The points were posted to the ledger in the demo's SQLite file.
+    from crmkit.adapters.sqlite import SQLiteLedgerRepository
+    from crmkit.loyalty import Ledger
+
+    with SQLiteStore(tmp_path / "demo.sqlite") as store:
+        ledger = Ledger(SQLiteLedgerRepository(store))
+        members = [c.id for b in store.customers.iter_all() for c in b if c.is_member]
+        assert sum(ledger.balance(m) for m in members) > 0
