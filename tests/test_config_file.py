@@ -217,3 +217,35 @@ def test_an_unknown_key_in_a_section_is_reported_once(tmp_path: Path) -> None:
         Config.from_toml(BAD)
     assert [p.where for p in exc.value.problems].count("loyalty.earning.roundng") == 1
     assert not any("earning rules" in p.where for p in exc.value.problems)
+
+
+def test_the_frame_job_and_one_customer_at_a_time_agree() -> None:
+    """The notebook path (score_transactions) equals the app path (features_one + *_one)."""
+    import pandas as pd
+
+    from crmkit import InMemoryActivityRepository, Purchase, activity_frames, features_one
+    from crmkit._synthetic import synthetic_base
+    from crmkit.config import score_transactions
+
+    base = synthetic_base(seed=11)
+    purchases = [a for a in base.activities if isinstance(a, Purchase)]
+    tx = activity_frames(purchases).transactions
+    config = Config.load(Path(__file__).parents[1] / "docs" / "assets" / "crm.toml")
+    result = score_transactions(tx, config, as_of=base.as_of)
+    fitted = config.fit(result.scores)
+    repo = InMemoryActivityRepository()
+    repo.append_many(purchases)
+    for cid, row in result.scores.iloc[:15].iterrows():
+        feats = features_one(repo.for_customer(str(cid)), as_of=base.as_of)
+        assert fitted.value is not None
+        assert fitted.lifecycle is not None
+        score = fitted.value.score_one(feats)
+        assert score.value == pytest.approx(row["value"], rel=1e-12)
+        values = {**feats, "value": score.value}
+        for name, rules in fitted.segments.items():
+            label = rules.assign_one(values)
+            shown = label if isinstance(label, str) else ";".join(label)
+            assert shown == row[f"segment_{name}"]
+        step = fitted.lifecycle.step(fitted.lifecycle.initial, values, at=base.as_of)
+        assert step.stage == row["stage"]
+    assert isinstance(result.scores, pd.DataFrame)

@@ -228,6 +228,24 @@ class Config:
             lifecycle=self.lifecycle if self.lifecycle is not None else Lifecycle.five_stage(),
         )
 
+    def fit(self, frame: Any) -> Config:
+        """A copy whose segment rule sets are fitted on *frame* (those using population statistics).
+
+        Save the fitted configuration (``to_dict()``, e.g. as JSON) so that an
+        app assigning one customer at a time uses the thresholds of the whole base.
+
+        >>> import pandas as pd
+        >>> config = Config.from_dict({"segments": {"tiers": {
+        ...     "segments": {"top": {"rule": "value >= quantile(value, 0.5)"}}}}})
+        >>> fitted = config.fit(pd.DataFrame({"value": [1.0, 3.0, 5.0]}))
+        >>> dict(fitted.segments["tiers"].thresholds or {})
+        {'quantile(value, 0.5)': 3.0}
+        """
+        return attrs.evolve(
+            self,
+            segments={k: r.fit(frame) if r.statistics else r for k, r in self.segments.items()},
+        )
+
     def summary(self) -> str:
         """One line naming what the configuration holds."""
         parts: list[str] = []

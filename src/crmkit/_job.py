@@ -119,7 +119,9 @@ def score_transactions(
 
     for name, rules in filled.segments.items():
         say(f"segments {name}")
-        fitted = rules.fit(out) if rules.statistics else rules
+        # Rules with statistics are fitted on this base, unless the configuration
+        # carries fitted thresholds already (Config.fit, saved): those are kept.
+        fitted = rules.fit(out) if rules.statistics and rules.thresholds is None else rules
         out[f"segment_{name}"] = _labels(fitted.assign(out), rules.mode)
 
     say("stage")

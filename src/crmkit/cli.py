@@ -117,10 +117,9 @@ def _progress(total: int) -> Any:
 
 
 def _score(args: argparse.Namespace, out: TextIO) -> int:
-    from crmkit._job import score_transactions
     from crmkit._text import table
     from crmkit.adapters.files import read_table, write_table
-    from crmkit.config import Config
+    from crmkit.config import Config, score_transactions
 
     config = Config.load(args.config) if args.config is not None else Config()
     transactions = read_table(args.transactions)
