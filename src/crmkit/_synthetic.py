@@ -327,7 +327,7 @@ def synthetic_transactions(
 ) -> pd.DataFrame:
     """A seeded transaction log as a DataFrame, generated with numpy (fast at 10M rows).
 
-    Columns: ``customer_id`` (str), ``date`` (``datetime64``, naive = UTC),
+    Columns: ``customer_id`` (pandas ``str`` with Python storage), ``date`` (``datetime64``, naive = UTC),
     ``amount`` (float64, lognormal), ``settlement`` (one of the settlement
     methods). Customers differ in how often they buy (a skewed activity
     weight) and how much (a per-customer spend level); every customer has at
@@ -353,11 +353,14 @@ def synthetic_transactions(
     methods = np.array(["prepaid", "cash", "on_time", "on_account"], dtype=object)
     settlement = methods[rng.choice(4, size=rows, p=[0.2, 0.45, 0.2, 0.15])]
     ids = np.char.add("c", np.char.zfill(np.arange(customers).astype(str), 7)).astype(object)
+    # Python-backed strings whatever is installed (pandas 3 picks Arrow storage when pyarrow
+    # is), with repeated ids sharing one object, as read_csv gives them.
+    text = pd.StringDtype("python")
     return pd.DataFrame(
         {
-            "customer_id": ids[cust],
+            "customer_id": pd.array(ids[cust], dtype=text),
             "date": seconds.astype("datetime64[s]").astype("datetime64[ns]"),
             "amount": amount,
-            "settlement": settlement,
+            "settlement": pd.array(settlement, dtype=text),
         }
     )
