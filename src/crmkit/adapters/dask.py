@@ -53,6 +53,7 @@ from crmkit.adapters.frames import to_pandas
 from crmkit.errors import ValidationError
 from crmkit.lifecycle import Lifecycle
 from crmkit.scoring import ValueModel
+from crmkit.scoring._factorize import factorize
 from crmkit.scoring._features import TimeUnit
 from crmkit.scoring._frames import check_frame, date_ticks
 from crmkit.scoring._time import AsOf, parse_as_of
@@ -135,8 +136,9 @@ def partition_by_customer(
 # ---------------------------------------------------------------- per partition
 
 
-def _in_order(part: pd.DataFrame) -> pd.DataFrame:
-    """The partition's rows in their original order, without the position column."""
+def _in_order(part: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The partition's *columns* and position, rows in their original order."""
+    part = part[[*columns, POSITION]]
     position = part[POSITION].to_numpy()
     if len(position) > 1 and not bool(np.all(position[1:] > position[:-1])):
         part = part.take(np.argsort(position, kind="stable"))
@@ -144,24 +146,35 @@ def _in_order(part: pd.DataFrame) -> pd.DataFrame:
 
 
 def _features_part(part: pd.DataFrame, options: dict[str, Any]) -> pd.DataFrame:
-    """``crmkit.features`` on one partition (in original row order), with each customer's first position."""
-    part = _in_order(part)
+    """``crmkit.features`` on one partition (in original row order), with each customer's first position.
+
+    The customer ids are factorised once here (with crmkit's own factorize,
+    in order of first appearance) and ``crmkit.features`` runs on the integer
+    codes, which it numbers in the same order; the ids are put back on the
+    result's index. So the ids are hashed once, not twice.
+    """
     customer = options["customer"]
+    date = options["date"]
+    columns = [customer, date, options["amount"], options["settlement"]]
+    check_frame(part, "transactions", columns)
+    part = _in_order(part, [c for c in dict.fromkeys(columns) if c is not None])
     stamp = parse_as_of(options["as_of"])
-    checked = check_frame(part, "transactions", [customer, options["date"]])
-    if len(checked):
+    if len(part):
         # A partition with rows but none at or before as_of has no customer to
         # report; crmkit.features would call that "as_of before all data".
-        ticks = date_ticks(checked, "transactions", options["date"])
+        ticks = date_ticks(part, "transactions", date)
         if not bool((ticks.values <= ticks.scalar(int(stamp.value))).any()):
             part = part.iloc[:0]
+    codes, uniques = factorize(part[customer])
     frame = part.drop(columns=[POSITION])
-    out = crmkit.features(frame, **options)
-    codes, uniques = pd.factorize(part[customer])
+    if len(codes) and codes.min() < 0:  # missing ids: let crmkit.features report them
+        return crmkit.features(frame, **options)
+    out = crmkit.features(frame.assign(**{customer: codes}), **options)
+    kept = out.index.to_numpy(dtype=np.intp)
     first = np.full(len(uniques), np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first, codes[codes >= 0], part[POSITION].to_numpy()[codes >= 0])
-    positions = pd.Series(first, index=pd.Index(uniques))
-    out[_FIRST] = positions.reindex(out.index).to_numpy(dtype=np.int64)
+    np.minimum.at(first, codes, part[POSITION].to_numpy())
+    out.index = pd.Index(uniques).take(kept).rename(customer)
+    out[_FIRST] = first[kept]
     return out
 
 
