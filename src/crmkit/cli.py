@@ -37,9 +37,11 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
-        help="build a realistic customer base in SQLite, read it back and score it",
+        help="the showcase: a synthetic customer base in SQLite, scored end to end, with a report",
         description="Build a seeded, realistic customer base in a SQLite file, read it back "
-        "through the repositories, and print a summary and the scores.",
+        "through the repositories, and run the whole job: features, value with explanations, "
+        "segments, stages over time, points in a ledger and tiers. Prints tables and writes "
+        "a report (index.html with the plots embedded) to DIR/report.",
     )
     demo.add_argument(
         "--dir",
