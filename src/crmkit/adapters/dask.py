@@ -171,10 +171,12 @@ def _features_part(part: pd.DataFrame, options: dict[str, Any]) -> pd.DataFrame:
         return crmkit.features(frame, **options)
     out = crmkit.features(frame.assign(**{customer: codes}), **options)
     kept = out.index.to_numpy(dtype=np.intp)
-    first = np.full(len(uniques), np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first, codes, part[POSITION].to_numpy())
-    out.index = pd.Index(uniques).take(kept).rename(customer)
-    out[_FIRST] = first[kept]
+    first_row = np.full(len(uniques), len(codes), dtype=np.intp)
+    np.minimum.at(first_row, codes, np.arange(len(codes), dtype=np.intp))
+    rows = first_row[kept]
+    # The ids of the kept customers, taken from the column (so the index keeps its dtype).
+    out.index = pd.Index(part[customer].iloc[rows].array, name=customer)
+    out[_FIRST] = part[POSITION].to_numpy()[rows]
     return out
 
 
