@@ -168,3 +168,43 @@ def test_as_of_before_a_partition_gives_no_rows(client: Any) -> None:
     )
     out = ckd.features(dd.from_pandas(tx, npartitions=2, sort=False), as_of="2024-06-01")
     assert out.compute().index.tolist() == ["a"]
+
+
+def test_rows_are_put_back_in_input_order_within_a_partition(tx: pd.DataFrame) -> None:
+    # Whatever order a shuffle delivers the rows in, each partition gives the same floats.
+    part = tx.iloc[:20_000].assign(**{ckd.POSITION: np.arange(20_000, dtype=np.int64)})
+    scrambled = part.take(np.random.default_rng(5).permutation(len(part)))
+    options = ckd._options(
+        as_of=AS_OF,
+        customer="customer_id",
+        date="date",
+        amount="amount",
+        settlement="settlement",
+        time_unit="D",
+    )
+    want = ckd._features_part(part, options)
+    got = ckd._features_part(scrambled, options)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    pd.testing.assert_frame_equal(
+        want.drop(columns=[ckd._FIRST]),
+        ck.features(
+            part.drop(columns=[ckd.POSITION]), as_of=AS_OF, date="date", settlement="settlement"
+        ),
+        check_exact=True,
+    )
+
+
+def test_task_based_shuffle_equals_pandas(
+    client: Any, tx: pd.DataFrame, pandas_result: pd.DataFrame
+) -> None:
+    import dask
+
+    with dask.config.set({"dataframe.shuffle.method": "tasks"}):
+        out = ckd.features(
+            dd.from_pandas(tx, npartitions=4, sort=False),
+            as_of=AS_OF,
+            date="date",
+            settlement="settlement",
+            npartitions=3,
+        ).compute()
+    _same(out, pandas_result[list(ck.FEATURE_COLUMNS)])

@@ -174,8 +174,8 @@ def _features_part(part: pd.DataFrame, options: dict[str, Any]) -> pd.DataFrame:
     first_row = np.full(len(uniques), len(codes), dtype=np.intp)
     np.minimum.at(first_row, codes, np.arange(len(codes), dtype=np.intp))
     rows = first_row[kept]
-    # The ids of the kept customers, taken from the column (so the index keeps its dtype).
-    out.index = pd.Index(part[customer].iloc[rows].array, name=customer)
+    # The index crmkit.features would build from the ids (the same factorize, the same uniques).
+    out.index = pd.Index(uniques).take(kept).rename(customer)
     out[_FIRST] = part[POSITION].to_numpy()[rows]
     return out
 
