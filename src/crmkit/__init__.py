@@ -9,6 +9,7 @@ The front door: everything a user needs is importable from here.
 
 from typing import TYPE_CHECKING, Any
 
+from crmkit.config import Config, score_transactions
 from crmkit.domain import (
     Activity,
     ActivityRepository,
@@ -145,6 +146,7 @@ __all__ = [
     "Complaint",
     "ComplaintStatus",
     "Component",
+    "Config",
     "ConfigError",
     "ConflictError",
     "Consent",
@@ -222,6 +224,7 @@ __all__ = [
     "pseudonymize",
     "roll_up_to_companies",
     "score_monthly",
+    "score_transactions",
     "standardize_frame",
     "to_record",
     "transactions_frame",
