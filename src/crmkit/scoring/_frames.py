@@ -30,6 +30,7 @@ __all__ = [
     "enum_codes",
     "first_rows",
     "score_array",
+    "to_pandas",
 ]
 
 _MAX_ROWS = 10
@@ -47,10 +48,64 @@ def first_rows(frame: pd.DataFrame, mask: npt.NDArray[np.bool_]) -> list[object]
     return list(frame.index[positions])
 
 
+def _library(obj: object) -> str:
+    return type(obj).__module__.split(".", 1)[0]
+
+
+def to_pandas(obj: Any) -> pd.DataFrame:
+    """A pandas DataFrame from a pandas or polars DataFrame, or a pyarrow Table or RecordBatch.
+
+    * pandas: returned as it is (no copy).
+    * pyarrow: ``obj.to_pandas(types_mapper=pd.ArrowDtype)``: every column
+      keeps its Arrow buffer (``double[pyarrow]``, ``timestamp[ns][pyarrow]``,
+      ``large_string[pyarrow]``...), so numbers and timestamps are not copied.
+    * polars: ``obj.to_pandas(use_pyarrow_extension_array=True)``: the same
+      Arrow-backed columns, through polars' own Arrow export.
+
+    crmkit's frame functions (``crmkit.features``, ``ValueModel.score``,
+    ``SegmentRules.assign``...) accept these Arrow-backed columns and give
+    exactly what they give for the numpy-backed equivalents.
+
+    Raises:
+        ValidationError: *obj* is none of these.
+
+    >>> frame = pd.DataFrame({"amount": [9.5]})
+    >>> to_pandas(frame) is frame
+    True
+    """
+    if isinstance(obj, pd.DataFrame):
+        return obj
+    library = _library(obj)
+    if library == "pyarrow" and type(obj).__name__ in {"Table", "RecordBatch"}:
+        frame = obj.to_pandas(types_mapper=pd.ArrowDtype)
+    elif library == "polars" and type(obj).__name__ == "DataFrame":
+        frame = obj.to_pandas(use_pyarrow_extension_array=True)
+    else:
+        raise ValidationError(
+            "frame",
+            expected="a pandas or polars DataFrame, or a pyarrow Table or RecordBatch",
+            got=type(obj).__name__,
+            hint="a polars LazyFrame needs .collect() first",
+        )
+    if not isinstance(frame, pd.DataFrame):  # pragma: no cover - both libraries return one
+        raise ValidationError("frame", expected="a pandas DataFrame", got=type(frame).__name__)
+    return frame
+
+
 def check_frame(frame: object, what: str, columns: Sequence[str | None]) -> pd.DataFrame:
-    """Return *frame* if it is a DataFrame with every named column (``None`` entries are skipped)."""
+    """Return *frame* as a pandas DataFrame with every named column (``None`` entries skipped).
+
+    A polars DataFrame or a pyarrow Table is converted once (see :func:`to_pandas`).
+    """
     if not isinstance(frame, pd.DataFrame):
-        raise ValidationError(what, expected="a pandas DataFrame", got=type(frame).__name__)
+        try:
+            frame = to_pandas(frame)
+        except ValidationError:
+            raise ValidationError(
+                what,
+                expected="a pandas or polars DataFrame, or a pyarrow Table",
+                got=type(frame).__name__,
+            ) from None
     wanted = [c for c in dict.fromkeys(columns) if c is not None]
     for name in wanted:
         if not isinstance(name, str):
