@@ -165,7 +165,8 @@ def features(
     activity frames.
 
     Args:
-        transactions: one row per purchase.
+        transactions: one row per purchase: a pandas DataFrame, or a polars
+            DataFrame or pyarrow Table (converted once, keeping Arrow buffers).
         as_of: the point in time; a date means midnight UTC at its start, a
             naive datetime or string is taken as UTC.
         customer: customer-id column, in every frame.
