@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -21,7 +22,7 @@ from crmkit.domain import Activity
 from crmkit.errors import FrameError
 from crmkit.scoring import FEATURE_COLUMNS, activity_frames, features, features_one
 from crmkit.scoring._columns import FEATURE_KINDS
-from crmkit.scoring._factorize import factorize
+from crmkit.scoring._factorize import factorize, factorize_first
 from crmkit.testing import strategies as cks
 
 FRAME_COLUMNS = {  # activity_frames column -> features argument that names it
@@ -188,6 +189,15 @@ def test_fast_factorize_is_pandas_factorize(values: list[Any], copies: bool) -> 
     assert codes.tolist() == expected_codes.tolist()
     assert list(uniques) == list(expected_uniques)
     assert codes.dtype == np.intp
+    _assert_first_rows(series, expected_codes)
+
+
+def _assert_first_rows(series: pd.Series[Any], expected_codes: npt.NDArray[np.intp]) -> None:
+    """factorize_first gives the same codes and, for each unique, the row where it first appears."""
+    codes, first = factorize_first(series)
+    assert codes.tolist() == expected_codes.tolist()
+    n_uniques = int(expected_codes.max()) + 1 if len(expected_codes) else 0
+    assert first.tolist() == [int(np.argmax(expected_codes == k)) for k in range(n_uniques)]
 
 
 def test_features_one_without_activity_is_empty() -> None:
@@ -198,15 +208,18 @@ def test_features_one_without_activity_is_empty() -> None:
     assert one["monthly_frequency"] == 0.0
 
 
+@pytest.mark.parametrize("dtype", ["object", "string[python]"])
+@pytest.mark.parametrize("copies", [False, True])
 @pytest.mark.parametrize("distinct", [3, 5_000])
-def test_fast_factorize_on_larger_columns(distinct: int) -> None:
+def test_fast_factorize_on_larger_columns(distinct: int, copies: bool, dtype: str) -> None:
     rng = np.random.default_rng(distinct)
     pool = np.array([f"id-{i}" for i in range(distinct)] + [None], dtype=object)
     values = pool[rng.integers(0, len(pool), 50_000)]
-    # Equal ids held by different objects, as when each row's text is parsed separately.
-    values[::7] = np.array(["".join(list(v)) if v else v for v in values[::7]], dtype=object)
-    series = pd.Series(values, dtype=object)
+    if copies:  # equal ids held by different objects, as when each row's text is parsed alone
+        values[::7] = np.array(["".join(list(v)) if v else v for v in values[::7]], dtype=object)
+    series = pd.Series(values, dtype=dtype)
     codes, uniques = factorize(series)
     expected_codes, expected_uniques = pd.factorize(series)
     assert codes.tolist() == expected_codes.tolist()
     assert list(uniques) == list(expected_uniques)
+    _assert_first_rows(series, expected_codes)

@@ -53,8 +53,8 @@ from crmkit.adapters.frames import to_pandas
 from crmkit.errors import ValidationError
 from crmkit.lifecycle import Lifecycle
 from crmkit.scoring import ValueModel
-from crmkit.scoring._factorize import factorize
-from crmkit.scoring._features import TimeUnit
+from crmkit.scoring._factorize import factorize_first
+from crmkit.scoring._features import TimeUnit, id_index
 from crmkit.scoring._frames import check_frame, date_ticks
 from crmkit.scoring._time import AsOf, parse_as_of
 from crmkit.segmentation import SegmentRules
@@ -165,17 +165,15 @@ def _features_part(part: pd.DataFrame, options: dict[str, Any]) -> pd.DataFrame:
         ticks = date_ticks(part, "transactions", date)
         if not bool((ticks.values <= ticks.scalar(int(stamp.value))).any()):
             part = part.iloc[:0]
-    codes, uniques = factorize(part[customer])
+    codes, first_row = factorize_first(part[customer])
     frame = part.drop(columns=[POSITION])
     if len(codes) and codes.min() < 0:  # missing ids: let crmkit.features report them
         return crmkit.features(frame, **options)
     out = crmkit.features(frame.assign(**{customer: codes}), **options)
     kept = out.index.to_numpy(dtype=np.intp)
-    first_row = np.full(len(uniques), len(codes), dtype=np.intp)
-    np.minimum.at(first_row, codes, np.arange(len(codes), dtype=np.intp))
     rows = first_row[kept]
     # The index crmkit.features would build from the ids (the same factorize, the same uniques).
-    out.index = pd.Index(uniques).take(kept).rename(customer)
+    out.index = id_index(part[customer], first_row).take(kept).rename(customer)
     out[_FIRST] = part[POSITION].to_numpy()[rows]
     return out
 

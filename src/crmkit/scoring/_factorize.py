@@ -25,9 +25,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-__all__ = ["factorize"]
+__all__ = ["factorize", "factorize_first"]
 
 Codes = npt.NDArray[np.intp]
+_Found = tuple[Codes, Codes, npt.NDArray[Any] | None]
+"""Codes, first rows, and the uniques if they came for free (else ``objects[first]``)."""
 
 
 class _Pointers:
@@ -63,44 +65,60 @@ _CHUNK = 1 << 20
 _SAMPLE = 1 << 16
 
 
-def _factorize_objects(objects: npt.NDArray[np.object_]) -> tuple[Codes, npt.NDArray[Any]]:
+def _first_appearances(codes: Codes) -> Codes:
+    """Where each code first appears, for codes numbered in order of first appearance.
+
+    A code first appears where the running maximum of the codes goes up
+    (missing values, ``-1``, never do).
+    """
+    first: list[Codes] = []
+    seen = -1
+    for start in range(0, len(codes), _CHUNK):
+        running = np.maximum.accumulate(codes[start : start + _CHUNK])
+        np.maximum(running, seen, out=running)
+        up = np.empty(len(running), dtype=bool)
+        up[0] = running[0] > seen
+        np.greater(running[1:], running[:-1], out=up[1:])
+        first.append(np.flatnonzero(up) + start)
+        seen = int(running[-1])
+    if not first:
+        return np.empty(0, dtype=np.intp)
+    return np.concatenate(first).astype(np.intp, copy=False)
+
+
+def _pandas(values: Any) -> _Found:
+    codes, uniques = pd.factorize(values)
+    codes = codes.astype(np.intp, copy=False)
+    return codes, _first_appearances(codes), np.asarray(uniques)
+
+
+def _factorize_objects(objects: npt.NDArray[np.object_]) -> _Found:
     pointers = _pointer_view(objects)
     n = len(objects)
     if pointers is None:
-        codes, uniques = pd.factorize(objects)
-        return codes.astype(np.intp, copy=False), np.asarray(uniques, dtype=object)
+        return _pandas(objects)
     sample = pointers[:: max(n // _SAMPLE, 1)]
     if len(np.unique(sample)) * 8 <= len(sample):
         return _few_objects(objects, pointers)
     return _many_objects(objects, pointers)
 
 
-def _few_objects(
-    objects: npt.NDArray[np.object_], pointers: npt.NDArray[np.int64]
-) -> tuple[Codes, npt.NDArray[Any]]:
+def _few_objects(objects: npt.NDArray[np.object_], pointers: npt.NDArray[np.int64]) -> _Found:
     """Few distinct objects (settlement methods, a small customer base): hash the pointers."""
     identity, _ = pd.factorize(pointers)
     identity = identity.astype(np.intp, copy=False)
     # Groups are numbered by first appearance, so their representatives are in
-    # that order, and so are the values pandas numbers from them. A group first
-    # appears where the running maximum of the codes goes up.
-    first = np.empty(len(identity), dtype=bool)
-    seen = -1
-    for start in range(0, len(identity), _CHUNK):
-        running = np.maximum.accumulate(identity[start : start + _CHUNK])
-        np.maximum(running, seen, out=running)
-        chunk = first[start : start + len(running)]
-        chunk[0] = running[0] > seen
-        np.greater(running[1:], running[:-1], out=chunk[1:])
-        seen = int(running[-1])
-    value_of_group, uniques = pd.factorize(objects[np.flatnonzero(first)])
-    np.take(value_of_group.astype(np.intp, copy=False), identity, out=identity)
-    return identity, np.asarray(uniques, dtype=object)
+    # that order, and so are the values pandas numbers from them.
+    group_rows = _first_appearances(identity)
+    value_of_group, uniques = pd.factorize(objects[group_rows])
+    value_of_group = value_of_group.astype(np.intp, copy=False)
+    np.take(value_of_group, identity, out=identity)
+    # A value first appears with the first of its groups (groups are in row order).
+    first = group_rows[_first_appearances(value_of_group)]
+    return identity, first, np.asarray(uniques, dtype=object)
 
 
-def _many_objects(
-    objects: npt.NDArray[np.object_], pointers: npt.NDArray[np.int64]
-) -> tuple[Codes, npt.NDArray[Any]]:
+def _many_objects(objects: npt.NDArray[np.object_], pointers: npt.NDArray[np.int64]) -> _Found:
     """Many distinct objects (customer ids): one sort instead of a large hash table."""
     n = len(objects)
     # 1. Group rows by object identity with one sort of (pointer, row) packed into an
@@ -111,8 +129,7 @@ def _many_objects(
     span = ((int(pointers.max()) - base) >> shift) + 1
     row_bits = max(n - 1, 1).bit_length()
     if span.bit_length() + row_bits > 62:
-        codes, uniques = pd.factorize(objects)
-        return codes.astype(np.intp, copy=False), np.asarray(uniques, dtype=object)
+        return _pandas(objects)
     packed = pointers - base
     packed >>= shift
     packed <<= row_bits
@@ -131,15 +148,27 @@ def _many_objects(
     rows = packed
     group_start = np.flatnonzero(starts)
     first_row = rows[group_start]  # a group's rows are sorted, so this is its first row
-    # 2. Factorise one representative per identity group by value; groups are in
+    # 2. Label one representative per identity group by value; groups are in
     #    address order, so the objects are read sequentially.
-    value_of_group, value_uniques = pd.factorize(objects[first_row])
-    # 3. Number the values in order of first appearance, as pandas.factorize does.
-    n_values = len(value_uniques)
+    representatives = objects[first_row]
+    value_of_group = _distinct_strings(representatives)
+    if value_of_group is None:
+        value_of_group = pd.factorize(representatives)[0].astype(np.intp, copy=False)
+    # 3. Number the values in order of first appearance, as pandas.factorize does:
+    #    one sort of (first row, value) packed into an int64.
     known = value_of_group >= 0
-    first_seen = np.full(n_values, n, dtype=np.int64)
-    np.minimum.at(first_seen, value_of_group[known], first_row[known])
-    value_order = np.argsort(first_seen)
+    n_values = int(value_of_group.max()) + 1 if len(value_of_group) else 0
+    if n_values == int(known.sum()):  # one group per value
+        first_seen = np.full(n_values, n, dtype=np.int64)
+        first_seen[value_of_group[known]] = first_row[known]
+    else:
+        first_seen = np.full(n_values, n, dtype=np.int64)
+        np.minimum.at(first_seen, value_of_group[known], first_row[known])
+    value_bits = max(n_values - 1, 1).bit_length()
+    order = first_seen << value_bits
+    order |= np.arange(n_values, dtype=np.int64)
+    order.sort()
+    value_order = order & ((1 << value_bits) - 1)
     rank = np.empty(n_values, dtype=np.intp)
     rank[value_order] = np.arange(n_values, dtype=np.intp)
     relabel = np.full(len(group_start), -1, dtype=np.intp)
@@ -154,8 +183,41 @@ def _many_objects(
         group += group_before
         group_before = int(group[-1])
         codes[rows[lo:hi]] = relabel[group]
-    uniques = np.asarray(value_uniques, dtype=object)[value_order]
-    return codes, uniques
+    order >>= value_bits  # the first rows, in value order
+    return codes, order.astype(np.intp, copy=False), None
+
+
+def _distinct_strings(objects: npt.NDArray[np.object_]) -> Codes | None:
+    """``pandas.factorize(objects)[0]`` if the objects are distinct strings, else None.
+
+    Strings with pairwise different hashes are different strings, so when no
+    two hashes are equal the codes are just a count of the present values: a
+    sort of the hashes replaces a hash table (the objects of a log's ids are
+    mostly distinct strings, and a table of a million of them does not fit a
+    cache).
+    """
+    if pd.api.types.infer_dtype(objects, skipna=True) != "string":
+        return None
+    missing = pd.isna(objects)
+    present = objects[~missing] if missing.any() else objects
+    hashes = np.fromiter(map(hash, present), dtype=np.int64, count=len(present))
+    hashes.sort()
+    if len(hashes) > 1 and bool((hashes[1:] == hashes[:-1]).any()):
+        return None
+    codes = np.full(len(objects), -1, dtype=np.intp)
+    codes[~missing] = np.arange(len(present), dtype=np.intp)
+    return codes
+
+
+def _find(values: pd.Series[Any]) -> _Found:
+    dtype = values.dtype
+    if pd.api.types.is_object_dtype(dtype) or (
+        isinstance(dtype, pd.StringDtype) and dtype.storage == "python"
+    ):
+        objects = values.to_numpy(dtype=object)
+        if len(objects) > 0:
+            return _factorize_objects(objects)
+    return _pandas(values)
 
 
 def factorize(values: pd.Series[Any]) -> tuple[Codes, npt.NDArray[Any]]:
@@ -168,12 +230,22 @@ def factorize(values: pd.Series[Any]) -> tuple[Codes, npt.NDArray[Any]]:
     >>> codes.tolist(), uniques.tolist()
     ([0, 1, -1, 0], ['b', 'a'])
     """
-    dtype = values.dtype
-    if pd.api.types.is_object_dtype(dtype) or (
-        isinstance(dtype, pd.StringDtype) and dtype.storage == "python"
-    ):
-        objects = values.to_numpy(dtype=object)
-        if len(objects) > 0:
-            return _factorize_objects(objects)
-    codes, uniques = pd.factorize(values)
-    return codes.astype(np.intp, copy=False), np.asarray(uniques)
+    codes, first, uniques = _find(values)
+    if uniques is None:
+        uniques = values.to_numpy(dtype=object)[first]
+    return codes, uniques
+
+
+def factorize_first(values: pd.Series[Any]) -> tuple[Codes, Codes]:
+    """:func:`factorize`'s codes, and the row where each unique first appears.
+
+    ``values.take(first)`` holds the uniques in *values*' own dtype, without
+    converting them (building an index from the uniques would infer a dtype,
+    and for strings copy each one into Arrow memory).
+
+    >>> codes, first = factorize_first(pd.Series(["b", "a", None, "b", "c"]))
+    >>> codes.tolist(), first.tolist()
+    ([0, 1, -1, 0, 2], [0, 1, 4])
+    """
+    codes, first, _ = _find(values)
+    return codes, first

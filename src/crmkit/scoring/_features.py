@@ -17,7 +17,7 @@ from crmkit.scoring._columns import (
     SETTLEMENT_COLUMNS,
     SEVERITY_COLUMNS,
 )
-from crmkit.scoring._factorize import factorize
+from crmkit.scoring._factorize import factorize_first
 from crmkit.scoring._frames import (
     Ticks,
     amount_array,
@@ -45,7 +45,7 @@ from crmkit.scoring._time import (
     shift_months,
 )
 
-__all__ = ["TimeUnit", "features", "unit_days"]
+__all__ = ["TimeUnit", "features", "id_index", "unit_days"]
 
 TimeUnit: TypeAlias = Literal["D", "W"]
 """The unit of ``repeat_span`` and ``age``: days (``"D"``) or weeks (``"W"``, 7 days)."""
@@ -92,7 +92,8 @@ def _customer_codes(inputs: list[_Input], customer: str) -> pd.Index[Any]:
     """
     index: pd.Index[Any] | None = None
     for item in inputs:
-        codes, uniques = factorize(item.frame[customer])
+        column = item.frame[customer]
+        codes, first = factorize_first(column)
         if len(codes) and codes.min() < 0:
             raise FrameError(
                 f"{item.what}[{customer!r}] has missing customer ids",
@@ -100,18 +101,35 @@ def _customer_codes(inputs: list[_Input], customer: str) -> pd.Index[Any]:
                 rows=first_rows(item.frame, codes < 0),
                 expected="a customer id in every row",
             )
+        ids = id_index(column, first)
         if index is None:
-            index = pd.Index(uniques)
-        elif len(uniques):
-            position = index.get_indexer(pd.Index(uniques))
+            index = ids
+        elif len(ids):
+            position = index.get_indexer(ids)
             new = position < 0
             if new.any():
                 position[new] = len(index) + np.arange(int(new.sum()))
-                index = index.append(pd.Index(uniques[new]))
+                index = index.append(ids[new])
             codes = position.astype(np.intp, copy=False)[codes]
         item.codes = codes
     if index is None:  # pragma: no cover - transactions are always an input
         raise RuntimeError("no input frames")
+    return index
+
+
+def id_index(column: pd.Series[Any], first: npt.NDArray[np.intp]) -> pd.Index[Any]:
+    """The distinct customer ids as an index of the column's own dtype.
+
+    Taken from the column's first rows, so ids are never converted (a column
+    of Python-backed strings stays one, and is not copied into Arrow memory).
+    Categorical ids give an index of their categories' values.
+    """
+    ids = column.take(first)
+    index: pd.Index[Any] = (
+        pd.Index(np.asarray(ids))
+        if isinstance(ids.dtype, pd.CategoricalDtype)
+        else pd.Index(ids, copy=False)
+    )
     return index
 
 
