@@ -208,8 +208,9 @@ def features(
         time_unit: unit of ``repeat_span`` and ``age``: ``"D"`` or ``"W"``.
 
     Returns:
-        A new frame indexed by customer (index named *customer*), one row per
-        customer with any activity at or before *as_of*, in order of first
+        A new frame indexed by customer (index named *customer*, of the
+        customer column's dtype; categorical ids give their values), one row
+        per customer with any activity at or before *as_of*, in order of first
         appearance (``.sort_index()`` sorts it), with the columns of
         ``FEATURE_COLUMNS``. An empty input gives an empty frame with the same
         columns and dtypes. A frame not given counts as an empty one.
