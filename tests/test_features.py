@@ -316,6 +316,24 @@ def test_spend_windows_use_calendar_months_clipped_to_month_end() -> None:
     assert f.loc["a", "spend_prev_3m"] == 9.0
 
 
+@pytest.mark.parametrize("dtype", ["object", "string[python]", "int64", "string[pyarrow]", "str"])
+def test_index_keeps_the_customer_column_dtype(dtype: str) -> None:
+    if "pyarrow" in dtype:
+        pytest.importorskip("pyarrow")
+    ids = [7, 3, 7, 9] if dtype == "int64" else ["7", "3", "7", "9"]
+    tx = pd.DataFrame(
+        {
+            "buyer": pd.Series(ids, dtype=dtype),
+            "at": [ts("2025-01-01"), ts("2025-01-02"), ts("2025-01-03"), ts("2025-03-01")],
+            "paid": [1.0, 2.0, 4.0, 8.0],
+        }
+    )
+    f = features(tx, as_of="2025-02-01", **NAMES)  # customer 9 only buys later
+    assert f.index.dtype == tx["buyer"].dtype
+    assert f.index.tolist() == ids[:2]
+    assert f["total_spend"].tolist() == [5.0, 2.0]
+
+
 def test_integer_and_categorical_customer_ids() -> None:
     tx = frame(
         [(7, ts("2025-01-01"), 1.0), (3, ts("2025-01-02"), 2.0), (7, ts("2025-01-03"), 4.0)],
