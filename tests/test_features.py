@@ -571,3 +571,18 @@ def test_polars_and_pyarrow_input_give_the_pandas_result(library: str) -> None:
     pd.testing.assert_frame_equal(
         got.reset_index(drop=True), want.reset_index(drop=True), check_dtype=False
     )
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 256])
+def test_chunked_kernels_give_the_same_result(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    """Row-sized work runs in chunks (1M rows); chunk boundaries change nothing, bit for bit."""
+    from crmkit._synthetic import synthetic_transactions
+    from crmkit.scoring import _factorize, _kernels
+
+    tx = synthetic_transactions(3_000, 400, seed=5)
+    tx.loc[::11, "settlement"] = None
+    kwargs: dict[str, Any] = {"as_of": "2024-10-15", "date": "date", "settlement": "settlement"}
+    whole = features(tx, **kwargs)
+    monkeypatch.setattr(_kernels, "_CHUNK", chunk)
+    monkeypatch.setattr(_factorize, "_CHUNK", chunk)
+    pd.testing.assert_frame_equal(features(tx, **kwargs), whole, check_exact=True)

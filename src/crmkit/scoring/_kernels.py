@@ -101,6 +101,71 @@ def latest_mean(codes: Codes, n: int, ticks: Ints, values: Floats) -> Floats:
     return out
 
 
+def _chunks(rows: int) -> list[tuple[int, int]]:
+    return [(start, min(start + _CHUNK, rows)) for start in range(0, rows, _CHUNK)]
+
+
+def _occasions(
+    codes: Codes, n: int, ticks: Ints, per_day: int, first: Ints, last: Ints, *, key: Ints
+) -> tuple[Ints, Ints]:
+    """Distinct purchase days and distinct calendar months per customer.
+
+    One sort of the key ``customer * span + day`` (the ignored customer ``n``
+    sorts last); the sorted keys are de-duplicated in place, and the distinct
+    (customer, day) pairs, in customer order, are counted a chunk at a time.
+    *first* and *last* are the per-customer first and last ticks (``n + 1`` bins);
+    *key* is a row-sized ``int64`` buffer to work in.
+    """
+    days = np.zeros(n + 1, dtype=np.int64)
+    months = np.zeros(n + 1, dtype=np.int64)
+    rows = len(codes)
+    if not rows:
+        return days[:n], months[:n]
+    low = int(first.min()) // per_day
+    span = int(last.max()) // per_day - low + 1
+    if (n + 1) * span >= INT64_MAX // 2:  # only for dates far outside 1677-2262
+        raise ValueError("purchase dates span too many days for an int64 (customer, day) key")
+    for start, stop in _chunks(rows):
+        part = key[start:stop]
+        np.floor_divide(ticks[start:stop], per_day, out=part)
+        part -= low
+        part += codes[start:stop] * span
+    key.sort()
+    # De-duplicate in place: a chunk's distinct keys move to the front (never past
+    # unread keys, as a chunk has no more distinct keys than rows).
+    distinct = 0
+    previous = -1  # keys are >= 0
+    for start, stop in _chunks(rows):
+        part = key[start:stop]
+        new = np.empty(len(part), dtype=bool)
+        new[0] = part[0] != previous
+        np.not_equal(part[1:], part[:-1], out=new[1:])
+        previous = int(part[-1])
+        kept = part[new]
+        key[distinct : distinct + len(kept)] = kept
+        distinct += len(kept)
+    occasions = key[: int(np.searchsorted(key[:distinct], n * span))]
+    # Each day's calendar month, by table lookup; a month starts where the
+    # customer or the month changes (occasions are sorted by customer, then day).
+    month_of_day = (
+        np.arange(low, low + span).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    )
+    previous_customer = -1
+    previous_month = INT64_MIN
+    for start, stop in _chunks(len(occasions)):
+        part = occasions[start:stop]
+        customer = part // span
+        month = month_of_day[part - customer * span]
+        starts = np.empty(len(part), dtype=bool)
+        starts[0] = customer[0] != previous_customer or month[0] != previous_month
+        np.not_equal(month[1:], month[:-1], out=starts[1:])
+        starts[1:] |= customer[1:] != customer[:-1]
+        previous_customer, previous_month = int(customer[-1]), int(month[-1])
+        np.add.at(days, customer, 1)
+        np.add.at(months, customer[starts], 1)  # (bool weights would leave add.at's fast path)
+    return days[:n], months[:n]
+
+
 def purchase_kernel(
     codes: Codes,
     n: int,
@@ -171,57 +236,8 @@ def purchase_kernel(
     np.multiply(amounts, flag, out=scratch)
     repeat_spend = weighted_sums(codes, n, scratch)
 
-    # Distinct (customer, day) pairs: one sort of the key customer * span + day.
-    if rows:
-        np.floor_divide(ticks, per_day, out=work)
-        low = int(work.min())
-        span = int(work.max()) - low + 1
-        if bins * span >= INT64_MAX // 2:  # only for dates far outside 1677-2262
-            raise ValueError("purchase dates span too many days for an int64 (customer, day) key")
-        work -= low
-        for start in range(0, rows, _CHUNK):
-            stop = min(start + _CHUNK, rows)
-            work[start:stop] += codes[start:stop] * span
-        work.sort()
-        flag[0] = True
-        np.not_equal(work[1:], work[:-1], out=flag[1:])
-        # The distinct keys, sorted (the ignored customer n comes last); their
-        # customers go to the work buffer.
-        del scratch  # (its memory goes to the distinct keys instead)
-        occasions = work[flag]
-        del flag
-        distinct = int(np.searchsorted(occasions, n * span))
-        occasions = occasions[:distinct]
-        occasion_code = np.floor_divide(occasions, span, out=work[:distinct])
-        # Turn each key into the calendar month of its day, in place, by table lookup.
-        month_of_day = (
-            np.arange(low, low + span)
-            .astype("datetime64[D]")
-            .astype("datetime64[M]")
-            .astype(np.int64)
-        )
-        for start in range(0, len(occasions), _CHUNK):
-            stop = min(start + _CHUNK, len(occasions))
-            part = occasions[start:stop]
-            part -= occasion_code[start:stop] * span
-            np.take(month_of_day, part, out=part, mode="clip")
-        month = occasions
-    else:
-        occasion_code = np.empty(0, dtype=np.int64)
-        month = np.empty(0, dtype=np.int64)
-    days = np.bincount(occasion_code, minlength=n).astype(np.int64, copy=False)
-    # Distinct calendar months: occasions are sorted by (customer, day), so a month
-    # starts where the customer or the month changes; count the starts per customer.
-    month_start = np.ones(len(month), dtype=bool)
-    if len(month) > 1:
-        np.not_equal(month[1:], month[:-1], out=month_start[1:])
-        month_start[1:] |= occasion_code[1:] != occasion_code[:-1]
-    # Each customer's occasions are one run of the sorted occasions: its month count
-    # is the rise of the running count of month starts over its run.
-    starts_so_far = np.zeros(len(month) + 1, dtype=np.int64)
-    np.cumsum(month_start, out=starts_so_far[1:])
-    run_end = np.cumsum(days)
-    months = starts_so_far[run_end] - starts_so_far[run_end - days]
+    del scratch, flag
+    days, months = _occasions(codes, n, ticks, per_day, first, last, key=work)
 
     return {
         "count": count,
