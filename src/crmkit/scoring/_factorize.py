@@ -158,17 +158,18 @@ def _many_objects(objects: npt.NDArray[np.object_], pointers: npt.NDArray[np.int
     #    one sort of (first row, value) packed into an int64.
     known = value_of_group >= 0
     n_values = int(value_of_group.max()) + 1 if len(value_of_group) else 0
-    if n_values == int(known.sum()):  # one group per value
-        first_seen = np.full(n_values, n, dtype=np.int64)
-        first_seen[value_of_group[known]] = first_row[known]
-    else:
-        first_seen = np.full(n_values, n, dtype=np.int64)
-        np.minimum.at(first_seen, value_of_group[known], first_row[known])
+    first_seen = np.full(n_values, n, dtype=np.int64)
+    np.minimum.at(first_seen, value_of_group[known], first_row[known])
     value_bits = max(n_values - 1, 1).bit_length()
-    order = first_seen << value_bits
-    order |= np.arange(n_values, dtype=np.int64)
-    order.sort()
-    value_order = order & ((1 << value_bits) - 1)
+    if value_bits + row_bits > 62:  # (beyond two billion rows)
+        value_order = np.argsort(first_seen, kind="stable")
+        first_seen = first_seen[value_order]
+    else:
+        packed_order = first_seen << value_bits
+        packed_order |= np.arange(n_values, dtype=np.int64)
+        packed_order.sort()
+        value_order = packed_order & ((1 << value_bits) - 1)
+        first_seen = packed_order >> value_bits
     rank = np.empty(n_values, dtype=np.intp)
     rank[value_order] = np.arange(n_values, dtype=np.intp)
     relabel = np.full(len(group_start), -1, dtype=np.intp)
@@ -183,8 +184,7 @@ def _many_objects(objects: npt.NDArray[np.object_], pointers: npt.NDArray[np.int
         group += group_before
         group_before = int(group[-1])
         codes[rows[lo:hi]] = relabel[group]
-    order >>= value_bits  # the first rows, in value order
-    return codes, order.astype(np.intp, copy=False), None
+    return codes, first_seen.astype(np.intp, copy=False), None
 
 
 def _distinct_strings(objects: npt.NDArray[np.object_]) -> Codes | None:
