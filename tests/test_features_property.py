@@ -200,6 +200,45 @@ def _assert_first_rows(series: pd.Series[Any], expected_codes: npt.NDArray[np.in
     assert first.tolist() == [int(np.argmax(expected_codes == k)) for k in range(n_uniques)]
 
 
+_SHORT_TEXT = st.one_of(
+    st.text(max_size=8),  # 7 bytes or fewer, or more (non-ASCII characters take several)
+    st.sampled_from(["", "a", "a\x00", "abcdefgh", "é"]),
+    st.none(),
+)
+_EIGHT_BYTES = st.text(alphabet="ab\x00é", min_size=4, max_size=8).filter(
+    lambda text: len(text.encode()) == 8
+)
+
+
+@given(
+    values=st.one_of(st.lists(_SHORT_TEXT, max_size=40), st.lists(_EIGHT_BYTES, max_size=40)),
+    dtype=st.sampled_from(["string[pyarrow]", "str"]),
+)
+def test_fast_factorize_of_arrow_strings_is_pandas_factorize(
+    values: list[str | None], dtype: str
+) -> None:
+    pytest.importorskip("pyarrow")
+    whole = pd.Series(values, dtype=dtype)
+    if whole.dtype == object:  # "str" is object on pandas 2
+        return
+    # Also a slice (an Arrow array with an offset) and two chunks.
+    for series in (whole, whole.iloc[1:], pd.concat([whole, whole.iloc[::-1]])):
+        codes, uniques = factorize(series)
+        expected_codes, expected_uniques = pd.factorize(series)
+        assert codes.tolist() == expected_codes.tolist()
+        assert list(uniques) == list(expected_uniques)
+        _assert_first_rows(series, expected_codes)
+
+
+def test_short_arrow_strings_take_the_integer_path() -> None:
+    pytest.importorskip("pyarrow")
+    from crmkit.scoring._factorize import _arrow_keys
+
+    assert _arrow_keys(pd.Series(["c0000001", "c0000002"], dtype="string[pyarrow]")) is not None
+    assert _arrow_keys(pd.Series(["a", None, "bcd"], dtype="string[pyarrow]")) is not None
+    assert _arrow_keys(pd.Series(["a", "123456789"], dtype="string[pyarrow]")) is None
+
+
 def test_features_one_without_activity_is_empty() -> None:
     one = features_one([], as_of=date(2025, 1, 1))
     assert one["purchase_count"] == 0

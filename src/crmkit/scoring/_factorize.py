@@ -209,6 +209,68 @@ def _distinct_strings(objects: npt.NDArray[np.object_]) -> Codes | None:
     return codes
 
 
+_SHORT = 7
+_NULL_KEY = np.uint64(0xFF << 56)  # no key of a string of 7 bytes or fewer has this top byte
+
+
+def _arrow_keys(
+    values: pd.Series[Any],
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]] | None:
+    """Arrow strings of at most 8 bytes as ``uint64`` keys equal exactly when the strings are.
+
+    Strings of 7 bytes or fewer are their bytes plus their length in the top
+    byte; a column of strings of exactly 8 bytes (no nulls) is its bytes. Null
+    rows get ``_NULL_KEY`` and are flagged in the mask. None for anything else.
+    """
+    import pyarrow as pa
+
+    array = pa.array(values)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return None
+    _, offset_buffer, data_buffer = array.buffers()
+    offset_type = np.int32 if pa.types.is_string(array.type) else np.int64
+    offsets = np.frombuffer(offset_buffer, dtype=offset_type)[
+        array.offset : array.offset + len(array) + 1
+    ].astype(np.int64)
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else None
+    lengths = np.diff(offsets)
+    nulls = array.is_null().to_numpy(zero_copy_only=False)
+    longest = int(lengths.max())
+    if data is None or longest == 0:
+        return None
+    if longest == 8 and bool((lengths == 8).all()) and not nulls.any():
+        start = int(offsets[0])
+        return data[start : start + 8 * len(lengths)].view("<u8").copy(), nulls
+    if longest > _SHORT:
+        return None
+    keys = lengths.astype(np.uint64) << np.uint64(56)
+    last = len(data) - 1
+    for k in range(longest):
+        byte = data[np.minimum(offsets[:-1] + k, last)].astype(np.uint64)
+        byte *= lengths > k
+        byte <<= np.uint64(8 * k)
+        keys |= byte
+    keys[nulls] = _NULL_KEY
+    return keys, nulls
+
+
+def _arrow_strings(values: pd.Series[Any]) -> _Found | None:
+    """Factorise short Arrow strings as integers (a hash table of integers, not of strings)."""
+    found = _arrow_keys(values)
+    if found is None:
+        return None
+    keys, nulls = found
+    codes, _ = pd.factorize(keys)
+    codes = codes.astype(np.intp, copy=False)
+    if nulls.any():  # the null key has a code of its own: drop it and renumber the later ones
+        null_code = int(codes[int(np.argmax(nulls))])
+        codes[codes > null_code] -= 1
+        codes[nulls] = -1
+    return codes, _first_appearances(codes), None
+
+
 def _find(values: pd.Series[Any]) -> _Found:
     dtype = values.dtype
     if pd.api.types.is_object_dtype(dtype) or (
@@ -217,6 +279,13 @@ def _find(values: pd.Series[Any]) -> _Found:
         objects = values.to_numpy(dtype=object)
         if len(objects) > 0:
             return _factorize_objects(objects)
+    elif len(values) and (
+        (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow")
+        or (isinstance(dtype, pd.ArrowDtype) and dtype.kind in "OU")
+    ):
+        found = _arrow_strings(values)
+        if found is not None:
+            return found
     return _pandas(values)
 
 
@@ -232,7 +301,7 @@ def factorize(values: pd.Series[Any]) -> tuple[Codes, npt.NDArray[Any]]:
     """
     codes, first, uniques = _find(values)
     if uniques is None:
-        uniques = values.to_numpy(dtype=object)[first]
+        uniques = values.take(first).to_numpy(dtype=object)
     return codes, uniques
 
 
