@@ -54,6 +54,27 @@ def time_it(fn: Callable[[], Any], *, repeat: int = 5, warmup: int = 1) -> Timin
     return Timing(runs)
 
 
+def alternating(
+    fns: dict[Any, Callable[[], Any]], *, repeat: int = 5, warmup: int = 1
+) -> dict[Any, Timing]:
+    """Time several functions in alternation: *repeat* rounds, each running every one once.
+
+    Drift in the machine's speed (other tenants, memory state) then falls on
+    all of them alike, which matters when their times are compared.
+    """
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    runs: dict[Any, list[float]] = {key: [] for key in fns}
+    for _ in range(repeat):
+        for key, fn in fns.items():
+            gc.collect()
+            t0 = time.perf_counter()
+            fn()
+            runs[key].append(time.perf_counter() - t0)
+    return {key: Timing(times) for key, times in runs.items()}
+
+
 def time_per_call(fn: Callable[[], Any], *, number: int, repeat: int = 7) -> Timing:
     """Seconds per call of a fast function, from *repeat* loops of *number* calls."""
     for _ in range(min(number, 1000)):
