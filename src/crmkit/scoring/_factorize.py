@@ -210,7 +210,10 @@ def _distinct_strings(objects: npt.NDArray[np.object_]) -> Codes | None:
 
 
 _SHORT = 7
-_NULL_KEY = np.uint64(0xFF << 56)  # no key of a string of 7 bytes or fewer has this top byte
+_NULL_KEY = np.uint64(0xFF << 56)
+_MIX = np.uint64(
+    0x9E3779B97F4A7C15
+)  # odd (2**64 / the golden ratio)  # no key of a string of 7 bytes or fewer has this top byte
 
 
 def _arrow_keys(
@@ -262,6 +265,10 @@ def _arrow_strings(values: pd.Series[Any]) -> _Found | None:
     if found is None:
         return None
     keys, nulls = found
+    # Multiplying by an odd constant is a bijection of the 64-bit integers, so equal
+    # keys stay equal; it spreads structured keys (ASCII digits, a constant prefix)
+    # over pandas' hash table, which hashes integers weakly.
+    keys *= _MIX
     codes, _ = pd.factorize(keys)
     codes = codes.astype(np.intp, copy=False)
     if nulls.any():  # the null key has a code of its own: drop it and renumber the later ones
