@@ -212,13 +212,16 @@ _EIGHT_BYTES = st.text(alphabet="ab\x00é", min_size=4, max_size=8).filter(
 
 @given(
     values=st.one_of(st.lists(_SHORT_TEXT, max_size=40), st.lists(_EIGHT_BYTES, max_size=40)),
-    dtype=st.sampled_from(["string[pyarrow]", "str"]),
+    dtype=st.sampled_from(["string[pyarrow]", "str", "arrow string", "arrow large_string"]),
 )
 def test_fast_factorize_of_arrow_strings_is_pandas_factorize(
     values: list[str | None], dtype: str
 ) -> None:
-    pytest.importorskip("pyarrow")
-    whole = pd.Series(values, dtype=dtype)
+    pa = pytest.importorskip("pyarrow")
+    arrow_types = {"arrow string": pa.string(), "arrow large_string": pa.large_string()}
+    whole = pd.Series(
+        values, dtype=pd.ArrowDtype(arrow_types[dtype]) if dtype in arrow_types else dtype
+    )
     if whole.dtype == object:  # "str" is object on pandas 2
         return
     # Also a slice (an Arrow array with an offset) and two chunks.
@@ -231,11 +234,12 @@ def test_fast_factorize_of_arrow_strings_is_pandas_factorize(
 
 
 def test_short_arrow_strings_take_the_integer_path() -> None:
-    pytest.importorskip("pyarrow")
+    pa = pytest.importorskip("pyarrow")
     from crmkit.scoring._factorize import _arrow_keys
 
     assert _arrow_keys(pd.Series(["c0000001", "c0000002"], dtype="string[pyarrow]")) is not None
     assert _arrow_keys(pd.Series(["a", None, "bcd"], dtype="string[pyarrow]")) is not None
+    assert _arrow_keys(pd.Series(["a", None], dtype=pd.ArrowDtype(pa.string()))) is not None
     assert _arrow_keys(pd.Series(["a", "123456789"], dtype="string[pyarrow]")) is None
 
 
