@@ -577,7 +577,8 @@ def test_polars_and_pyarrow_input_give_the_pandas_result(library: str) -> None:
 def test_chunked_kernels_give_the_same_result(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
     """Row-sized work runs in chunks (1M rows); chunk boundaries change nothing, bit for bit."""
     from crmkit._synthetic import synthetic_transactions
-    from crmkit.scoring import _factorize, _kernels
+    from crmkit.core import _factorize
+    from crmkit.scoring import _kernels
 
     tx = synthetic_transactions(3_000, 400, seed=5)
     tx.loc[::11, "settlement"] = None

@@ -10,6 +10,17 @@ The front door: everything a user needs is importable from here.
 from typing import TYPE_CHECKING, Any
 
 from crmkit.config import Config, score_transactions
+from crmkit.core import (
+    AlreadyExistsError,
+    ConfigError,
+    ConflictError,
+    CrmkitError,
+    FrameError,
+    MissingColumnError,
+    NotFoundError,
+    StorageError,
+    ValidationError,
+)
 from crmkit.domain import (
     Activity,
     ActivityRepository,
@@ -39,17 +50,6 @@ from crmkit.domain import (
     check_refund,
     from_record,
     to_record,
-)
-from crmkit.errors import (
-    AlreadyExistsError,
-    ConfigError,
-    ConflictError,
-    CrmkitError,
-    FrameError,
-    MissingColumnError,
-    NotFoundError,
-    StorageError,
-    ValidationError,
 )
 from crmkit.expr import Formula, FormulaError, Table
 from crmkit.lifecycle import (

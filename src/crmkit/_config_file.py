@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
-from crmkit.domain._config import ConfigReader, load_source
-from crmkit.domain._errors import ConfigError
-from crmkit.domain._values import FrozenDict
+from crmkit.core import ConfigError, ConfigReader, Definition
+from crmkit.domain import FrozenDict
 from crmkit.lifecycle import Lifecycle
 from crmkit.loyalty import EarningRules, TierTable
 from crmkit.scoring import ValueModel
@@ -61,7 +60,7 @@ def _frozen_rules(rule_sets: Mapping[str, SegmentRules]) -> FrozenDict[str, Segm
 
 
 @attrs.frozen(kw_only=True)
-class Config:
+class Config(Definition):
     """One configuration for the whole job, loaded from one TOML (or JSON) file.
 
     Sections (each optional, each exactly what its own loader accepts):
@@ -120,6 +119,8 @@ class Config:
         ^
     """
 
+    definition_name: ClassVar[str] = "configuration"
+
     value: ValueModel | None = None
     segments: FrozenDict[str, SegmentRules] = attrs.field(factory=dict, converter=_frozen_rules)
     lifecycle: Lifecycle | None = None
@@ -169,18 +170,6 @@ class Config:
             tiers=tiers,
             source=source,
         )
-
-    @classmethod
-    def from_toml(cls, source: str | bytes | Any) -> Config:
-        """Build the configuration from TOML text or a ``.toml`` file path (see :meth:`from_dict`)."""
-        data, origin = load_source(source, "toml")
-        return cls.from_dict(data, source=origin)
-
-    @classmethod
-    def from_json(cls, source: str | bytes | Any) -> Config:
-        """Build the configuration from JSON text or a ``.json`` file path (see :meth:`from_dict`)."""
-        data, origin = load_source(source, "json")
-        return cls.from_dict(data, source=origin)
 
     @classmethod
     def load(cls, path: Any) -> Config:

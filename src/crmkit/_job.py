@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from crmkit._config_file import Config
+from crmkit.core import parse_as_of
 from crmkit.lifecycle import Lifecycle
 from crmkit.scoring import ValueModel, features
-from crmkit.scoring._time import parse_as_of
 
 __all__ = ["JobResult", "score_transactions"]
 

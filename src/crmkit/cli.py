@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from crmkit.errors import ConfigError, CrmkitError
+from crmkit.core import ConfigError, CrmkitError
 
 __all__ = ["main"]
 

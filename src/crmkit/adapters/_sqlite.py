@@ -27,6 +27,14 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 import attrs
 
+from crmkit.core import (
+    AlreadyExistsError,
+    ConflictError,
+    NotFoundError,
+    StorageError,
+    ValidationError,
+    to_optional_utc,
+)
 from crmkit.domain import (
     Activity,
     ActivityRepository,
@@ -38,20 +46,15 @@ from crmkit.domain import (
     Record,
     Refund,
     RewritableActivityRepository,
+    check_activity,
+    check_batch_size,
+    check_entity,
     check_refund,
+    check_refund_owner,
+    check_rewrite,
     from_record,
     to_record,
 )
-from crmkit.domain._activities import check_refund_owner, check_rewrite
-from crmkit.domain._errors import (
-    AlreadyExistsError,
-    ConflictError,
-    NotFoundError,
-    StorageError,
-    ValidationError,
-)
-from crmkit.domain._memory import check_activity, check_batch_size, check_entity
-from crmkit.domain._values import to_optional_utc
 
 __all__ = [
     "SCHEMA_VERSION",

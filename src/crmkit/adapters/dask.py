@@ -50,13 +50,17 @@ import pandas as pd
 
 import crmkit
 from crmkit.adapters.frames import to_pandas
-from crmkit.errors import ValidationError
+from crmkit.core import (
+    AsOf,
+    ValidationError,
+    check_frame,
+    date_ticks,
+    factorize_first,
+    id_index,
+    parse_as_of,
+)
 from crmkit.lifecycle import Lifecycle
-from crmkit.scoring import ValueModel
-from crmkit.scoring._factorize import factorize_first
-from crmkit.scoring._features import TimeUnit, id_index
-from crmkit.scoring._frames import check_frame, date_ticks
-from crmkit.scoring._time import AsOf, parse_as_of
+from crmkit.scoring import TimeUnit, ValueModel
 from crmkit.segmentation import SegmentRules
 
 __all__ = ["POSITION", "features", "partition_by_customer", "score"]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from crmkit.domain._errors import CrmkitError, FrameError
+from crmkit.core import CrmkitError, FrameError
 
 __all__ = ["read_table", "write_table"]
 

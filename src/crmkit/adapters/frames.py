@@ -23,6 +23,6 @@ passed to it directly.
 
 from __future__ import annotations
 
-from crmkit.scoring._frames import to_pandas
+from crmkit.core import to_pandas
 
 __all__ = ["to_pandas"]

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from crmkit.domain._errors import CrmkitError, ValidationError
+from crmkit.core import CrmkitError, ValidationError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -200,7 +200,7 @@ def rfm_grid(
     frame = _frame(scores, "scores")
     missing = [c for c in (recency, frequency, value) if c is not None and c not in frame]
     if missing:
-        from crmkit.domain._errors import MissingColumnError
+        from crmkit.core import MissingColumnError
 
         raise MissingColumnError(missing, [str(c) for c in frame.columns])
     if value is None:

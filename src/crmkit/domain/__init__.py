@@ -4,6 +4,7 @@ It imports nothing else of crmkit; every other layer may import it.
 """
 
 from crmkit.domain._activities import (
+    ACTIVITY_TYPES,
     Activity,
     ActivityBase,
     Complaint,
@@ -13,6 +14,7 @@ from crmkit.domain._activities import (
     Refund,
     SurveyResponse,
     check_refund,
+    check_refund_owner,
     check_rewrite,
     refundable_amount,
 )
@@ -22,8 +24,11 @@ from crmkit.domain._memory import (
     InMemoryActivityRepository,
     InMemoryContactRepository,
     InMemoryCustomerRepository,
+    check_activity,
+    check_batch_size,
+    check_entity,
 )
-from crmkit.domain._record import Record, personal_fields
+from crmkit.domain._record import Record, check, personal_fields, personal_repr
 from crmkit.domain._repositories import (
     ActivityRepository,
     ContactRepository,
@@ -31,6 +36,7 @@ from crmkit.domain._repositories import (
     RewritableActivityRepository,
 )
 from crmkit.domain._values import (
+    EMAIL_PATTERN,
     Channel,
     ComplaintStatus,
     CustomerKind,
@@ -40,9 +46,23 @@ from crmkit.domain._values import (
     SettlementMethod,
     Severity,
     SurveyScale,
+    check_id,
+    check_optional_id,
+    check_optional_text,
+    check_text,
+    is_storable,
+    normalize_email,
+    normalize_phone,
+    to_enum,
+    to_fraction,
+    to_frozen_dict,
+    to_money,
+    to_optional_money,
 )
 
 __all__ = [
+    "ACTIVITY_TYPES",
+    "EMAIL_PATTERN",
     "Activity",
     "ActivityBase",
     "ActivityRepository",
@@ -72,10 +92,28 @@ __all__ = [
     "Severity",
     "SurveyResponse",
     "SurveyScale",
+    "check",
+    "check_activity",
+    "check_batch_size",
+    "check_entity",
+    "check_id",
+    "check_optional_id",
+    "check_optional_text",
     "check_refund",
+    "check_refund_owner",
     "check_rewrite",
+    "check_text",
     "from_record",
+    "is_storable",
+    "normalize_email",
+    "normalize_phone",
     "personal_fields",
+    "personal_repr",
     "refundable_amount",
+    "to_enum",
+    "to_fraction",
+    "to_frozen_dict",
+    "to_money",
+    "to_optional_money",
     "to_record",
 ]

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import attrs
 
-from crmkit.domain._errors import ValidationError
+from crmkit.core import ValidationError, to_optional_utc, to_utc
 from crmkit.domain._record import Record, check, personal_fields, personal_repr
 from crmkit.domain._values import (
     Channel,
@@ -28,11 +28,10 @@ from crmkit.domain._values import (
     check_optional_text,
     to_enum,
     to_money,
-    to_optional_utc,
-    to_utc,
 )
 
 __all__ = [
+    "ACTIVITY_TYPES",
     "Activity",
     "ActivityBase",
     "Complaint",

@@ -15,9 +15,9 @@ from typing import Any
 
 import attrs
 
+from crmkit.core import ValidationError
 from crmkit.domain._activities import ACTIVITY_TYPES
 from crmkit.domain._entities import Consent, Contact, Customer, Membership
-from crmkit.domain._errors import ValidationError
 from crmkit.domain._record import Record
 from crmkit.domain._values import FrozenDict
 

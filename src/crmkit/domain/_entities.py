@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from crmkit.domain._errors import ValidationError
+from crmkit.core import ValidationError, to_optional_utc, to_utc
 from crmkit.domain._record import Record, check, personal_repr
 from crmkit.domain._values import (
     Channel,
@@ -24,8 +24,6 @@ from crmkit.domain._values import (
     to_fraction,
     to_frozen_dict,
     to_optional_money,
-    to_optional_utc,
-    to_utc,
 )
 
 __all__ = ["Consent", "Contact", "Customer", "Membership"]

@@ -14,6 +14,13 @@ from typing import Generic, TypeVar
 
 import attrs
 
+from crmkit.core import (
+    AlreadyExistsError,
+    ConflictError,
+    NotFoundError,
+    ValidationError,
+    to_optional_utc,
+)
 from crmkit.domain._activities import (
     ACTIVITY_TYPES,
     Activity,
@@ -24,13 +31,14 @@ from crmkit.domain._activities import (
     check_rewrite,
 )
 from crmkit.domain._entities import Contact, Customer
-from crmkit.domain._errors import AlreadyExistsError, ConflictError, NotFoundError, ValidationError
-from crmkit.domain._values import to_optional_utc
 
 __all__ = [
     "InMemoryActivityRepository",
     "InMemoryContactRepository",
     "InMemoryCustomerRepository",
+    "check_activity",
+    "check_batch_size",
+    "check_entity",
 ]
 
 _T = TypeVar("_T", Customer, Contact)

@@ -12,14 +12,14 @@ import enum
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, date, datetime
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar, overload
 
-from crmkit.domain._errors import ValidationError, did_you_mean
+from crmkit.core import FrozenDict, ValidationError, did_you_mean
 
 __all__ = [
+    "EMAIL_PATTERN",
     "Channel",
     "ComplaintStatus",
     "CustomerKind",
@@ -29,6 +29,18 @@ __all__ = [
     "SettlementMethod",
     "Severity",
     "SurveyScale",
+    "check_id",
+    "check_optional_id",
+    "check_optional_text",
+    "check_text",
+    "is_storable",
+    "normalize_email",
+    "normalize_phone",
+    "to_enum",
+    "to_fraction",
+    "to_frozen_dict",
+    "to_money",
+    "to_optional_money",
 ]
 
 
@@ -106,51 +118,13 @@ class SurveyScale(enum.StrEnum):
         return (1, 5) if self is SurveyScale.CSAT else (0, 10)
 
 
-_K = TypeVar("_K")
-_V = TypeVar("_V")
-
-
-class FrozenDict(Mapping[_K, _V]):
-    """An immutable, hashable mapping (used for free-form profile attributes).
-
-    >>> attrs_ = FrozenDict({"vip": True, "region": "north"})
-    >>> attrs_["region"]
-    'north'
-    >>> attrs_ == {"region": "north", "vip": True}
-    True
-    """
-
-    __slots__ = ("_data", "_hash")
-
-    def __init__(self, data: Mapping[_K, _V] | Iterable[tuple[_K, _V]] = ()) -> None:
-        self._data: dict[_K, _V] = dict(data)
-        self._hash: int | None = None
-
-    def __getitem__(self, key: _K) -> _V:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[_K]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __hash__(self) -> int:
-        if self._hash is None:
-            self._hash = hash(frozenset(self._data.items()))
-        return self._hash
-
-    def __repr__(self) -> str:
-        return f"FrozenDict({self._data!r})"
-
-
 # ---------------------------------------------------------------- converters
 # Each converter takes the field name so that errors can name it.
 
 _ID_MAX = 200
 
 
-def _storable(text: str) -> bool:
+def is_storable(text: str) -> bool:
     """Whether *text* has no control characters and no lone surrogates.
 
     Ids are keys in every store: a lone surrogate cannot be encoded as UTF-8
@@ -171,7 +145,7 @@ def check_id(field: str, value: object) -> str:
         or not value
         or value != value.strip()
         or len(value) > _ID_MAX
-        or not _storable(value)
+        or not is_storable(value)
     ):
         raise ValidationError(
             field,
@@ -207,56 +181,6 @@ def check_text(field: str, value: object, *, personal: bool = False, max_len: in
 def check_optional_text(field: str, value: object, *, personal: bool = False) -> str | None:
     """Like :func:`check_text`, allowing ``None``."""
     return None if value is None else check_text(field, value, personal=personal)
-
-
-def to_utc(field: str, value: object) -> datetime:
-    """Return an aware datetime in UTC; reject naive datetimes, accept ISO 8601 strings."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValidationError(
-                field, expected="an ISO 8601 timestamp with a UTC offset", got=value
-            ) from None
-    if not isinstance(value, datetime):
-        hint = "a date is not a timestamp; use datetime(y, m, d, tzinfo=UTC)"
-        raise ValidationError(
-            field,
-            expected="a timezone-aware datetime",
-            got=value,
-            hint=hint if isinstance(value, date) else None,
-        )
-    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
-        raise ValidationError(
-            field,
-            expected="a timezone-aware datetime",
-            got=value,
-            hint="naive datetimes are rejected; attach a zone, e.g. datetime(..., tzinfo=UTC)",
-        )
-    try:
-        value = value.astimezone(UTC)
-    except OverflowError:
-        raise ValidationError(
-            field, expected="a timestamp whose UTC time is within years 1-9999", got=value
-        ) from None
-    # pandas.Timestamp is a datetime subclass; store the plain type so records compare equal.
-    if type(value) is not datetime:
-        value = datetime(
-            value.year,
-            value.month,
-            value.day,
-            value.hour,
-            value.minute,
-            value.second,
-            value.microsecond,
-            tzinfo=UTC,
-        )
-    return value
-
-
-def to_optional_utc(field: str, value: object) -> datetime | None:
-    """Like :func:`to_utc`, allowing ``None``."""
-    return None if value is None else to_utc(field, value)
 
 
 def to_money(field: str, value: object, *, allow_none: bool = False) -> Decimal:
@@ -332,7 +256,9 @@ def to_fraction(field: str, value: object) -> float | None:
     return share
 
 
-_EMAIL = re.compile(r"^[^@\s]+@([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+EMAIL_PATTERN = re.compile(
+    r"^[^@\s]+@([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
 
 
 def normalize_email(field: str, value: object) -> str | None:
@@ -347,7 +273,7 @@ def normalize_email(field: str, value: object) -> str | None:
     if not isinstance(value, str):
         raise ValidationError(field, expected="an email address", got=value, personal=True)
     email = value.strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email):
+    if len(email) > 254 or not EMAIL_PATTERN.match(email):
         raise ValidationError(
             field, expected="an email address like name@example.com", got=value, personal=True
         )

@@ -19,7 +19,7 @@ See the formula language reference for the grammar, the functions, the null
 rules and the limits.
 """
 
-from crmkit.expr._errors import FormulaError
+from crmkit.core import FormulaError
 from crmkit.expr._formula import Formula
 from crmkit.expr._functions import (
     DEFAULT_FUNCTIONS,

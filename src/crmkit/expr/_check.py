@@ -16,7 +16,7 @@ from typing import Any, Final, cast
 
 import attrs
 
-from crmkit.domain._errors import Problem, did_you_mean
+from crmkit.core import Problem, did_you_mean
 from crmkit.expr._functions import Function, FunctionRegistry, NullAwareFunction
 from crmkit.expr._nodes import (
     BOOL,

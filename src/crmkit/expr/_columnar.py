@@ -25,7 +25,7 @@ from typing import Any, Final, cast
 import numpy as np
 import pandas as pd
 
-from crmkit.domain._errors import FrameError
+from crmkit.core import FrameError
 from crmkit.expr._functions import BUILTIN_FUNCTIONS, Function, FunctionRegistry, NullAwareFunction
 from crmkit.expr._nodes import (
     BOOL,

@@ -10,7 +10,8 @@ from typing import Any, overload
 import numpy as np
 import pandas as pd
 
-from crmkit.domain._errors import (
+from crmkit.core import (
+    FormulaError,
     FrameError,
     MissingColumnError,
     Problem,
@@ -19,7 +20,6 @@ from crmkit.domain._errors import (
 )
 from crmkit.expr._check import NameType, check, normalize_schema
 from crmkit.expr._columnar import compile_columnar, read_column, to_masked, to_series
-from crmkit.expr._errors import FormulaError
 from crmkit.expr._functions import DEFAULT_FUNCTIONS, FunctionRegistry
 from crmkit.expr._nodes import NUMBER, Node, Value, transform, unparse
 from crmkit.expr._parse import parse, sorted_problems

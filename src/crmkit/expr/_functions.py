@@ -23,7 +23,7 @@ from typing import Any, Final
 import attrs
 import numpy as np
 
-from crmkit.domain._errors import ValidationError
+from crmkit.core import ValidationError
 
 __all__ = [
     "BUILTINS",

@@ -20,8 +20,7 @@ from typing import Any, Final, Literal, cast
 
 import attrs
 
-from crmkit.domain._errors import Problem
-from crmkit.expr._errors import FormulaError
+from crmkit.core import FormulaError, Problem
 from crmkit.expr._nodes import (
     BOOL,
     NUMBER,

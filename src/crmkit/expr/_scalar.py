@@ -18,7 +18,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from crmkit.domain._errors import ValidationError
+from crmkit.core import ValidationError
 from crmkit.expr._functions import BUILTIN_FUNCTIONS, Function, FunctionRegistry, NullAwareFunction
 from crmkit.expr._nodes import (
     BOOL,

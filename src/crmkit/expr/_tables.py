@@ -12,8 +12,8 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from crmkit.core import ConfigError, Problem
 from crmkit.domain import FrozenDict
-from crmkit.domain._errors import ConfigError, Problem
 
 __all__ = ["Key", "Table", "TableValue", "table_problems"]
 

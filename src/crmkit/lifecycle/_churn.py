@@ -9,7 +9,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from crmkit.domain._errors import ValidationError
+from crmkit.core import ValidationError
 from crmkit.expr import Formula
 from crmkit.lifecycle._definition import KNOWN_INPUTS, _columns_for, _with_derived
 

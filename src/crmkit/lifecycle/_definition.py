@@ -8,25 +8,25 @@ of a frame at once, with exactly the same result.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from crmkit.domain import FrozenDict
-from crmkit.domain._config import ConfigReader, load_source
-from crmkit.domain._errors import (
+from crmkit.core import (
+    ConfigReader,
+    Definition,
     FrameError,
     MissingColumnError,
     ValidationError,
     did_you_mean,
+    to_utc,
 )
-from crmkit.domain._values import to_utc
+from crmkit.domain import FrozenDict
 from crmkit.expr import Formula, FormulaError
 from crmkit.lifecycle._records import LifecycleTransition
 from crmkit.scoring import FEATURE_COLUMNS
@@ -179,7 +179,7 @@ def _state_problems(
 
 
 @attrs.frozen(init=False)
-class Lifecycle:
+class Lifecycle(Definition):
     """A lifecycle definition: states, an initial state, final states and guarded transitions.
 
     Build one from a dict, TOML or JSON (see the how-to "Define your own
@@ -232,6 +232,8 @@ class Lifecycle:
     ...         at="2025-01-31T00:00Z").stage
     'regular'
     """
+
+    definition_name: ClassVar[str] = "lifecycle"
 
     name: str
     version: str
@@ -423,18 +425,6 @@ class Lifecycle:
             description=description,
         )
 
-    @classmethod
-    def from_toml(cls, source: str | bytes | Any) -> Lifecycle:
-        """Build a definition from TOML text or a ``.toml`` file path (see :meth:`from_dict`)."""
-        data, origin = load_source(source, "toml")
-        return cls.from_dict(data, source=origin)
-
-    @classmethod
-    def from_json(cls, source: str | bytes | Any) -> Lifecycle:
-        """Build a definition from JSON text or a ``.json`` file path (see :meth:`from_dict`)."""
-        data, origin = load_source(source, "json")
-        return cls.from_dict(data, source=origin)
-
     def to_dict(self) -> dict[str, Any]:
         """The definition as a configuration mapping; ``from_dict(lc.to_dict()) == lc``.
 
@@ -468,10 +458,6 @@ class Lifecycle:
             trans[t.name] = spec
         out["transitions"] = trans
         return out
-
-    def to_json(self) -> str:
-        """The definition as JSON text (see :meth:`to_dict`)."""
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
 
     # ------------------------------------------------------------ presets
 

@@ -10,18 +10,18 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
 
-from crmkit.domain import FrozenDict, Record
-from crmkit.domain._errors import AlreadyExistsError, NotFoundError, ValidationError
-from crmkit.domain._record import check
-from crmkit.domain._values import check_id, check_text, to_utc
+from crmkit.core import AlreadyExistsError, NotFoundError, ValidationError, to_utc
+from crmkit.domain import FrozenDict, Record, check, check_id, check_text
 
 __all__ = [
     "InMemoryTransitionHistory",
     "LifecycleTransition",
     "RewritableTransitionHistory",
     "TransitionHistory",
+    "check_transition",
     "check_transition_rewrite",
     "check_window",
+    "plan_transition_rewrite",
 ]
 
 

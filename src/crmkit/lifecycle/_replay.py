@@ -17,8 +17,23 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from crmkit.core import (
+    DAYS_PER_MONTH,
+    NS_PER_DAY,
+    TICKS_PER_SECOND,
+    FrameError,
+    ValidationError,
+    amount_array,
+    check_frame,
+    date_ticks,
+    days_between_array,
+    did_you_mean,
+    factorize,
+    first_rows,
+    parse_as_of,
+    shift_months,
+)
 from crmkit.domain import FrozenDict
-from crmkit.domain._errors import FrameError, ValidationError, did_you_mean
 from crmkit.lifecycle._definition import (
     _DERIVED_FORMULAS,
     DERIVED,
@@ -28,16 +43,6 @@ from crmkit.lifecycle._definition import (
 )
 from crmkit.lifecycle._records import LifecycleTransition
 from crmkit.scoring import AsOf
-from crmkit.scoring._factorize import factorize
-from crmkit.scoring._frames import amount_array, check_frame, date_ticks, first_rows
-from crmkit.scoring._time import (
-    DAYS_PER_MONTH,
-    NS_PER_DAY,
-    TICKS_PER_SECOND,
-    days_between_array,
-    parse_as_of,
-    shift_months,
-)
 
 __all__ = ["REPLAY_INPUTS", "Replay", "replay"]
 

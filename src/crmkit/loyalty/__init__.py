@@ -16,6 +16,7 @@ The four promises (see the Loyalty concept page):
 10
 """
 
+from crmkit.core import CouponError, InsufficientPointsError
 from crmkit.loyalty._entries import (
     EntryKind,
     LedgerEntry,
@@ -23,12 +24,7 @@ from crmkit.loyalty._entries import (
     entry_from_record,
     idempotency_key,
 )
-from crmkit.loyalty._ledger import (
-    InsufficientPointsError,
-    Ledger,
-    ReversalPolicy,
-    expiry_entry,
-)
+from crmkit.loyalty._ledger import Ledger, ReversalPolicy, expiry_entry
 from crmkit.loyalty._repository import (
     Build,
     InMemoryLedgerRepository,
@@ -39,7 +35,6 @@ from crmkit.loyalty._repository import (
 from crmkit.loyalty._rewards import (
     Catalogue,
     Coupon,
-    CouponError,
     CouponRepository,
     CouponState,
     InMemoryCouponRepository,

@@ -18,17 +18,8 @@ from typing import Any, ClassVar
 
 import attrs
 
-from crmkit.domain import Record
-from crmkit.domain._errors import ValidationError
-from crmkit.domain._record import check
-from crmkit.domain._values import (
-    _storable,
-    check_id,
-    to_enum,
-    to_optional_money,
-    to_optional_utc,
-    to_utc,
-)
+from crmkit.core import ValidationError, to_optional_utc, to_utc
+from crmkit.domain import Record, check, check_id, is_storable, to_enum, to_optional_money
 
 __all__ = [
     "EntryKind",
@@ -76,7 +67,7 @@ def _points(field: str, value: object) -> int:
 
 
 def _part(field: str, value: object) -> str:
-    if not isinstance(value, str) or len(value) > 1000 or (value and not _storable(value)):
+    if not isinstance(value, str) or len(value) > 1000 or (value and not is_storable(value)):
         raise ValidationError(
             field, expected="a string of at most 1000 printable characters", got=value
         )

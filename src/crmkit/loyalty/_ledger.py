@@ -16,12 +16,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from crmkit.domain._errors import CrmkitError, NotFoundError, ValidationError
-from crmkit.domain._values import to_enum, to_optional_money, to_utc
+from crmkit.core import InsufficientPointsError, NotFoundError, ValidationError, to_utc
+from crmkit.domain import to_enum, to_optional_money
 from crmkit.loyalty._entries import EntryKind, LedgerEntry, Lot, idempotency_key
 from crmkit.loyalty._repository import LedgerRepository, LedgerView
 
-__all__ = ["InsufficientPointsError", "Ledger", "ReversalPolicy"]
+__all__ = ["Ledger", "ReversalPolicy"]
 
 
 class ReversalPolicy(enum.StrEnum):
@@ -36,27 +36,6 @@ class ReversalPolicy(enum.StrEnum):
 
     REFUSE = "refuse"
     ALLOW_NEGATIVE = "allow_negative"
-
-
-class InsufficientPointsError(CrmkitError, ValueError):
-    """A redemption (or a refused reversal) asks for more points than the balance holds.
-
-    Attributes:
-        customer_id: whose balance.
-        requested: the points asked for.
-        available: the balance at that moment.
-    """
-
-    def __init__(self, customer_id: str, requested: int, available: int) -> None:
-        self.customer_id = customer_id
-        self.requested = requested
-        self.available = available
-        super().__init__(
-            f"customer {customer_id!r} has not enough points",
-            expected=f"at most {available} points",
-            got=str(requested),
-            hint="nothing was posted",
-        )
 
 
 def _positive(field: str, value: object) -> int:

@@ -23,7 +23,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from crmkit.domain._errors import ValidationError
+from crmkit.core import ValidationError
 from crmkit.loyalty._entries import EntryKind, LedgerEntry, Lot
 
 __all__ = [

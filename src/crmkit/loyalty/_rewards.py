@@ -12,19 +12,24 @@ import secrets
 import threading
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
 
-from crmkit.domain._config import ConfigReader, load_source
-from crmkit.domain._errors import AlreadyExistsError, CrmkitError, NotFoundError
-from crmkit.domain._values import to_utc
+from crmkit.core import (
+    AlreadyExistsError,
+    ConfigReader,
+    CouponError,
+    Definition,
+    FrozenDict,
+    NotFoundError,
+    to_utc,
+)
 from crmkit.loyalty._ledger import Ledger
 
 __all__ = [
     "Catalogue",
     "Coupon",
-    "CouponError",
     "CouponRepository",
     "CouponState",
     "InMemoryCouponRepository",
@@ -41,20 +46,6 @@ class CouponState(enum.StrEnum):
     EXPIRED = "expired"
 
 
-class CouponError(CrmkitError, ValueError):
-    """A coupon cannot be used: it is redeemed already, or expired.
-
-    Attributes:
-        code: the coupon's code.
-        state: its state.
-    """
-
-    def __init__(self, code: str, state: CouponState, message: str) -> None:
-        self.code = code
-        self.state = state
-        super().__init__(message, got=state.value, hint="a coupon is used once, before it expires")
-
-
 @attrs.frozen(kw_only=True)
 class Reward:
     """A catalogue item: its id, name, point cost and how long its coupon is valid."""
@@ -66,7 +57,7 @@ class Reward:
 
 
 @attrs.frozen(kw_only=True)
-class Catalogue:
+class Catalogue(Definition):
     """The rewards on offer, by id (load with :meth:`from_dict` / TOML / JSON).
 
     >>> cat = Catalogue.from_dict({"coffee": {"name": "A coffee", "cost": 150}})
@@ -74,7 +65,9 @@ class Catalogue:
     150
     """
 
-    rewards: Mapping[str, Reward]
+    definition_name: ClassVar[str] = "reward catalogue"
+
+    rewards: Mapping[str, Reward] = attrs.field(converter=FrozenDict)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str | None = None) -> Catalogue:
@@ -105,17 +98,16 @@ class Catalogue:
         r.raise_if_problems(what="reward catalogue")
         return cls(rewards=rewards)
 
-    @classmethod
-    def from_toml(cls, source: str | bytes | Any) -> Catalogue:
-        """Build the catalogue from TOML text or a ``.toml`` path."""
-        data, origin = load_source(source, "toml")
-        return cls.from_dict(data, source=origin)
+    def to_dict(self) -> dict[str, Any]:
+        """The catalogue as ``{reward id: {name, cost, valid_days}}`` (read back by :meth:`from_dict`).
 
-    @classmethod
-    def from_json(cls, source: str | bytes | Any) -> Catalogue:
-        """Build the catalogue from JSON text or a ``.json`` path."""
-        data, origin = load_source(source, "json")
-        return cls.from_dict(data, source=origin)
+        >>> Catalogue.from_dict({"coffee": {"name": "A coffee", "cost": 150}}).to_dict()
+        {'coffee': {'name': 'A coffee', 'cost': 150, 'valid_days': 30}}
+        """
+        return {
+            rid: {"name": r.name, "cost": r.cost, "valid_days": r.valid_days}
+            for rid, r in self.rewards.items()
+        }
 
     def __getitem__(self, reward_id: str) -> Reward:
         try:

@@ -14,21 +14,26 @@ import enum
 import math
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import numpy as np
 import pandas as pd
 
+from crmkit.core import (
+    ConfigReader,
+    Definition,
+    FrameError,
+    MissingColumnError,
+    ValidationError,
+    parse_as_of,
+    to_utc,
+)
 from crmkit.domain import Purchase, Refund
-from crmkit.domain._config import ConfigReader, load_source
-from crmkit.domain._errors import FrameError, MissingColumnError, ValidationError
-from crmkit.domain._values import to_utc
 from crmkit.expr import Formula, FormulaError
 from crmkit.loyalty._entries import EntryKind, LedgerEntry
 from crmkit.loyalty._ledger import Ledger, ReversalPolicy
 from crmkit.loyalty._repository import LedgerRepository
-from crmkit.scoring._time import parse_as_of
 
 __all__ = ["PURCHASE_SCHEMA", "Campaign", "EarningRules", "Rounding"]
 
@@ -100,7 +105,7 @@ def _fmt(f: Formula) -> str:
 
 
 @attrs.frozen(kw_only=True)
-class EarningRules:
+class EarningRules(Definition):
     """How purchases, referrals and months earn points (load with :meth:`from_dict` / TOML / JSON).
 
     Points for one purchase, per rule:
@@ -132,6 +137,8 @@ class EarningRules:
     >>> rules.points(95.0, at=datetime(2025, 3, 5, tzinfo=UTC), segment="vip", tier="gold")
     {'base': 14, 'campaign:spring': 9}
     """
+
+    definition_name: ClassVar[str] = "earning rules"
 
     unit: float = 1.0
     points_per_unit: float = 1.0
@@ -301,18 +308,6 @@ class EarningRules:
             expires_after_days=expires,
             reversal_policy=policy,
         )
-
-    @classmethod
-    def from_toml(cls, source: str | bytes | Any) -> EarningRules:
-        """Build the rules from TOML text or a ``.toml`` path (see :meth:`from_dict`)."""
-        data, origin = load_source(source, "toml")
-        return cls.from_dict(data, source=origin)
-
-    @classmethod
-    def from_json(cls, source: str | bytes | Any) -> EarningRules:
-        """Build the rules from JSON text or a ``.json`` path (see :meth:`from_dict`)."""
-        data, origin = load_source(source, "json")
-        return cls.from_dict(data, source=origin)
 
     def to_dict(self) -> dict[str, Any]:
         """The rules as a configuration mapping; ``from_dict(rules.to_dict()) == rules``.

@@ -12,12 +12,11 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
-from crmkit.domain._config import ConfigReader, load_source
-from crmkit.domain._values import to_utc
+from crmkit.core import ConfigReader, Definition, to_utc
 
 __all__ = ["Tier", "TierChange", "TierTable"]
 
@@ -63,7 +62,7 @@ def _month_start(index: int) -> datetime:
 
 
 @attrs.frozen(kw_only=True)
-class TierTable:
+class TierTable(Definition):
     """The tier table and its evaluation rules (load with :meth:`from_dict` / TOML / JSON).
 
     Attributes:
@@ -90,6 +89,8 @@ class TierTable:
     held it, at the end of 2025 it did not, and the downgrade took effect
     after the 30 days of grace.
     """
+
+    definition_name: ClassVar[str] = "tier table"
 
     tiers: tuple[Tier, ...]
     measure: str = "points"
@@ -148,18 +149,6 @@ class TierTable:
                 r.problem("tiers", "tier names must be unique")
         r.raise_if_problems(what="tier table")
         return cls(tiers=tuple(tiers), measure=str(measure), **ints)
-
-    @classmethod
-    def from_toml(cls, source: str | bytes | Any) -> TierTable:
-        """Build the table from TOML text or a ``.toml`` path."""
-        data, origin = load_source(source, "toml")
-        return cls.from_dict(data, source=origin)
-
-    @classmethod
-    def from_json(cls, source: str | bytes | Any) -> TierTable:
-        """Build the table from JSON text or a ``.json`` path."""
-        data, origin = load_source(source, "json")
-        return cls.from_dict(data, source=origin)
 
     def to_dict(self) -> dict[str, Any]:
         """The table as a configuration mapping; ``from_dict(table.to_dict()) == table``.

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from crmkit.domain import Channel, Consent, Contact, Customer
-from crmkit.domain._errors import ValidationError
-from crmkit.domain._values import check_text, to_enum, to_utc
+from crmkit.core import ValidationError, to_utc
+from crmkit.domain import Channel, Consent, Contact, Customer, check_text, to_enum
 
 __all__ = ["ANY_PURPOSE", "may_contact"]
 

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from crmkit.core import ValidationError, to_utc
 from crmkit.domain import (
     Activity,
     ActivityRepository,
@@ -17,11 +18,11 @@ from crmkit.domain import (
     CustomerRepository,
     FrozenDict,
     RewritableActivityRepository,
+    check_id,
+    check_optional_text,
     personal_fields,
     to_record,
 )
-from crmkit.domain._errors import ValidationError
-from crmkit.domain._values import check_id, check_optional_text, to_utc
 
 __all__ = ["ERASED", "ErasureRecord", "RepositorySet", "erase", "export", "is_erased"]
 

@@ -10,9 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crmkit.domain import Contact, Customer, personal_fields
-from crmkit.domain._activities import ACTIVITY_TYPES
-from crmkit.domain._errors import MissingColumnError, ValidationError
+from crmkit.core import MissingColumnError, ValidationError
+from crmkit.domain import ACTIVITY_TYPES, Contact, Customer, personal_fields
 
 __all__ = ["PERSONAL_COLUMNS", "pseudonym", "pseudonymize"]
 

@@ -27,7 +27,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from crmkit.domain._errors import MissingColumnError, ValidationError
+from crmkit.core import MissingColumnError, ValidationError
 from crmkit.quality._standardize import as_objects, name_key
 
 __all__ = ["Duplicates", "find_duplicates"]

@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from crmkit.core import ConflictError, ValidationError, to_utc
 from crmkit.domain import (
     Activity,
     ActivityRepository,
@@ -27,11 +28,10 @@ from crmkit.domain import (
     Purchase,
     Referral,
     RewritableActivityRepository,
+    check_id,
     from_record,
     to_record,
 )
-from crmkit.domain._errors import ConflictError, ValidationError
-from crmkit.domain._values import check_id, to_utc
 
 __all__ = [
     "MERGED_INTO",

@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from crmkit.domain._errors import NotFoundError, ValidationError
-from crmkit.domain._values import to_utc
+from crmkit.core import NotFoundError, ValidationError, to_utc
 
 if TYPE_CHECKING:
     from crmkit.lifecycle import LifecycleTransition, TransitionHistory

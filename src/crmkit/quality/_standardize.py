@@ -19,9 +19,8 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from crmkit.domain import Contact, Customer
-from crmkit.domain._errors import ValidationError
-from crmkit.domain._values import _EMAIL
+from crmkit.core import ValidationError
+from crmkit.domain import EMAIL_PATTERN, Contact, Customer
 
 __all__ = [
     "name_key",
@@ -95,7 +94,7 @@ def standardize_email(value: object) -> str:
     if not isinstance(value, str):
         raise ValidationError("email", expected="an email address", got=value, personal=True)
     email = unicodedata.normalize("NFKC", value).strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email):
+    if len(email) > 254 or not EMAIL_PATTERN.match(email):
         raise ValidationError(
             "email", expected="an email address like name@example.com", got=value, personal=True
         )
@@ -239,7 +238,7 @@ def _email_or_none(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     email = unicodedata.normalize("NFKC", value).strip().lower()
-    return email if len(email) <= 254 and _EMAIL.match(email) else None
+    return email if len(email) <= 254 and EMAIL_PATTERN.match(email) else None
 
 
 def _phone_or_none(region: str | None) -> Any:
@@ -271,7 +270,7 @@ def standardize_columns(
             raise ValidationError(argument, expected="a column name or None", got=column)
     missing = [c for c, _, _ in wanted.values() if c is not None and c not in frame.columns]
     if missing:
-        from crmkit.domain._errors import MissingColumnError
+        from crmkit.core import MissingColumnError
 
         raise MissingColumnError(missing, [str(c) for c in frame.columns])
     out = frame.copy()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crmkit.domain._errors import ValidationError
+from crmkit.core import ValidationError
 
 __all__ = ["synthetic_customers"]
 

@@ -8,7 +8,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from crmkit.domain._errors import MissingColumnError, ValidationError
+from crmkit.core import MissingColumnError, ValidationError
 from crmkit.quality._standardize import as_objects, standardize_columns
 
 __all__ = ["ValidationReport", "validate_customers"]

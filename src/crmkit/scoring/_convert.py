@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from crmkit.core import AsOf, FrameError, ValidationError, check_frame, first_rows
 from crmkit.domain import (
     Complaint,
     Customer,
@@ -17,10 +18,7 @@ from crmkit.domain import (
     Refund,
     SurveyResponse,
 )
-from crmkit.errors import FrameError, ValidationError
 from crmkit.scoring._features import TimeUnit, features
-from crmkit.scoring._frames import check_frame, first_rows
-from crmkit.scoring._time import AsOf
 
 __all__ = [
     "ActivityFrames",

@@ -8,24 +8,33 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from crmkit.core import (
+    DAYS_PER_MONTH,
+    NS_PER_DAY,
+    TICKS_PER_SECOND,
+    AsOf,
+    FrameError,
+    Ticks,
+    ValidationError,
+    amount_array,
+    check_frame,
+    date_ticks,
+    days_between_array,
+    enum_codes,
+    factorize_first,
+    first_rows,
+    id_index,
+    parse_as_of,
+    score_array,
+    shift_months,
+)
 from crmkit.domain import Channel, SettlementMethod, Severity, SurveyScale
-from crmkit.errors import FrameError, ValidationError
 from crmkit.scoring._columns import (
     CHANNEL_COLUMNS,
     FEATURE_COLUMNS,
     FEATURE_KINDS,
     SETTLEMENT_COLUMNS,
     SEVERITY_COLUMNS,
-)
-from crmkit.scoring._factorize import factorize_first
-from crmkit.scoring._frames import (
-    Ticks,
-    amount_array,
-    check_frame,
-    date_ticks,
-    enum_codes,
-    first_rows,
-    score_array,
 )
 from crmkit.scoring._kernels import (
     INT64_MIN,
@@ -34,15 +43,6 @@ from crmkit.scoring._kernels import (
     purchase_kernel,
     row_counts,
     weighted_sums,
-)
-from crmkit.scoring._time import (
-    DAYS_PER_MONTH,
-    NS_PER_DAY,
-    TICKS_PER_SECOND,
-    AsOf,
-    days_between_array,
-    parse_as_of,
-    shift_months,
 )
 
 __all__ = ["TimeUnit", "features", "id_index", "unit_days"]
@@ -114,22 +114,6 @@ def _customer_codes(inputs: list[_Input], customer: str) -> pd.Index[Any]:
         item.codes = codes
     if index is None:  # pragma: no cover - transactions are always an input
         raise RuntimeError("no input frames")
-    return index
-
-
-def id_index(column: pd.Series[Any], first: npt.NDArray[np.intp]) -> pd.Index[Any]:
-    """The distinct customer ids as an index of the column's own dtype.
-
-    Taken from the column's first rows, so ids are never converted (a column
-    of Python-backed strings stays one, and is not copied into Arrow memory).
-    Categorical ids give an index of their categories' values.
-    """
-    ids = column.take(first)
-    index: pd.Index[Any] = (
-        pd.Index(np.asarray(ids))
-        if isinstance(ids.dtype, pd.CategoricalDtype)
-        else pd.Index(ids, copy=False)
-    )
     return index
 
 

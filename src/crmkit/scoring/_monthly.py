@@ -6,9 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-from crmkit.domain._errors import ValidationError
+from crmkit.core import AsOf, ValidationError, parse_as_of
 from crmkit.scoring._features import features
-from crmkit.scoring._time import AsOf, parse_as_of
 from crmkit.scoring._value import ValueModel
 
 __all__ = ["score_monthly"]

@@ -13,6 +13,17 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import TypeAlias
 
+from crmkit.core import (
+    DAYS_PER_MONTH,
+    NS_PER_DAY,
+    AsOf,
+    ValidationError,
+    day_of,
+    days_between,
+    parse_as_of,
+    shift_months,
+    to_ns,
+)
 from crmkit.domain import (
     Channel,
     Complaint,
@@ -24,7 +35,6 @@ from crmkit.domain import (
     Severity,
     SurveyResponse,
 )
-from crmkit.errors import ValidationError
 from crmkit.scoring._columns import (
     CHANNEL_COLUMNS,
     FEATURE_COLUMNS,
@@ -32,16 +42,6 @@ from crmkit.scoring._columns import (
     SEVERITY_COLUMNS,
 )
 from crmkit.scoring._features import TimeUnit, unit_days
-from crmkit.scoring._time import (
-    DAYS_PER_MONTH,
-    NS_PER_DAY,
-    AsOf,
-    day_of,
-    days_between,
-    parse_as_of,
-    shift_months,
-    to_ns,
-)
 
 __all__ = ["FeatureValue", "features_one"]
 

@@ -8,19 +8,24 @@ operations in the same order), so the two agree exactly.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from crmkit.core import (
+    ConfigError,
+    ConfigReader,
+    Definition,
+    MissingColumnError,
+    ValidationError,
+    did_you_mean,
+)
 from crmkit.domain import FrozenDict
-from crmkit.domain._config import ConfigReader, load_source
-from crmkit.domain._errors import ConfigError, MissingColumnError, ValidationError, did_you_mean
 from crmkit.expr import Formula, FormulaError, Table
 from crmkit.scoring._columns import FEATURE_KINDS
 
@@ -166,7 +171,7 @@ class Score:
 
 
 @attrs.frozen(init=False)
-class ValueModel:
+class ValueModel(Definition):
     """A composite customer value model: named, weighted formula components.
 
     ``value = sum of clip(weight * formula, floor, cap)`` over the components,
@@ -201,6 +206,8 @@ class ValueModel:
     >>> model.score_one({"total_spend": 2500.0, "tenure_months": 12.0}).value
     49.0
     """
+
+    definition_name: ClassVar[str] = "value model"
 
     name: str
     version: str
@@ -337,18 +344,6 @@ class ValueModel:
         r.raise_if_problems(what="value model")
         return cls(name, str(version), components, tables=tables, inputs=inputs)
 
-    @classmethod
-    def from_toml(cls, source: str | bytes | Any) -> ValueModel:
-        """Build a model from TOML text or a ``.toml`` file path (see :meth:`from_dict`)."""
-        data, origin = load_source(source, "toml")
-        return cls.from_dict(data, source=origin)
-
-    @classmethod
-    def from_json(cls, source: str | bytes | Any) -> ValueModel:
-        """Build a model from JSON text or a ``.json`` file path (see :meth:`from_dict`)."""
-        data, origin = load_source(source, "json")
-        return cls.from_dict(data, source=origin)
-
     def to_dict(self) -> dict[str, Any]:
         """The model as a configuration mapping; ``from_dict(model.to_dict()) == model``.
 
@@ -380,10 +375,6 @@ class ValueModel:
             }
         out["components"] = comps
         return out
-
-    def to_json(self) -> str:
-        """The model as JSON text (see :meth:`to_dict`)."""
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
 
     # ------------------------------------------------------------ presets
 

@@ -15,6 +15,7 @@
   the customers who moved.
 """
 
+from crmkit.core import NotFittedError
 from crmkit.segmentation._guests import guest_purchases
 from crmkit.segmentation._movement import NO_SEGMENT, Movement, movement
 from crmkit.segmentation._rfm import RFM, RFM_SEGMENTS, RfmScore
@@ -22,7 +23,6 @@ from crmkit.segmentation._rules import (
     KNOWN_INPUTS,
     Explanation,
     Input,
-    NotFittedError,
     RuleResult,
     Segment,
     SegmentRules,
@@ -47,5 +47,3 @@ __all__ = [
     "guest_purchases",
     "movement",
 ]
-
-NotFittedError.__module__ = "crmkit.segmentation"

@@ -14,10 +14,9 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from crmkit.core import ValidationError, parse_as_of
 from crmkit.domain import Purchase
-from crmkit.domain._errors import ValidationError
 from crmkit.scoring import AsOf
-from crmkit.scoring._time import parse_as_of
 
 __all__ = ["guest_purchases"]
 

@@ -8,7 +8,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from crmkit.domain._errors import FrameError, ValidationError
+from crmkit.core import FrameError, ValidationError
 
 __all__ = ["NO_SEGMENT", "Movement", "movement"]
 

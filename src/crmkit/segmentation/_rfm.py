@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import json
 import math
 from collections.abc import Mapping
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from crmkit.core import (
+    ConfigError,
+    ConfigReader,
+    Definition,
+    FrameError,
+    MissingColumnError,
+    ValidationError,
+)
 from crmkit.domain import FrozenDict
-from crmkit.domain._config import ConfigReader, load_source
-from crmkit.domain._errors import ConfigError, FrameError, MissingColumnError, ValidationError
-from crmkit.segmentation import _toml
 from crmkit.segmentation._rules import SegmentRules
 
 __all__ = ["RFM", "RFM_SEGMENTS", "RfmScore"]
@@ -81,7 +85,7 @@ class RfmScore:
 
 
 @attrs.frozen(init=False)
-class RFM:
+class RFM(Definition):
     """RFM scoring: quantile bins of recency, frequency and monetary value, and named segments.
 
     ``fit(frame)`` computes the bin edges (quantiles of each column over the
@@ -125,6 +129,8 @@ class RFM:
     d                  4        2        3  potential_loyalist
     e                  2        4        2             at_risk
     """
+
+    definition_name: ClassVar[str] = "RFM"
 
     recency: str
     frequency: str
@@ -380,14 +386,6 @@ class RFM:
         out["segments"] = self.segments.to_dict()
         return out
 
-    def to_json(self) -> str:
-        """The RFM as JSON text (see :meth:`to_dict`)."""
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
-
-    def to_toml(self) -> str:
-        """The RFM as TOML text (see :meth:`to_dict`)."""
-        return _toml.dumps(self.to_dict())
-
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str | None = None) -> RFM:
         """Build an RFM from a configuration mapping (the layout of :meth:`to_dict`).
@@ -448,18 +446,6 @@ class RFM:
             **{k: v for k, v in kwargs.items() if v},
         )
 
-    @classmethod
-    def from_toml(cls, source: str | bytes | Any) -> RFM:
-        """Build an RFM from TOML text or a ``.toml`` file path (see :meth:`from_dict`)."""
-        data, origin = load_source(source, "toml")
-        return cls.from_dict(data, source=origin)
-
-    @classmethod
-    def from_json(cls, source: str | bytes | Any) -> RFM:
-        """Build an RFM from JSON text or a ``.json`` file path (see :meth:`from_dict`)."""
-        data, origin = load_source(source, "json")
-        return cls.from_dict(data, source=origin)
-
 
 def _number(value: Any, name: str) -> float | None:
     if value is None or value is pd.NA:
@@ -473,7 +459,7 @@ def _number(value: Any, name: str) -> float | None:
 def _edge_problems(
     edges: Mapping[str, Any], bins: int, allow_fewer_bins: bool, *, check_missing: bool = True
 ) -> list[Any]:
-    from crmkit.domain._errors import Problem
+    from crmkit.core import Problem
 
     problems: list[Problem] = []
     for part in _PARTS:

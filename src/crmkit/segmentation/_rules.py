@@ -13,34 +13,32 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from crmkit.domain import FrozenDict
-from crmkit.domain._config import ConfigReader, load_source
-from crmkit.domain._errors import (
+from crmkit.core import (
     ConfigError,
-    CrmkitError,
+    ConfigReader,
+    Definition,
     MissingColumnError,
+    NotFittedError,
     Problem,
     ValidationError,
     did_you_mean,
 )
+from crmkit.domain import FrozenDict
 from crmkit.expr import Formula, FormulaError, Name, Table, unparse, walk
-from crmkit.scoring import PROFILE_TYPES
-from crmkit.scoring._columns import FEATURE_KINDS
-from crmkit.segmentation import _toml
+from crmkit.scoring import FEATURE_KINDS, PROFILE_TYPES
 from crmkit.segmentation._stats import STAT_FUNCTIONS, compute, freeze, key_of, stat_calls
 
 __all__ = [
     "KNOWN_INPUTS",
     "Explanation",
     "Input",
-    "NotFittedError",
     "RuleResult",
     "Segment",
     "SegmentRules",
@@ -64,24 +62,6 @@ _MAX_BITS: Final = 62
 
 Mode = Literal["multi", "exclusive"]
 Scalar = float | bool | str
-
-
-class NotFittedError(CrmkitError, ValueError):
-    """Rules with population statistics were evaluated before :meth:`SegmentRules.fit`.
-
-    Attributes:
-        statistics: the statistics that have no fitted value.
-    """
-
-    def __init__(self, statistics: Iterable[str]) -> None:
-        self.statistics = tuple(statistics)
-        super().__init__(
-            "the rules use population statistics that are not fitted",
-            expected="fitted rules",
-            got="unfitted " + ", ".join(self.statistics),
-            hint="call rules = rules.fit(frame) on the whole customer base first, "
-            "and assign with the fitted rules",
-        )
 
 
 @attrs.frozen
@@ -188,7 +168,7 @@ class _Compiled:
 
 
 @attrs.frozen(init=False)
-class SegmentRules:
+class SegmentRules(Definition):
     """A rule set: named segments, each a boolean formula over a customer's features.
 
     In **multi-label** mode a customer is in every segment whose rule holds;
@@ -237,6 +217,8 @@ class SegmentRules:
     >>> fitted.assign_one({"total_spend": 60.0, "purchase_days": 5})
     ('frequent',)
     """
+
+    definition_name: ClassVar[str] = "segment rules"
 
     name: str
     mode: str
@@ -377,50 +359,6 @@ class SegmentRules:
             thresholds=thresholds,
         )
 
-    @classmethod
-    def from_toml(cls, source: str | bytes | Any) -> SegmentRules:
-        """Build a rule set from TOML text or a ``.toml`` file path (see :meth:`from_dict`).
-
-        >>> rules = SegmentRules.from_toml('''
-        ... [rules]
-        ... mode = "exclusive"
-        ... default = "other"
-        ...
-        ... [segments.vip]
-        ... rule = "total_spend >= 1000"
-        ... ''')
-        >>> rules.assign_one({"total_spend": 50.0})
-        'other'
-        """
-        data, origin = load_source(source, "toml")
-        return cls.from_dict(data, source=origin)
-
-    @classmethod
-    def from_json(cls, source: str | bytes | Any) -> SegmentRules:
-        """Build a rule set from JSON text or a ``.json`` file path (see :meth:`from_dict`).
-
-        JSON parsers keep the last of two equal keys silently; a key given
-        twice (two segments of one name) is reported instead.
-
-        >>> SegmentRules.from_json('{"segments": {"a": {"rule": "value > 1"}, "a": {"rule": "value > 2"}}}')
-        Traceback (most recent call last):
-        ...
-        crmkit.errors.ConfigError: 1 problem in segment rules:
-        - segments.a: duplicate key 'a' (also given earlier)
-        """
-        data, origin = load_source(source, "json")
-        duplicates = _json_duplicates(source)
-        if duplicates:
-            raise ConfigError(
-                [
-                    Problem(where=w, message=f"duplicate key {k!r} (also given earlier)")
-                    for w, k in duplicates
-                ],
-                source=origin,
-                what="segment rules",
-            )
-        return cls.from_dict(data, source=origin)
-
     def to_dict(self) -> dict[str, Any]:
         """The rule set as a configuration mapping, fitted thresholds included.
 
@@ -463,29 +401,6 @@ class SegmentRules:
         if self.thresholds is not None and self._compiled.statistics:
             out["thresholds"] = {k: "null" if v is None else v for k, v in self.thresholds.items()}
         return out
-
-    def to_json(self) -> str:
-        """The rule set as JSON text (see :meth:`to_dict`)."""
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
-
-    def to_toml(self) -> str:
-        """The rule set as TOML text (see :meth:`to_dict`).
-
-        >>> rules = SegmentRules([Segment("big", "total_spend >= quantile(total_spend, 0.9)")])
-        >>> import pandas as pd
-        >>> print(rules.fit(pd.DataFrame({"total_spend": [1.0, 2.0]})).to_toml())
-        [rules]
-        name = "segments"
-        mode = "multi"
-        <BLANKLINE>
-        [segments.big]
-        rule = "total_spend >= quantile(total_spend, 0.9)"
-        <BLANKLINE>
-        [thresholds]
-        "quantile(total_spend, 0.9)" = 1.9
-        <BLANKLINE>
-        """
-        return _toml.dumps(self.to_dict())
 
     # ------------------------------------------------------------ properties
 

@@ -31,6 +31,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from crmkit.core import AlreadyExistsError, ConflictError, NotFoundError, ValidationError
 from crmkit.domain import (
     Activity,
     ActivityRepository,
@@ -51,7 +52,6 @@ from crmkit.domain import (
     RewritableActivityRepository,
     to_record,
 )
-from crmkit.errors import AlreadyExistsError, ConflictError, NotFoundError, ValidationError
 from crmkit.testing import strategies as cks
 from crmkit.testing._race import race
 

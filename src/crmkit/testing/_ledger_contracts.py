@@ -32,7 +32,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from crmkit.errors import ValidationError
+from crmkit.core import ValidationError
 from crmkit.loyalty import (
     EntryKind,
     InsufficientPointsError,

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crmkit.core import AlreadyExistsError, NotFoundError, ValidationError
 from crmkit.domain import FrozenDict
-from crmkit.errors import AlreadyExistsError, NotFoundError, ValidationError
 from crmkit.lifecycle import LifecycleTransition, RewritableTransitionHistory, TransitionHistory
 from crmkit.testing import strategies as cks
 

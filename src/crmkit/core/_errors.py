@@ -5,8 +5,11 @@ builtin that fits (``ValueError``, ``KeyError``, ...), so host code that already
 catches the builtin keeps working. Each carries structured attributes, and its
 message says what was expected, what was got, and a hint where one helps.
 
-The errors live in ``crmkit.domain`` because every layer may import the domain
-layer and the domain layer imports nothing else of crmkit.
+The whole hierarchy lives here, in ``crmkit.core`` (the ground floor every layer
+may import), including the errors of the higher layers (formulas, segment
+statistics, points, coupons): so ``crmkit.errors`` can list them all without
+importing upward. Each keeps the public home its users know
+(``crmkit.expr.FormulaError``, ``crmkit.loyalty.CouponError``...).
 """
 
 from __future__ import annotations
@@ -21,9 +24,13 @@ __all__ = [
     "AlreadyExistsError",
     "ConfigError",
     "ConflictError",
+    "CouponError",
     "CrmkitError",
+    "FormulaError",
     "FrameError",
+    "InsufficientPointsError",
     "MissingColumnError",
+    "NotFittedError",
     "NotFoundError",
     "Problem",
     "StorageError",
@@ -313,6 +320,100 @@ class ConfigError(CrmkitError, ValueError):
         super().__init__(head + ":\n" + "\n".join("- " + p.render() for p in self.problems))
 
 
+class FormulaError(ConfigError):
+    """A formula (or the schema and tables given with it) has problems; all are listed.
+
+    A :class:`~crmkit.errors.ConfigError`, so also a ``ValueError``. Each of
+    :attr:`problems` is a :class:`~crmkit.errors.Problem` whose ``position`` is
+    the 0-based character offset in the formula and whose ``source`` is the
+    formula text, so that its rendering draws a caret under the place.
+
+    Attributes:
+        problems: every problem found, in order of position.
+        text: the formula text, if it was a string.
+
+    >>> from crmkit.expr import Formula
+    >>> try:
+    ...     Formula("total_spnd + 'x'", schema=["total_spend"])
+    ... except FormulaError as err:
+    ...     print(err)
+    2 problems in formula:
+    - formula, column 1: unknown name 'total_spnd' (did you mean 'total_spend'?)
+        total_spnd + 'x'
+        ^
+    - formula, column 14: the right operand of '+' must be a number, got a string
+        total_spnd + 'x'
+                     ^
+    """
+
+    def __init__(
+        self,
+        problems: Sequence[Problem],
+        *,
+        text: str | None = None,
+        source: str | None = None,
+    ) -> None:
+        self.text = text
+        super().__init__(problems, source=source, what="formula")
+
+
+class NotFittedError(CrmkitError, ValueError):
+    """Rules with population statistics were evaluated before ``SegmentRules.fit``.
+
+    Attributes:
+        statistics: the statistics that have no fitted value.
+    """
+
+    def __init__(self, statistics: Iterable[str]) -> None:
+        self.statistics = tuple(statistics)
+        super().__init__(
+            "the rules use population statistics that are not fitted",
+            expected="fitted rules",
+            got="unfitted " + ", ".join(self.statistics),
+            hint="call rules = rules.fit(frame) on the whole customer base first, "
+            "and assign with the fitted rules",
+        )
+
+
+class InsufficientPointsError(CrmkitError, ValueError):
+    """A redemption (or a refused reversal) asks for more points than the balance holds.
+
+    Attributes:
+        customer_id: whose balance.
+        requested: the points asked for.
+        available: the balance at that moment.
+    """
+
+    def __init__(self, customer_id: str, requested: int, available: int) -> None:
+        self.customer_id = customer_id
+        self.requested = requested
+        self.available = available
+        super().__init__(
+            f"customer {customer_id!r} has not enough points",
+            expected=f"at most {available} points",
+            got=str(requested),
+            hint="nothing was posted",
+        )
+
+
+class CouponError(CrmkitError, ValueError):
+    """A coupon cannot be used: it is redeemed already, or expired.
+
+    Attributes:
+        code: the coupon's code.
+        state: its state (a ``crmkit.loyalty.CouponState``).
+    """
+
+    def __init__(self, code: str, state: Any, message: str) -> None:
+        self.code = code
+        self.state = state
+        super().__init__(
+            message,
+            got=str(getattr(state, "value", state)),
+            hint="a coupon is used once, before it expires",
+        )
+
+
 # Errors are public as ``crmkit.errors.X``; tracebacks and pickles use that stable name.
 for _cls in (
     CrmkitError,
@@ -328,3 +429,7 @@ for _cls in (
 ):
     _cls.__module__ = "crmkit.errors"
 del _cls
+FormulaError.__module__ = "crmkit.expr"
+NotFittedError.__module__ = "crmkit.segmentation"
+InsufficientPointsError.__module__ = "crmkit.loyalty"
+CouponError.__module__ = "crmkit.loyalty"

@@ -18,9 +18,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from crmkit.errors import FrameError, MissingColumnError, ValidationError, did_you_mean
-from crmkit.scoring._factorize import factorize
-from crmkit.scoring._time import TICKS_PER_SECOND
+from crmkit.core._errors import FrameError, MissingColumnError, ValidationError, did_you_mean
+from crmkit.core._factorize import factorize
+from crmkit.core._time import TICKS_PER_SECOND
 
 __all__ = [
     "Ticks",
@@ -29,6 +29,7 @@ __all__ = [
     "date_ticks",
     "enum_codes",
     "first_rows",
+    "id_index",
     "score_array",
     "to_pandas",
 ]
@@ -366,3 +367,19 @@ def enum_codes(
             expected=f"one of {allowed} in every row",
         )
     return result
+
+
+def id_index(column: pd.Series[Any], first: npt.NDArray[np.intp]) -> pd.Index[Any]:
+    """The distinct customer ids as an index of the column's own dtype.
+
+    Taken from the column's first rows, so ids are never converted (a column
+    of Python-backed strings stays one, and is not copied into Arrow memory).
+    Categorical ids give an index of their categories' values.
+    """
+    ids = column.take(first)
+    index: pd.Index[Any] = (
+        pd.Index(np.asarray(ids))
+        if isinstance(ids.dtype, pd.CategoricalDtype)
+        else pd.Index(ids, copy=False)
+    )
+    return index
