@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmkit.core._factorize import factorize, factorize_first
+from crmkit.core import factorize, factorize_first
 from crmkit.domain import Activity
 from crmkit.errors import FrameError
 from crmkit.scoring import FEATURE_COLUMNS, activity_frames, features, features_one
@@ -235,7 +235,7 @@ def test_fast_factorize_of_arrow_strings_is_pandas_factorize(
 
 def test_short_arrow_strings_take_the_integer_path() -> None:
     pa = pytest.importorskip("pyarrow")
-    from crmkit.core._factorize import _arrow_keys
+    from crmkit.core import _arrow_keys
 
     assert _arrow_keys(pd.Series(["c0000001", "c0000002"], dtype="string[pyarrow]")) is not None
     assert _arrow_keys(pd.Series(["a", None, "bcd"], dtype="string[pyarrow]")) is not None
