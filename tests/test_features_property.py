@@ -235,7 +235,7 @@ def test_fast_factorize_of_arrow_strings_is_pandas_factorize(
 
 def test_short_arrow_strings_take_the_integer_path() -> None:
     pa = pytest.importorskip("pyarrow")
-    from crmkit.core import _arrow_keys
+    from crmkit.core._factorize import _arrow_keys
 
     assert _arrow_keys(pd.Series(["c0000001", "c0000002"], dtype="string[pyarrow]")) is not None
     assert _arrow_keys(pd.Series(["a", None, "bcd"], dtype="string[pyarrow]")) is not None
