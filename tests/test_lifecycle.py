@@ -171,7 +171,10 @@ def test_bad_stage_and_time_are_validation_errors() -> None:
     with pytest.raises(ValidationError, match="did you mean 'growth'"):
         Lifecycle.five_stage().step("grwoth", {}, at=AT)
     with pytest.raises(ValidationError, match="at is invalid"):
-        TINY.step("a", {"x": 1.0}, at=datetime(2025, 1, 1))
+        TINY.step("a", {"x": 1.0}, at="01/01/2025")  # ISO 8601 only
+    # A naive `at` follows the as_of rule (taken as UTC), like a date or ISO text.
+    naive = TINY.step("a", {"x": 1.0}, at=datetime(2025, 1, 1))
+    assert naive == TINY.step("a", {"x": 1.0}, at="2025-01-01")
     with pytest.raises(ValidationError, match="'x'"):
         TINY.step("a", {"y": 1.0}, at=AT)
 

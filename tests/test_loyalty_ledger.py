@@ -67,10 +67,14 @@ def test_the_sqlite_entry_table_refuses_updates_and_deletes(tmp_path: Path) -> N
         conn.close()
 
 
-def test_times_must_be_aware_and_points_whole_and_positive() -> None:
+def test_times_follow_the_as_of_rule_and_points_are_whole_and_positive() -> None:
     ledger = Ledger(InMemoryLedgerRepository())
-    with pytest.raises(ValidationError, match="timezone-aware"):
-        ledger.earn("c-1", 5, at=datetime(2025, 1, 1), source_kind="purchase", source_id="p")
+    with pytest.raises(ValidationError, match="at is invalid"):
+        ledger.earn("c-1", 5, at="01/01/2025", source_kind="purchase", source_id="p")  # not ISO
+    # A naive time (or a date, or ISO text without a zone) is UTC, as `as_of` is everywhere.
+    naive = ledger.earn("c-1", 5, at=datetime(2025, 1, 1), source_kind="purchase", source_id="n")
+    assert naive.at == datetime(2025, 1, 1, tzinfo=UTC)
+    ledger = Ledger(InMemoryLedgerRepository())
     for points in (0, -1, 1.5, True):
         with pytest.raises(ValidationError):
             ledger.earn("c-1", points, at=T, source_kind="purchase", source_id="p")  # type: ignore[arg-type]

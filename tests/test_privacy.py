@@ -102,7 +102,10 @@ def test_contacts_have_consent_too_and_bad_arguments_raise() -> None:
     )
     assert may_contact(bo, "service", "phone", as_of=_t(2)) is True
     with pytest.raises(ValidationError, match="as_of"):
-        may_contact(bo, "service", "phone", as_of=datetime(2025, 1, 2))
+        may_contact(bo, "service", "phone", as_of="2.1.2025")  # ISO 8601 only
+    assert may_contact(bo, "service", "phone", as_of=datetime(2025, 1, 2)) is may_contact(
+        bo, "service", "phone", as_of=datetime(2025, 1, 2, tzinfo=UTC)
+    )  # a naive as_of is UTC
     with pytest.raises(ValidationError, match="channel"):
         may_contact(bo, "service", "pigeon", as_of=_t(2))
     with pytest.raises(ValidationError, match="party"):
@@ -348,7 +351,7 @@ def test_erase_and_export_of_an_unknown_customer_raise() -> None:
         with pytest.raises(NotFoundError):
             export("nobody", repos)
         with pytest.raises(ValidationError, match="at"):
-            erase("nobody", repos, at=datetime(2025, 1, 1))
+            erase("nobody", repos, at="1/1/2025")
 
 
 def test_export_holds_everything_and_round_trips_through_json() -> None:

@@ -9,7 +9,6 @@ of a frame at once, with exactly the same result.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import attrs
@@ -18,13 +17,14 @@ import numpy.typing as npt
 import pandas as pd
 
 from crmkit.core import (
+    AsOf,
     ConfigReader,
     Definition,
     FrameError,
     MissingColumnError,
     ValidationError,
     did_you_mean,
-    to_utc,
+    to_instant,
 )
 from crmkit.domain import FrozenDict
 from crmkit.expr import Formula, FormulaError
@@ -526,7 +526,7 @@ class Lifecycle(Definition):
         stage: str,
         features: Mapping[str, Any] | pd.Series[Any],
         *,
-        at: datetime | str,
+        at: AsOf,
         customer_id: str | None = None,
     ) -> Step:
         """One step for one customer: the next stage and the record of what fired.
@@ -558,7 +558,7 @@ class Lifecycle(Definition):
         ('growth', 'second_purchase', {'purchase_days': 2.0})
         """
         self._stage_code(stage, "stage")
-        when = _when(at)
+        when = to_instant(at, field="at")
         values = _values(features)
         plan: _Plan = self._plan
         for t in plan.ordered[stage]:
@@ -735,19 +735,6 @@ class Lifecycle(Definition):
         ]
         lines += [f"    {s} --> [*]" for s in self.states if s in self.finals]
         return "\n".join(lines)
-
-
-def _when(at: object) -> datetime:
-    """*at* as an aware UTC datetime (ISO 8601 text must carry a zone)."""
-    if isinstance(at, str):
-        try:
-            stamp = pd.Timestamp(at.strip())
-        except (ValueError, TypeError, OverflowError):
-            raise ValidationError(
-                "at", expected="an aware datetime or ISO 8601 text with a zone", got=at
-            ) from None
-        return to_utc("at", None if pd.isna(stamp) else stamp.to_pydatetime())
-    return to_utc("at", at)
 
 
 def _values(features: object) -> dict[str, Any]:

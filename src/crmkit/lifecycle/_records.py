@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
 
-from crmkit.core import AlreadyExistsError, NotFoundError, ValidationError, to_utc
+from crmkit.core import AlreadyExistsError, AsOf, NotFoundError, ValidationError, to_instant, to_utc
 from crmkit.domain import FrozenDict, Record, check, check_id, check_text
 
 __all__ = [
@@ -127,8 +127,8 @@ class TransitionHistory(Protocol):
         self,
         customer_id: str,
         *,
-        start: datetime | None = None,
-        end: datetime | None = None,
+        start: AsOf | None = None,
+        end: AsOf | None = None,
     ) -> list[LifecycleTransition]:
         """A customer's transitions with ``start <= at < end``, ordered by ``at`` then name."""
         ...
@@ -254,8 +254,8 @@ def check_transition(value: object) -> LifecycleTransition:
 def check_window(start: object, end: object) -> tuple[datetime | None, datetime | None]:
     """The ``start``/``end`` of a query as aware UTC datetimes (naive ones are refused)."""
     return (
-        None if start is None else to_utc("start", start),
-        None if end is None else to_utc("end", end),
+        None if start is None else to_instant(start, field="start"),
+        None if end is None else to_instant(end, field="end"),
     )
 
 
@@ -343,8 +343,8 @@ class InMemoryTransitionHistory:
         self,
         customer_id: str,
         *,
-        start: datetime | None = None,
-        end: datetime | None = None,
+        start: AsOf | None = None,
+        end: AsOf | None = None,
     ) -> list[LifecycleTransition]:
         """A customer's transitions in ``[start, end)`` (see :meth:`TransitionHistory.for_customer`)."""
         lo, hi = check_window(start, end)

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from crmkit.core import InsufficientPointsError, NotFoundError, ValidationError, to_utc
+from crmkit.core import AsOf, InsufficientPointsError, NotFoundError, ValidationError, to_instant
 from crmkit.domain import to_enum, to_optional_money
 from crmkit.loyalty._entries import EntryKind, LedgerEntry, Lot, idempotency_key
 from crmkit.loyalty._repository import LedgerRepository, LedgerView
@@ -148,7 +148,7 @@ class Ledger:
         customer_id: str,
         points: int,
         *,
-        at: datetime,
+        at: AsOf,
         source_kind: str,
         source_id: str,
         rule: str = "",
@@ -173,7 +173,7 @@ class Ledger:
             customer_id=customer_id,
             kind=EntryKind.EARN,
             points=_positive("points", points),
-            at=at,
+            at=to_instant(at, field="at"),
             source_kind=source_kind,
             source_id=source_id,
             rule=rule,
@@ -188,7 +188,7 @@ class Ledger:
         customer_id: str,
         points: int,
         *,
-        at: datetime,
+        at: AsOf,
         source_kind: str,
         source_id: str,
         rule: str = "",
@@ -204,7 +204,7 @@ class Ledger:
                 than *points*; nothing is posted.
         """
         points = _positive("points", points)
-        at = to_utc("at", at)
+        at = to_instant(at, field="at")
         key = idempotency_key(source_kind, source_id, rule, period)
 
         def build(view: LedgerView) -> list[LedgerEntry]:
@@ -237,7 +237,7 @@ class Ledger:
         self,
         award_key: str,
         *,
-        at: datetime,
+        at: AsOf,
         source_id: str,
         source_kind: str = "refund",
         amount: Decimal | str | int | None = None,
@@ -262,7 +262,7 @@ class Ledger:
             InsufficientPointsError: the policy is ``refuse`` and the balance
                 is smaller than the points to reverse; nothing is posted.
         """
-        at = to_utc("at", at)
+        at = to_instant(at, field="at")
         refund = to_optional_money("amount", amount)
         key = idempotency_key(source_kind, source_id, "reverse", award_key)
 
@@ -337,7 +337,7 @@ class Ledger:
         customer_id: str,
         points: int,
         *,
-        at: datetime,
+        at: AsOf,
         source_kind: str,
         source_id: str,
         rule: str = "",
@@ -346,7 +346,7 @@ class Ledger:
         """A correction by staff: adds points (a lot) or takes them (under the reversal policy)."""
         if isinstance(points, bool) or not isinstance(points, int) or points == 0:
             raise ValidationError("points", expected="a whole number of points != 0", got=points)
-        at = to_utc("at", at)
+        at = to_instant(at, field="at")
         key = idempotency_key(source_kind, source_id, rule, "")
 
         def build(view: LedgerView) -> list[LedgerEntry]:
@@ -393,7 +393,7 @@ class Ledger:
         live.sort(key=lambda lot: lot.key != first)  # stable: the award's own lot first
         return expired, _allocate(live, points)
 
-    def expire(self, *, as_of: datetime, customer_id: str | None = None) -> list[LedgerEntry]:
+    def expire(self, *, as_of: AsOf, customer_id: str | None = None) -> list[LedgerEntry]:
         """Post expire entries for what is left of every lot lapsed at *as_of*.
 
         One expire entry per lot (keyed by the lot), so running it again, or
@@ -403,7 +403,7 @@ class Ledger:
         Returns:
             The expire entries posted now.
         """
-        as_of = to_utc("as_of", as_of)
+        as_of = to_instant(as_of, field="as_of")
         by_customer: dict[str, int] = defaultdict(int)
         for lot in self.repository.lapsed_lots(as_of):
             if customer_id is None or lot.customer_id == customer_id:

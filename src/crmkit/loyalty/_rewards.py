@@ -18,12 +18,13 @@ import attrs
 
 from crmkit.core import (
     AlreadyExistsError,
+    AsOf,
     ConfigReader,
     CouponError,
     Definition,
     FrozenDict,
     NotFoundError,
-    to_utc,
+    to_instant,
 )
 from crmkit.loyalty._ledger import Ledger
 
@@ -67,7 +68,7 @@ class Catalogue(Definition):
 
     definition_name: ClassVar[str] = "reward catalogue"
 
-    rewards: Mapping[str, Reward] = attrs.field(converter=FrozenDict)
+    rewards: Mapping[str, Reward] = attrs.field(converter=FrozenDict[str, Reward])
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str | None = None) -> Catalogue:
@@ -231,7 +232,7 @@ class Rewards:
         self.catalogue = catalogue
         self.coupons = coupons
 
-    def redeem(self, customer_id: str, reward_id: str, *, at: datetime, request_id: str) -> Coupon:
+    def redeem(self, customer_id: str, reward_id: str, *, at: AsOf, request_id: str) -> Coupon:
         """Spend the reward's cost and issue a coupon; a repeated *request_id* returns the same coupon.
 
         The points are posted first (keyed by the request), then the coupon
@@ -243,7 +244,7 @@ class Rewards:
             InsufficientPointsError: the balance is smaller than the cost.
         """
         reward = self.catalogue[reward_id]
-        at = to_utc("at", at)
+        at = to_instant(at, field="at")
         entry = self.ledger.redeem(
             customer_id,
             reward.cost,
@@ -266,7 +267,7 @@ class Rewards:
         self.coupons.add(coupon)
         return coupon
 
-    def use(self, code: str, *, at: datetime) -> Coupon:
+    def use(self, code: str, *, at: AsOf) -> Coupon:
         """Redeem a coupon (once, before it expires).
 
         Raises:
@@ -274,7 +275,7 @@ class Rewards:
             CouponError: it was redeemed already, or it has expired (it is
                 then marked expired).
         """
-        at = to_utc("at", at)
+        at = to_instant(at, field="at")
         coupon = self.coupons.get(code)
         if coupon.state is CouponState.ISSUED and at >= coupon.expires_at:
             self.coupons.replace(

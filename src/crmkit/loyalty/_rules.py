@@ -21,12 +21,15 @@ import numpy as np
 import pandas as pd
 
 from crmkit.core import (
+    AsOf,
     ConfigReader,
     Definition,
     FrameError,
+    FrozenDict,
     MissingColumnError,
     ValidationError,
     parse_as_of,
+    to_instant,
     to_utc,
 )
 from crmkit.domain import Purchase, Refund
@@ -73,11 +76,6 @@ def _round_array(x: np.ndarray[Any, Any], how: Rounding) -> np.ndarray[Any, Any]
     if how is Rounding.CEIL:
         return np.ceil(x)
     return np.floor(x + 0.5)
-
-
-def _utc(value: object, field: str) -> datetime:
-    stamp = parse_as_of(value, field=field)
-    return to_utc(field, stamp.to_pydatetime())
 
 
 @attrs.frozen(kw_only=True)
@@ -143,7 +141,9 @@ class EarningRules(Definition):
     unit: float = 1.0
     points_per_unit: float = 1.0
     rounding: Rounding = Rounding.FLOOR
-    tier_multipliers: Mapping[str, float] = attrs.field(factory=dict)
+    tier_multipliers: Mapping[str, float] = attrs.field(
+        factory=FrozenDict[str, float], converter=FrozenDict[str, float]
+    )
     campaigns: tuple[Campaign, ...] = ()
     referrer_bonus: int = 0
     referred_bonus: int = 0
@@ -250,7 +250,7 @@ class EarningRules(Definition):
                     value = fields[key]
                     if isinstance(value, date) and not isinstance(value, datetime):
                         value = value.isoformat()
-                    window.append(_utc(value, key))
+                    window.append(to_instant(value, field=key))
                 except ValidationError:
                     r.problem(
                         f"{where}.{key}",
@@ -347,13 +347,13 @@ class EarningRules(Definition):
         self,
         amount: float,
         *,
-        at: datetime,
+        at: AsOf,
         segment: str | None = None,
         settlement: str | None = None,
         tier: str | None = None,
     ) -> dict[str, int]:
         """One purchase's points per rule (rules giving 0 are left out)."""
-        at = to_utc("at", at)
+        at = to_instant(at, field="at")
         x = float(amount)
         mult = self.tier_multipliers.get(tier, 1.0) if tier is not None else 1.0
         out: dict[str, int] = {}

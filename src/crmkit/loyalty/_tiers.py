@@ -10,13 +10,13 @@ from __future__ import annotations
 import bisect
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import accumulate
 from typing import Any, ClassVar
 
 import attrs
 
-from crmkit.core import ConfigReader, Definition, to_utc
+from crmkit.core import AsOf, ConfigReader, Definition, month_index, month_start, to_instant, to_utc
 
 __all__ = ["Tier", "TierChange", "TierTable"]
 
@@ -51,14 +51,6 @@ class TierChange:
     previous: str | None
     reason: str
     qualifying: float
-
-
-def _month_index(at: datetime) -> int:
-    return at.year * 12 + at.month - 1
-
-
-def _month_start(index: int) -> datetime:
-    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
 
 
 @attrs.frozen(kw_only=True)
@@ -186,8 +178,8 @@ class TierTable(Definition):
         self,
         events: Iterable[tuple[datetime, float]],
         *,
-        until: datetime,
-        start: datetime | None = None,
+        until: AsOf,
+        start: AsOf | None = None,
     ) -> list[TierChange]:
         """One customer's tier history up to *until* from their qualifying events.
 
@@ -201,7 +193,7 @@ class TierTable(Definition):
         Returns:
             The changes in time order.
         """
-        until = to_utc("until", until)
+        until = to_instant(until, field="until")
         ordered = sorted((to_utc("at", at), float(x)) for at, x in events)
         ordered = [(at, x) for at, x in ordered if at <= until]
         if not ordered and start is None:
@@ -215,16 +207,16 @@ class TierTable(Definition):
             lo = bisect.bisect_right(times, t - window)
             return sums[hi] - sums[lo]
 
-        begin = to_utc("start", start) if start is not None else times[0]
+        begin = to_instant(start, field="start") if start is not None else times[0]
         current = self.tiers[0].name
         changes: list[TierChange] = []
         # Downgrade checks: period ends after the start, plus the grace period.
         checks: list[datetime] = []
-        m = _month_index(begin) // self.evaluation_months * self.evaluation_months
+        m = month_index(begin) // self.evaluation_months * self.evaluation_months
         grace = timedelta(days=self.grace_days)
         while True:
             m += self.evaluation_months
-            end = _month_start(m)
+            end = month_start(m)
             if end + grace > until:
                 break
             checks.append(end)
@@ -259,9 +251,9 @@ class TierTable(Definition):
                     current = target
         return changes
 
-    def tier_at(self, history: Sequence[TierChange], when: datetime) -> str:
+    def tier_at(self, history: Sequence[TierChange], when: AsOf) -> str:
         """The tier in effect at *when* according to *history* (the lowest before any change)."""
-        when = to_utc("when", when)
+        when = to_instant(when, field="when")
         tier = self.tiers[0].name
         for change in history:
             if change.at <= when:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from crmkit.core import ValidationError, to_utc
+from crmkit.core import ValidationError, to_instant
 from crmkit.domain import Channel, Consent, Contact, Customer, check_text, to_enum
 
 __all__ = ["ANY_PURPOSE", "may_contact"]
@@ -59,7 +59,7 @@ def may_contact(
         raise ValidationError("party", expected="a Customer or a Contact", got=type(party).__name__)
     wanted_purpose = check_text("purpose", purpose)
     wanted_channel = to_enum("channel", Channel, channel)
-    when = to_utc("as_of", as_of)
+    when = to_instant(as_of, field="as_of")
     latest: dict[str, Consent] = {}
     for record in party.consents:
         if record.channel is not wanted_channel or record.at > when:

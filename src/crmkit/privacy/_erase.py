@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from crmkit.core import ValidationError, to_utc
+from crmkit.core import ValidationError, to_instant
 from crmkit.domain import (
     Activity,
     ActivityRepository,
@@ -186,7 +186,7 @@ def erase(
     ('erased', None)
     """
     check_id("customer_id", customer_id)
-    when = to_utc("at", at)
+    when = to_instant(at, field="at")
     why = check_optional_text("reason", reason)
     customer = repositories.customers.get(customer_id)
     people = repositories.contacts.for_customer(customer_id) if contacts else []

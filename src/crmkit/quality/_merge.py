@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from crmkit.core import ConflictError, ValidationError, to_utc
+from crmkit.core import ConflictError, ValidationError, to_instant, to_utc
 from crmkit.domain import (
     Activity,
     ActivityRepository,
@@ -389,7 +389,7 @@ def merge(
     >>> repos.activities.get("p-1").customer_id, repos.customers.get("c-1").email
     ('c-2', None)
     """
-    when = to_utc("at", at)
+    when = to_instant(at, field="at")
     if isinstance(customer_ids, str):
         raise ValidationError("customer_ids", expected="a list of customer ids", got=customer_ids)
     ids = list(dict.fromkeys(check_id("customer_ids item", c) for c in customer_ids))
@@ -465,7 +465,7 @@ def undo_merge(
             and fix by hand.
         ValidationError: a re-pointer named in the record is not given.
     """
-    when = to_utc("at", at)
+    when = to_instant(at, field="at")
     movers = list(repointers) if repointers is not None else default_repointers(repositories)
     by_name = {m.name: m for m in movers}
     missing = [name for name in record.repointed if name not in by_name]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from crmkit.core import NotFoundError, ValidationError, to_utc
+from crmkit.core import NotFoundError, ValidationError, to_instant, to_utc
 
 if TYPE_CHECKING:
     from crmkit.lifecycle import LifecycleTransition, TransitionHistory
@@ -65,7 +65,7 @@ class LedgerRePointer:
         Returns ``{"key": ..., "to": to_id, "moved": [[customer id, [[points, expiry], ...]]]}``
         (expiry as ISO 8601 text, or ``None``).
         """
-        when = to_utc("at", at)
+        when = to_instant(at, field="at")
         key = f"{to_id}<-{','.join(from_ids)}@{when.isoformat()}"
         moved: list[list[Any]] = []
         for fid in from_ids:
@@ -121,7 +121,7 @@ class LedgerRePointer:
 
     def undo(self, info: Any, *, at: datetime) -> None:
         """Transfer the points back to the customers they came from (same lots and expiries)."""
-        when = to_utc("at", at)
+        when = to_instant(at, field="at")
         key = info["key"]
         to_id = info["to"]
         for fid, lots in info["moved"]:
