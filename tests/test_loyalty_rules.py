@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmkit.domain import Purchase, Refund
-from crmkit.errors import ConfigError, MissingColumnError
+from crmkit.errors import ConfigError, FrameError, MissingColumnError, ValidationError
 from crmkit.loyalty import EarningRules, InMemoryLedgerRepository, Ledger
+from crmkit.scoring import features
 from crmkit.testing import strategies as cks
 
 CONFIG = {
@@ -219,6 +220,8 @@ def test_columnar_earning_equals_posting_purchases_one_by_one(
     names: dict[str, str], data: st.DataObject, config: dict[str, Any]
 ) -> None:
     frame = data.draw(cks.earning_frames(columns=names))
+    # Null and negative amounts are refused at the frame boundary (see the test below).
+    frame = frame[frame[names["amount"]].notna() & (frame[names["amount"]] >= 0)]
     rules = EarningRules.from_dict(config)
     start, end = datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 4, 10, tzinfo=UTC)
     got = rules.earn_frame(frame, start=start, end=end, **names)
@@ -228,7 +231,7 @@ def test_columnar_earning_equals_posting_purchases_one_by_one(
         at = row["date"].to_pydatetime().replace(tzinfo=UTC)
         if not start <= at < end:
             continue
-        spend = float("nan") if pd.isna(row["amount"]) else float(row["amount"])
+        spend = float(row["amount"])
         pts = rules.points(
             spend, at=at, segment=row["segment"], settlement=row["settlement"], tier=row["tier"]
         )
@@ -241,3 +244,49 @@ def test_earn_frame_rejects_missing_columns() -> None:
     rules = EarningRules.from_dict(CONFIG)
     with pytest.raises(MissingColumnError):
         rules.earn_frame(pd.DataFrame({"customer_id": []}), start="2025-01-01", end="2025-02-01")
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("amount", float("inf"), "infinite amounts"),
+        ("amount", float("nan"), "NaN"),
+        ("amount", -5.0, "negative amounts"),
+        ("customer_id", None, "missing customer ids"),
+        ("settlement", "barter", "settlement"),
+    ],
+)
+def test_earn_frame_refuses_what_features_refuses(column: str, value: object, message: str) -> None:
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "occurred_at": pd.to_datetime(["2025-03-02", "2025-03-03", "2025-03-04"]),
+            "amount": [10.0, 20.0, 30.0],
+            "settlement": ["cash", None, "prepaid"],
+        }
+    )
+    if column != "amount":
+        frame[column] = frame[column].astype(object)
+    frame.loc[1, column] = value
+    rules = EarningRules.from_dict(CONFIG)
+    with pytest.raises(FrameError, match=message) as info:
+        rules.earn_frame(frame, start="2025-03-01", end="2025-04-01", settlement="settlement")
+    assert info.value.rows == (1,)
+    with pytest.raises(FrameError, match=message):
+        features(frame, as_of="2025-04-01", settlement="settlement")
+
+
+def test_earn_frame_refuses_bool_amounts_integer_dates_and_an_empty_window() -> None:
+    rules = EarningRules.from_dict(CONFIG)
+    good = pd.DataFrame(
+        {"customer_id": ["a"], "occurred_at": pd.to_datetime(["2025-03-02"]), "amount": [10.0]}
+    )
+    with pytest.raises(FrameError, match="not numeric"):
+        rules.earn_frame(good.assign(amount=[True]), start="2025-03-01", end="2025-04-01")
+    with pytest.raises(FrameError, match="does not hold dates"):
+        rules.earn_frame(good.assign(occurred_at=[20250302]), start="2025-03-01", end="2025-04-01")
+    with pytest.raises(ValidationError, match="end"):
+        rules.earn_frame(good, start="2025-04-01", end="2025-03-01")
+    assert rules.earn_frame(good, start="2025-03-01", end="2025-04-01")["points"].tolist() == [
+        rules.points(10.0, at="2025-03-02")["base"]
+    ]

@@ -19,7 +19,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from crmkit.core._errors import FrameError, MissingColumnError, ValidationError, did_you_mean
-from crmkit.core._factorize import factorize
+from crmkit.core._factorize import factorize, factorize_first
 from crmkit.core._time import TICKS_PER_SECOND
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "date_ticks",
     "enum_codes",
     "first_rows",
+    "id_codes",
     "id_index",
     "score_array",
     "to_pandas",
@@ -230,6 +231,8 @@ def date_ticks(frame: pd.DataFrame, what: str, name: str) -> Ticks:
     """
     col = frame[name]
     dtype = col.dtype
+    if len(col) == 0 and dtype.kind != "M" and not isinstance(dtype, pd.DatetimeTZDtype):
+        return Ticks(np.empty(0, dtype=np.int64), "ns")  # nothing to read (an empty list's dtype)
     if isinstance(dtype, pd.DatetimeTZDtype):
         ticks = _datetime_ticks(col.dt.tz_convert(None).to_numpy())
     elif dtype.kind == "M":
@@ -261,7 +264,7 @@ def _float_column(
     col = frame[name]
     dtype = col.dtype
     if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
-        if pd.api.types.is_object_dtype(dtype) and len(col) == 0:
+        if len(col) == 0:
             return np.empty(0, dtype=np.float64)
         raise FrameError(
             f"{what}[{name!r}] is not numeric",
@@ -383,3 +386,27 @@ def id_index(column: pd.Series[Any], first: npt.NDArray[np.intp]) -> pd.Index[An
         else pd.Index(ids, copy=False)
     )
     return index
+
+
+def id_codes(
+    frame: pd.DataFrame, what: str, name: str
+) -> tuple[npt.NDArray[np.intp], pd.Index[Any]]:
+    """The id column *name* factorised: ``(codes, ids)`` with ``ids[codes]`` the column.
+
+    Ids are numbered by first appearance and keep the column's dtype (see
+    :func:`id_index`). A missing id is a :class:`FrameError` naming the rows.
+
+    >>> codes, ids = id_codes(pd.DataFrame({"c": ["b", "a", "b"]}), "transactions", "c")
+    >>> codes.tolist(), ids.tolist()
+    ([0, 1, 0], ['b', 'a'])
+    """
+    column = frame[name]
+    codes, first = factorize_first(column)
+    if len(codes) and codes.min() < 0:
+        raise FrameError(
+            f"{what}[{name!r}] has missing customer ids",
+            column=name,
+            rows=first_rows(frame, codes < 0),
+            expected="a customer id in every row",
+        )
+    return codes, id_index(column, first)

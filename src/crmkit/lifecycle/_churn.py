@@ -9,7 +9,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from crmkit.core import ValidationError
+from crmkit.core import ValidationError, check_frame
 from crmkit.expr import Formula
 from crmkit.lifecycle._definition import KNOWN_INPUTS, _columns_for, _with_derived
 
@@ -99,8 +99,7 @@ class ChurnWarning:
         Raises:
             MissingColumnError: a feature column the rules read is absent.
         """
-        if not isinstance(frame, pd.DataFrame):
-            raise ValidationError("frame", expected="a pandas DataFrame", got=type(frame).__name__)
+        frame = check_frame(frame, "frame", [])
         rules = self.rules
         names = frozenset().union(
             *(f.names for f in rules.values()), {"recency_ratio", "spend_trend"}

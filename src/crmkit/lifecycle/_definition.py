@@ -23,6 +23,7 @@ from crmkit.core import (
     FrameError,
     MissingColumnError,
     ValidationError,
+    check_frame,
     did_you_mean,
     to_instant,
 )
@@ -633,8 +634,7 @@ class Lifecycle(Definition):
         ann      departed  one_time_lapsed
         bo         growth  second_purchase
         """
-        if not isinstance(frame, pd.DataFrame):
-            raise ValidationError("frame", expected="a pandas DataFrame", got=type(frame).__name__)
+        frame = check_frame(frame, "frame", [])
         n = len(frame)
         codes = self._current_codes(frame, current)
         plan: _Plan = self._plan

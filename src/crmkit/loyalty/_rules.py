@@ -21,18 +21,23 @@ import numpy as np
 import pandas as pd
 
 from crmkit.core import (
+    TICKS_PER_SECOND,
     AsOf,
     ConfigReader,
     Definition,
-    FrameError,
     FrozenDict,
     MissingColumnError,
     ValidationError,
+    amount_array,
+    check_frame,
+    date_ticks,
+    enum_codes,
+    id_codes,
     parse_as_of,
     to_instant,
     to_utc,
 )
-from crmkit.domain import Purchase, Refund
+from crmkit.domain import Purchase, Refund, SettlementMethod
 from crmkit.expr import Formula, FormulaError
 from crmkit.loyalty._entries import EntryKind, LedgerEntry
 from crmkit.loyalty._ledger import Ledger, ReversalPolicy
@@ -517,30 +522,28 @@ class EarningRules(Definition):
             A frame indexed by *customer* (customers with purchases in the
             period), with a column per rule that awarded points and ``points``.
         """
-        if not isinstance(transactions, pd.DataFrame):
-            raise ValidationError(
-                "transactions", expected="a pandas DataFrame", got=type(transactions).__name__
-            )
-        wanted = [c for c in (customer, date, amount, segment, settlement, tier) if c is not None]
-        missing = [c for c in wanted if c not in transactions.columns]
-        if missing:
-            raise MissingColumnError(missing, [str(c) for c in transactions.columns])
+        frame = check_frame(
+            transactions, "transactions", [customer, date, amount, segment, settlement, tier]
+        )
         lo, hi = parse_as_of(start, field="start"), parse_as_of(end, field="end")
-        try:
-            when = pd.to_datetime(transactions[date])
-        except (ValueError, TypeError) as exc:
-            raise FrameError(f"column {date!r} cannot be read as timestamps", column=date) from exc
-        when = when.dt.tz_localize("UTC") if when.dt.tz is None else when.dt.tz_convert("UTC")
-        ns = when.to_numpy(dtype="datetime64[ns]")
-        keep = (ns >= lo.to_datetime64()) & (ns < hi.to_datetime64())
-        frame = transactions.loc[keep]
-        ns = ns[keep]
-        try:
-            x = pd.to_numeric(frame[amount], errors="raise").to_numpy(
-                dtype="float64", na_value=np.nan
+        if lo >= hi:
+            raise ValidationError(
+                "end",
+                expected=f"a time after start ({lo})",
+                got=end,
+                hint="the period is [start, end)",
             )
-        except (ValueError, TypeError) as exc:
-            raise FrameError(f"column {amount!r} cannot be read as numbers", column=amount) from exc
+        # The frame boundary checks every row, as features() does: ids, dates, amounts, methods.
+        id_codes(frame, "transactions", customer)
+        ticks = date_ticks(frame, "transactions", date)
+        x_all = amount_array(frame, "transactions", amount)
+        if settlement is not None:
+            enum_codes(frame, "transactions", settlement, SettlementMethod, missing_code=4)
+        ns_all = ticks.values * (1_000_000_000 // TICKS_PER_SECOND[ticks.unit])
+        keep = (ns_all >= lo.value) & (ns_all < hi.value)
+        frame = frame.loc[keep]
+        ns = ns_all[keep].view("datetime64[ns]")
+        x = x_all[keep]
         n = len(frame)
 
         def text(col: str | None) -> np.ndarray[Any, Any]:

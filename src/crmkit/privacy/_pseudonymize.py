@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crmkit.core import MissingColumnError, ValidationError
+from crmkit.core import MissingColumnError, ValidationError, check_frame
 from crmkit.domain import ACTIVITY_TYPES, Contact, Customer, personal_fields
 
 __all__ = ["PERSONAL_COLUMNS", "pseudonym", "pseudonymize"]
@@ -126,8 +126,7 @@ def pseudonymize(
     1  eda99babe1565a0e             None         80.5
     2              None  ***@example.org          0.0
     """
-    if not isinstance(frame, pd.DataFrame):
-        raise ValidationError("frame", expected="a pandas DataFrame", got=type(frame).__name__)
+    frame = check_frame(frame, "frame", [])
     secret = _key_bytes(key)
     size = _length(length)
     named: dict[str, list[str]] = {}

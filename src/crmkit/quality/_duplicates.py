@@ -27,7 +27,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from crmkit.core import MissingColumnError, ValidationError
+from crmkit.core import MissingColumnError, ValidationError, check_frame
 from crmkit.quality._standardize import as_objects, name_key
 
 __all__ = ["Duplicates", "find_duplicates"]
@@ -248,8 +248,7 @@ def find_duplicates(
     0  c-1   c-2  1.000000  1.000000    NaN    1.0
     1  c-1   c-3  0.973333  0.933333    1.0    NaN
     """
-    if not isinstance(frame, pd.DataFrame):
-        raise ValidationError("frame", expected="a pandas DataFrame", got=type(frame).__name__)
+    frame = check_frame(frame, "frame", [])
     if (
         isinstance(threshold, bool)
         or not isinstance(threshold, (int, float))

@@ -19,7 +19,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from crmkit.core import ValidationError
+from crmkit.core import ValidationError, check_frame
 from crmkit.domain import EMAIL_PATTERN, Contact, Customer
 
 __all__ = [
@@ -257,8 +257,7 @@ def standardize_columns(
     region: str | None,
 ) -> tuple[pd.DataFrame, list[tuple[str, np.ndarray[Any, np.dtype[np.bool_]], str]]]:
     """Standardise the named columns; return the new frame and (column, bad rows, problem)."""
-    if not isinstance(frame, pd.DataFrame):
-        raise ValidationError("frame", expected="a pandas DataFrame", got=type(frame).__name__)
+    frame = check_frame(frame, "frame", [])
     chosen = _check_region(region)
     wanted = {
         "name": (name, _name_or_none, NAME_PROBLEM),

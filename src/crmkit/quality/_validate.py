@@ -8,7 +8,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from crmkit.core import MissingColumnError, ValidationError
+from crmkit.core import check_frame
 from crmkit.quality._standardize import as_objects, standardize_columns
 
 __all__ = ["ValidationReport", "validate_customers"]
@@ -97,12 +97,7 @@ def validate_customers(
       customer_id     name            email           phone
     0         c-1  Ann Lee  ann@example.com  +8613812345678
     """
-    if not isinstance(frame, pd.DataFrame):
-        raise ValidationError("frame", expected="a pandas DataFrame", got=type(frame).__name__)
-    needed = [c for c in (customer, created_at) if c is not None]
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise MissingColumnError(missing, [str(c) for c in frame.columns])
+    frame = check_frame(frame, "frame", [customer, created_at])
     out, found = standardize_columns(frame, name=name, email=email, phone=phone, region=region)
     n = len(frame)
     # (column, position in frame.columns, mask, problem)

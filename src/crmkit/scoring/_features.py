@@ -21,8 +21,8 @@ from crmkit.core import (
     date_ticks,
     days_between_array,
     enum_codes,
-    factorize_first,
     first_rows,
+    id_codes,
     id_index,
     parse_as_of,
     score_array,
@@ -92,16 +92,7 @@ def _customer_codes(inputs: list[_Input], customer: str) -> pd.Index[Any]:
     """
     index: pd.Index[Any] | None = None
     for item in inputs:
-        column = item.frame[customer]
-        codes, first = factorize_first(column)
-        if len(codes) and codes.min() < 0:
-            raise FrameError(
-                f"{item.what}[{customer!r}] has missing customer ids",
-                column=customer,
-                rows=first_rows(item.frame, codes < 0),
-                expected="a customer id in every row",
-            )
-        ids = id_index(column, first)
+        codes, ids = id_codes(item.frame, item.what, customer)
         if index is None:
             index = ids
         elif len(ids):

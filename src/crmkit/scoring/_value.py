@@ -23,6 +23,7 @@ from crmkit.core import (
     Definition,
     MissingColumnError,
     ValidationError,
+    check_frame,
     did_you_mean,
 )
 from crmkit.domain import FrozenDict
@@ -452,8 +453,7 @@ class ValueModel(Definition):
         ann          88.0              10.0          25.0
         bo           13.0               0.5           2.0
         """
-        if not isinstance(frame, pd.DataFrame):
-            raise ValidationError("frame", expected="a pandas DataFrame", got=type(frame).__name__)
+        frame = check_frame(frame, "frame", [])
         missing = sorted(n for n in self.names if n not in frame.columns)
         if missing:
             err = MissingColumnError(missing, [str(c) for c in frame.columns])

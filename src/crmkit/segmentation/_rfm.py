@@ -18,8 +18,8 @@ from crmkit.core import (
     ConfigReader,
     Definition,
     FrameError,
-    MissingColumnError,
     ValidationError,
+    check_frame,
 )
 from crmkit.domain import FrozenDict
 from crmkit.segmentation._rules import SegmentRules
@@ -221,13 +221,7 @@ class RFM(Definition):
             ) from None
 
     def _check_frame(self, frame: object) -> pd.DataFrame:
-        if not isinstance(frame, pd.DataFrame):
-            raise ValidationError("frame", expected="a pandas DataFrame", got=type(frame).__name__)
-        names = [self._column(p) for p in _PARTS]
-        missing = [n for n in names if n not in frame.columns]
-        if missing:
-            raise MissingColumnError(missing, [str(c) for c in frame.columns])
-        return frame
+        return check_frame(frame, "frame", [self._column(p) for p in _PARTS])
 
     def fit(self, frame: pd.DataFrame) -> RFM:
         """Compute the bin edges on *frame* (nulls skipped) and return an RFM with them frozen.

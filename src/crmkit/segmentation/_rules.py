@@ -28,6 +28,7 @@ from crmkit.core import (
     NotFittedError,
     Problem,
     ValidationError,
+    check_frame,
     did_you_mean,
 )
 from crmkit.domain import FrozenDict
@@ -799,9 +800,7 @@ def stat_calls_keys(formula: Formula) -> set[str]:
 
 
 def _frame(frame: object) -> pd.DataFrame:
-    if not isinstance(frame, pd.DataFrame):
-        raise ValidationError("frame", expected="a pandas DataFrame", got=type(frame).__name__)
-    return frame
+    return check_frame(frame, "frame", [])
 
 
 def _label_tuples(held: npt.NDArray[np.bool_], names: tuple[str, ...]) -> npt.NDArray[Any]:
