@@ -16,6 +16,7 @@ from crmkit.core import (
     MissingColumnError,
     Problem,
     ValidationError,
+    check_frame,
     did_you_mean,
 )
 from crmkit.expr._check import NameType, check, normalize_schema
@@ -261,6 +262,8 @@ class Formula:
             return self._evaluate_mapping(data)
         if isinstance(data, pd.DataFrame):
             return self._evaluate_frame(data)
+        if type(data).__module__.partition(".")[0] in ("polars", "pyarrow"):
+            return self._evaluate_frame(check_frame(data, "data", []))
         if isinstance(data, Mapping | pd.Series):
             return self._evaluate_mapping(data)
         raise ValidationError(

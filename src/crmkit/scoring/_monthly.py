@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from crmkit.core import AsOf, ValidationError, parse_as_of
+from crmkit.core import AsOf, ValidationError, check_frame, parse_as_of
 from crmkit.scoring._features import features
 from crmkit.scoring._value import ValueModel
 
@@ -72,6 +72,7 @@ def score_monthly(
     if "as_of" in feature_options:
         raise ValidationError("as_of", expected="no as_of (each month end is used)", got="as_of")
 
+    transactions = check_frame(transactions, "transactions", [customer])  # converted once
     months = pd.period_range(first, last, freq="M")
     as_ofs = [(m + 1).start_time.tz_localize("UTC") - _ONE_NS for m in months]
     # Validate the input once, on the widest window, and find where activity begins.

@@ -620,6 +620,7 @@ class SegmentRules(Definition):
         1  active
         2   other
         """
+        frame = _frame(frame)
         held = self.held(frame)
         n, k = held.shape
         index = frame.index
