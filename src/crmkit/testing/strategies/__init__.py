@@ -1,0 +1,125 @@
+"""Hypothesis strategies for crmkit's data: the one package of them for the whole project.
+
+crmkit's own tests draw from here, and so can a host's: every strategy
+returns valid values (entities that construct without error), spread over the
+edges that matter (unicode ids and names, zones other than UTC, microseconds,
+Decimal scales, optional fields left out).
+
+The package is organised in private modules by subject (``_basics``,
+``_entities``, ``_activities``, ``_features``, ``_formulas``, ``_lifecycle``,
+``_segments``, ``_loyalty``, ``_config``); add new strategies to the module
+they belong to, or add a module, and re-export them here.
+
+>>> from hypothesis import given
+>>> from crmkit.testing import strategies as cks
+>>> @given(cks.customers())
+... def test_name_is_trimmed(customer):
+...     assert customer.name == customer.name.strip()
+>>> test_name_is_trimmed()
+"""
+
+from crmkit.testing.strategies._activities import (
+    activities,
+    activity_logs,
+    complaints,
+    interactions,
+    purchases,
+    referrals,
+    refunds,
+    survey_responses,
+)
+from crmkit.testing.strategies._basics import (
+    amounts,
+    aware_datetimes,
+    column_names,
+    currencies,
+    e164_phones,
+    emails,
+    ids,
+    names,
+    phones,
+    texts,
+    timezones,
+)
+from crmkit.testing.strategies._entities import (
+    consents,
+    contacts,
+    customers,
+    memberships,
+    records,
+)
+from crmkit.testing.strategies._features import (
+    FeatureHistory,
+    feature_histories,
+    transaction_frames,
+    value_frames,
+    value_model_configs,
+)
+from crmkit.testing.strategies._formulas import (
+    FormulaType,
+    formula_frames,
+    formula_names,
+    formula_schemas,
+    formula_tables,
+    formula_values,
+    formulas,
+)
+from crmkit.testing.strategies._lifecycle import (
+    lifecycle_configs,
+    lifecycle_transitions,
+)
+from crmkit.testing.strategies._loyalty import (
+    earning_frames,
+    earning_rule_configs,
+)
+from crmkit.testing.strategies._segments import (
+    segment_frames,
+    segment_labels,
+    segment_rule_configs,
+)
+
+__all__ = [
+    "FeatureHistory",
+    "FormulaType",
+    "activities",
+    "activity_logs",
+    "amounts",
+    "aware_datetimes",
+    "column_names",
+    "complaints",
+    "consents",
+    "contacts",
+    "currencies",
+    "customers",
+    "e164_phones",
+    "earning_frames",
+    "earning_rule_configs",
+    "emails",
+    "feature_histories",
+    "formula_frames",
+    "formula_names",
+    "formula_schemas",
+    "formula_tables",
+    "formula_values",
+    "formulas",
+    "ids",
+    "interactions",
+    "lifecycle_configs",
+    "lifecycle_transitions",
+    "memberships",
+    "names",
+    "phones",
+    "purchases",
+    "records",
+    "referrals",
+    "refunds",
+    "segment_frames",
+    "segment_labels",
+    "segment_rule_configs",
+    "survey_responses",
+    "texts",
+    "timezones",
+    "transaction_frames",
+    "value_frames",
+    "value_model_configs",
+]
