@@ -2,14 +2,14 @@
 
 :class:`Config` loads value, segments, lifecycle and loyalty from one TOML (or
 JSON) file; :func:`score_transactions` runs the whole job over a frame of
-transactions (what ``crmkit score`` runs).
+transactions (what ``crmkit score`` runs). Both live in :mod:`crmkit.app`;
+this module is their stable public name.
 
 >>> from crmkit.config import Config
 >>> Config().summary()
 'empty (every section absent: presets apply)'
 """
 
-from crmkit._config_file import Config
-from crmkit._job import JobResult, score_transactions
+from crmkit.app import Config, JobResult, score_transactions
 
 __all__ = ["Config", "JobResult", "score_transactions"]

@@ -19,7 +19,9 @@ See the Lifecycle concept page for the semantics and the five-stage guards.
 """
 
 from crmkit.lifecycle._churn import ChurnWarning, churn_warning
-from crmkit.lifecycle._definition import DERIVED, KNOWN_INPUTS, Lifecycle, Step, Transition
+from crmkit.lifecycle._definition import Lifecycle, replay
+from crmkit.lifecycle._inputs import DERIVED, KNOWN_INPUTS
+from crmkit.lifecycle._plan import Step, Transition
 from crmkit.lifecycle._records import (
     InMemoryTransitionHistory,
     LifecycleTransition,
@@ -30,11 +32,12 @@ from crmkit.lifecycle._records import (
     check_window,
     plan_transition_rewrite,
 )
-from crmkit.lifecycle._replay import Replay, replay
+from crmkit.lifecycle._replay import REPLAY_INPUTS, Replay
 
 __all__ = [
     "DERIVED",
     "KNOWN_INPUTS",
+    "REPLAY_INPUTS",
     "ChurnWarning",
     "InMemoryTransitionHistory",
     "Lifecycle",

@@ -11,7 +11,7 @@ import pandas as pd
 
 from crmkit.core import ValidationError, check_frame
 from crmkit.expr import Formula
-from crmkit.lifecycle._definition import KNOWN_INPUTS, _columns_for, _with_derived
+from crmkit.lifecycle._inputs import KNOWN_INPUTS, _columns_for, _with_derived
 
 __all__ = ["ChurnWarning", "churn_warning"]
 

@@ -9,7 +9,7 @@ of a frame at once, with exactly the same result.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Any, ClassVar, cast
 
 import attrs
 import numpy as np
@@ -29,73 +29,20 @@ from crmkit.core import (
 )
 from crmkit.domain import FrozenDict
 from crmkit.expr import Formula, FormulaError
-from crmkit.lifecycle._records import LifecycleTransition
-from crmkit.scoring import FEATURE_COLUMNS
-
-if TYPE_CHECKING:
-    from crmkit.lifecycle._replay import Replay
-
-__all__ = ["DERIVED", "KNOWN_INPUTS", "Lifecycle", "Step", "Transition"]
-
-_TIME_COLUMNS = frozenset({"first_purchase", "last_purchase"})
-_INT_COLUMNS = frozenset(
-    {"purchase_count", "purchase_days", "active_months", "repeat_purchases", "complaint_count"}
+from crmkit.lifecycle._inputs import (
+    KNOWN_INPUTS,
+    _columns_for,
+    _plain,
+    _values,
+    _with_derived,
 )
+from crmkit.lifecycle._plan import Step, Transition, _Plan
+from crmkit.lifecycle._records import LifecycleTransition
+from crmkit.lifecycle._replay import Replay, run_replay
 
-#: Inputs computed by the lifecycle layer from feature columns, when a guard reads them
-#: and the data does not already hold them: name -> formula over features.
-DERIVED: dict[str, str] = {
-    "usual_gap_days": "repeat_span / repeat_purchases",
-    "recency_ratio": "days_since_last_purchase / (repeat_span / repeat_purchases)",
-    "spend_trend": "spend_last_3m / spend_prev_3m",
-}
-
-#: Every name a guard may read without declaring it: number features and derived inputs.
-KNOWN_INPUTS: dict[str, str] = {
-    **{name: "number" for name in FEATURE_COLUMNS if name not in _TIME_COLUMNS},
-    **dict.fromkeys(DERIVED, "number"),
-}
-
-_DERIVED_FORMULAS: dict[str, Formula] = {
-    name: Formula(text, schema=KNOWN_INPUTS) for name, text in DERIVED.items()
-}
+__all__ = ["Lifecycle", "replay"]
 
 _TYPES = ("number", "bool", "string")
-
-
-@attrs.frozen
-class Transition:
-    """One guarded transition: from any of *sources* to *target* when *guard* is true.
-
-    Attributes:
-        name: the transition's name (unique in its definition).
-        sources: the states it leaves from.
-        target: the state it leads to.
-        guard: a bool formula over features; null counts as false.
-        priority: among the transitions from one state, the lowest number
-            whose guard is true fires.
-        description: what the transition means, for people.
-    """
-
-    name: str
-    sources: tuple[str, ...]
-    target: str
-    guard: Formula
-    priority: int
-    description: str = ""
-
-
-@attrs.frozen
-class Step:
-    """The result of one step: the next stage and, if a transition fired, its record.
-
-    Attributes:
-        stage: the stage after the step (the current one if nothing fired).
-        transition: the record of the transition that fired, or ``None``.
-    """
-
-    stage: str
-    transition: LifecycleTransition | None
 
 
 def _state_problems(
@@ -704,9 +651,7 @@ class Lifecycle(Definition):
         amount: str = "amount",
     ) -> Replay:
         """Replay a transaction log period by period: see :func:`crmkit.lifecycle.replay`."""
-        from crmkit.lifecycle._replay import replay
-
-        return replay(
+        return run_replay(
             self,
             transactions,
             start=start,
@@ -737,113 +682,72 @@ class Lifecycle(Definition):
         return "\n".join(lines)
 
 
-def _values(features: object) -> dict[str, Any]:
-    if isinstance(features, pd.Series):
-        return {str(k): v for k, v in features.items()}
-    if not isinstance(features, Mapping):
-        raise ValidationError(
-            "features", expected="a mapping of feature names to values", got=type(features).__name__
-        )
-    return dict(features)
+def replay(
+    lifecycle: Lifecycle,
+    transactions: pd.DataFrame,
+    *,
+    start: AsOf,
+    end: AsOf,
+    freq: str = "M",
+    customer: str = "customer_id",
+    date: str = "occurred_at",
+    amount: str = "amount",
+) -> Replay:
+    """Replay a transaction log: every customer's stage at every period end, and what fired.
 
+    At the last instant of each period from *start*'s to *end*'s, each
+    customer with a purchase at or before it takes one step (at most one
+    transition per period) from their stage at the previous period end, or
+    from the initial state in the period of their first purchase. The
+    features the guards read are those :func:`~crmkit.scoring.features` gives
+    ``as_of`` that instant (only the transaction features in
+    :data:`REPLAY_INPUTS`, plus :data:`DERIVED`; refunds are not read, so
+    ``refund_total`` is 0), computed incrementally. Purchases before *start*
+    count as history. Deterministic: the same log gives the same result.
 
-def _plain(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, str, float)):
-        return value
-    if isinstance(value, (int, np.integer)):
-        return float(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return value
+    Args:
+        lifecycle: the definition.
+        transactions: one row per purchase.
+        start: a time in the first period.
+        end: a time in the last period.
+        freq: the period: ``"M"`` (months, the default), ``"W"`` (weeks ending
+            on Sunday), ``"Q"``, ``"Y"`` or ``"D"``.
+        customer: the customer-id column.
+        date: the timestamp column (naive = UTC).
+        amount: the amount column.
 
+    Returns:
+        A :class:`Replay`: ``.stages``, ``.transitions``, ``.counts()``,
+        ``.matrix(period)``, ``.records()``.
 
-def _with_derived(values: dict[str, Any], names: frozenset[str]) -> dict[str, Any]:
-    """*values* plus the derived inputs among *names* that *values* lacks (scalar path)."""
-    for name in names:
-        if name in DERIVED and name not in values:
-            values[name] = _DERIVED_FORMULAS[name].evaluate(values)
-    return values
+    Raises:
+        ValidationError: bad arguments, or a guard reads an input replay does
+            not compute.
+        MissingColumnError, FrameError: bad transactions (naming the column
+            and the first offending rows).
 
-
-def _columns_for(frame: pd.DataFrame, names: frozenset[str]) -> dict[str, Any]:
-    """The columns the guards read, derived inputs computed (columnar path)."""
-    wanted: set[str] = set()
-    for name in names:
-        if name in DERIVED and name not in frame.columns:
-            wanted |= _DERIVED_FORMULAS[name].names
-        else:
-            wanted.add(name)
-    missing = sorted(w for w in wanted if w not in frame.columns)
-    if missing:
-        raise MissingColumnError(missing, [str(c) for c in frame.columns])
-    arrays: dict[str, Any] = {w: frame[w] for w in wanted}
-    return derive_arrays(arrays, names, len(frame))
-
-
-def derive_arrays(arrays: dict[str, Any], names: frozenset[str], n: int) -> dict[str, Any]:
-    """Add the derived inputs among *names* that *arrays* lacks (as float arrays, NaN = null)."""
-    for name in names:
-        if name in DERIVED and name not in arrays:
-            f = _DERIVED_FORMULAS[name]
-            result = f.evaluate_arrays({k: arrays[k] for k in f.names}, size=n)
-            arrays[name] = np.ma.filled(result.astype(np.float64), np.nan)
-    return arrays
-
-
-class _Plan:
-    """The compiled stepping plan: transitions ordered by priority, per state and overall."""
-
-    def __init__(self, states: tuple[str, ...], transitions: tuple[Transition, ...]) -> None:
-        self.codes = {s: i for i, s in enumerate(states)}
-        self.state_index = pd.Index(list(states), dtype=object)
-        index = {t.name: i for i, t in enumerate(transitions)}
-        self.ordered: dict[str, tuple[Transition, ...]] = {
-            s: tuple(
-                sorted(
-                    (t for t in transitions if s in t.sources),
-                    key=lambda t: (t.priority, index[t.name]),
-                )
-            )
-            for s in states
-        }
-        self.overall = tuple(sorted(transitions, key=lambda t: (t.priority, index[t.name])))
-        self.index = index
-        self.n_states = len(states)
-        self.source_masks = {
-            t.name: np.isin(np.arange(len(states)), [self.codes[s] for s in t.sources])
-            for t in transitions
-        }
-
-    def run(
-        self, codes: npt.NDArray[np.int64], arrays: Mapping[str, Any], n: int
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """Next-stage codes and fired-transition codes (-1 = none) for every row."""
-        target = codes.copy()
-        fired = np.full(n, -1, dtype=np.int64)
-        undecided = np.ones(n, dtype=bool)
-        for t in self.overall:
-            leaving = self.source_masks[t.name][codes] & undecided
-            if not leaving.any():
-                continue
-            if leaving.all():
-                result = t.guard.evaluate_arrays({k: arrays[k] for k in t.guard.names}, size=n)
-                hit = np.flatnonzero(np.ma.filled(result, False))
-            else:
-                rows = np.flatnonzero(leaving)
-                sub = {k: _take(arrays[k], rows) for k in t.guard.names}
-                result = t.guard.evaluate_arrays(sub, size=len(rows))
-                hit = rows[np.ma.filled(result, False).astype(bool, copy=False)]
-            target[hit] = self.codes[t.target]
-            fired[hit] = self.index[t.name]
-            undecided[hit] = False
-        return target, fired
-
-
-def _take(values: Any, rows: npt.NDArray[np.intp]) -> Any:
-    if isinstance(values, pd.Series):
-        return values.iloc[rows]
-    return np.asarray(values)[rows] if not isinstance(values, np.ma.MaskedArray) else values[rows]
+    >>> import pandas as pd
+    >>> tx = pd.DataFrame({"customer_id": ["a", "a", "b"], "amount": [10.0, 5.0, 7.0],
+    ...     "occurred_at": pd.to_datetime(["2025-01-03", "2025-02-10", "2025-02-11"])})
+    >>> r = replay(Lifecycle.five_stage(), tx, start="2025-01-01", end="2025-03-31")
+    >>> r.stages
+                2025-01       2025-02       2025-03
+    customer_id
+    a      introduction        growth        growth
+    b               NaN  introduction  introduction
+    >>> r.transitions[["customer_id", "period", "from_stage", "to_stage", "transition"]]
+      customer_id   period    from_stage to_stage       transition
+    0           a  2025-02  introduction   growth  second_purchase
+    """
+    if not isinstance(lifecycle, Lifecycle):
+        raise ValidationError("lifecycle", expected="a Lifecycle", got=type(lifecycle).__name__)
+    return run_replay(
+        lifecycle,
+        transactions,
+        start=start,
+        end=end,
+        freq=freq,
+        customer=customer,
+        date=date,
+        amount=amount,
+    )

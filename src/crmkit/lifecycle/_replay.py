@@ -10,7 +10,7 @@ period's last instant.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import numpy as np
@@ -34,17 +34,15 @@ from crmkit.core import (
     shift_months,
 )
 from crmkit.domain import FrozenDict
-from crmkit.lifecycle._definition import (
-    _DERIVED_FORMULAS,
-    DERIVED,
-    Lifecycle,
-    _Plan,
-    derive_arrays,
-)
+from crmkit.lifecycle._inputs import _DERIVED_FORMULAS, DERIVED, derive_arrays
+from crmkit.lifecycle._plan import _Plan
 from crmkit.lifecycle._records import LifecycleTransition
 from crmkit.scoring import AsOf
 
-__all__ = ["REPLAY_INPUTS", "Replay", "replay"]
+if TYPE_CHECKING:  # the definition imports this module, never the other way round
+    from crmkit.lifecycle._definition import Lifecycle
+
+__all__ = ["REPLAY_INPUTS", "Replay", "run_replay"]
 
 #: The feature columns :func:`replay` computes per period (guards may read these and DERIVED).
 REPLAY_INPUTS: Final = (
@@ -163,6 +161,7 @@ class Replay:
         >>> import pandas as pd
         >>> tx = pd.DataFrame({"customer_id": ["a", "a", "b"], "amount": [10.0, 5.0, 7.0],
         ...     "occurred_at": pd.to_datetime(["2025-01-03", "2025-02-10", "2025-02-11"])})
+        >>> from crmkit.lifecycle import Lifecycle, replay
         >>> replay(Lifecycle.five_stage(), tx, start="2025-01", end="2025-03").counts()
         stage    introduction  growth  maturity  decline  departed
         period
@@ -278,7 +277,7 @@ def _needed(lifecycle: Lifecycle) -> set[str]:
     return wanted
 
 
-def replay(
+def run_replay(
     lifecycle: Lifecycle,
     transactions: pd.DataFrame,
     *,
@@ -289,54 +288,7 @@ def replay(
     date: str = "occurred_at",
     amount: str = "amount",
 ) -> Replay:
-    """Replay a transaction log: every customer's stage at every period end, and what fired.
-
-    At the last instant of each period from *start*'s to *end*'s, each
-    customer with a purchase at or before it takes one step (at most one
-    transition per period) from their stage at the previous period end, or
-    from the initial state in the period of their first purchase. The
-    features the guards read are those :func:`~crmkit.scoring.features` gives
-    ``as_of`` that instant (only the transaction features in
-    :data:`REPLAY_INPUTS`, plus :data:`DERIVED`; refunds are not read, so
-    ``refund_total`` is 0), computed incrementally. Purchases before *start*
-    count as history. Deterministic: the same log gives the same result.
-
-    Args:
-        lifecycle: the definition.
-        transactions: one row per purchase.
-        start: a time in the first period.
-        end: a time in the last period.
-        freq: the period: ``"M"`` (months, the default), ``"W"`` (weeks ending
-            on Sunday), ``"Q"``, ``"Y"`` or ``"D"``.
-        customer: the customer-id column.
-        date: the timestamp column (naive = UTC).
-        amount: the amount column.
-
-    Returns:
-        A :class:`Replay`: ``.stages``, ``.transitions``, ``.counts()``,
-        ``.matrix(period)``, ``.records()``.
-
-    Raises:
-        ValidationError: bad arguments, or a guard reads an input replay does
-            not compute.
-        MissingColumnError, FrameError: bad transactions (naming the column
-            and the first offending rows).
-
-    >>> import pandas as pd
-    >>> tx = pd.DataFrame({"customer_id": ["a", "a", "b"], "amount": [10.0, 5.0, 7.0],
-    ...     "occurred_at": pd.to_datetime(["2025-01-03", "2025-02-10", "2025-02-11"])})
-    >>> r = replay(Lifecycle.five_stage(), tx, start="2025-01-01", end="2025-03-31")
-    >>> r.stages
-                2025-01       2025-02       2025-03
-    customer_id
-    a      introduction        growth        growth
-    b               NaN  introduction  introduction
-    >>> r.transitions[["customer_id", "period", "from_stage", "to_stage", "transition"]]
-      customer_id   period    from_stage to_stage       transition
-    0           a  2025-02  introduction   growth  second_purchase
-    """
-    if not isinstance(lifecycle, Lifecycle):
-        raise ValidationError("lifecycle", expected="a Lifecycle", got=type(lifecycle).__name__)
+    """The replay engine behind :func:`crmkit.lifecycle.replay` (arguments checked here but *lifecycle*)."""
     if not isinstance(freq, str) or freq not in _FREQS:
         raise ValidationError(
             "freq",

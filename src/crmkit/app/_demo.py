@@ -10,9 +10,9 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from crmkit._synthetic import synthetic_base
-from crmkit._text import table
 from crmkit.adapters.sqlite import SQLiteStore
+from crmkit.app._synthetic import synthetic_base
+from crmkit.app._text import table
 from crmkit.domain import (
     Activity,
     Complaint,

@@ -14,7 +14,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from crmkit._config_file import Config
+from crmkit.app._config import Config
 from crmkit.core import parse_as_of
 from crmkit.lifecycle import Lifecycle
 from crmkit.scoring import ValueModel, features

@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check_config(path: Path, out: TextIO, err: TextIO) -> int:
-    from crmkit.config import Config
+    from crmkit.app import Config
 
     try:
         config = Config.load(path)
@@ -119,9 +119,9 @@ def _progress(total: int) -> Any:
 
 
 def _score(args: argparse.Namespace, out: TextIO) -> int:
-    from crmkit._text import table
     from crmkit.adapters.files import read_table, write_table
-    from crmkit.config import Config, score_transactions
+    from crmkit.app._text import table
+    from crmkit.app import Config, score_transactions
 
     config = Config.load(args.config) if args.config is not None else Config()
     transactions = read_table(args.transactions)
@@ -198,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "score":
             return _score(args, sys.stdout)
         if args.command == "demo":
-            from crmkit._demo import run_demo
+            from crmkit.app._demo import run_demo
 
             run_demo(folder=args.dir, seed=args.seed, out=sys.stdout)
         return EXIT_OK

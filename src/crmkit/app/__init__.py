@@ -1,0 +1,30 @@
+"""The application layer: one configuration file, the whole job, the command line and the demo.
+
+It stands on every other layer and nothing stands on it:
+
+* :class:`Config` loads value, segments, lifecycle and loyalty from one TOML
+  (or JSON) file; :func:`score_transactions` runs the whole job over a frame
+  of transactions (what ``crmkit score`` runs). Both are also public as
+  ``crmkit.config``.
+* :func:`crmkit.app.cli.main` is the ``crmkit`` command.
+* :func:`synthetic_base` and :func:`synthetic_transactions` generate a
+  realistic customer base (the demo's data; also handy in notebooks and
+  benchmarks), deterministic for a seed.
+
+>>> from crmkit.app import synthetic_transactions
+>>> synthetic_transactions(100, 10, seed=1).shape
+(100, 4)
+"""
+
+from crmkit.app._config import Config
+from crmkit.app._job import JobResult, score_transactions
+from crmkit.app._synthetic import SyntheticBase, synthetic_base, synthetic_transactions
+
+__all__ = [
+    "Config",
+    "JobResult",
+    "SyntheticBase",
+    "score_transactions",
+    "synthetic_base",
+    "synthetic_transactions",
+]
