@@ -25,7 +25,7 @@ import pandas as pd
 
 import crmkit as ck
 from benchmarks._util import Section, time_it
-from crmkit._synthetic import synthetic_transactions
+from crmkit.app import synthetic_transactions
 
 AS_OF = "2024-10-01"
 MODEL = ck.ValueModel.default().drop("growth_potential", "brand")

@@ -19,7 +19,7 @@ import pandas as pd
 
 import crmkit as ck
 from benchmarks._util import Section, Timing, alternating, peak_memory, time_it
-from crmkit._synthetic import synthetic_transactions
+from crmkit.app import synthetic_transactions
 from crmkit.core import factorize
 
 AS_OF = pd.Timestamp("2025-01-01", tz="UTC")

@@ -18,7 +18,7 @@ import pandas as pd
 
 import crmkit as ck
 from benchmarks._util import Section, time_it
-from crmkit._synthetic import synthetic_transactions
+from crmkit.app import synthetic_transactions
 from crmkit.lifecycle import Lifecycle, replay
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from crmkit.adapters.sqlite import SQLiteStore
-from crmkit.cli import EXIT_OK, EXIT_USER, main
+from crmkit.app.cli import EXIT_OK, EXIT_USER, main
 
 
 def test_demo_builds_the_base_in_sqlite_and_prints_a_summary(tmp_path: Path, capsys) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from crmkit.cli import EXIT_OK, EXIT_USER, main
+from crmkit.app.cli import EXIT_OK, EXIT_USER, main
 
 CONFIG = """
 [value.model]

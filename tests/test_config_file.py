@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmkit import EarningRules, Lifecycle, SegmentRules, TierTable, ValueModel
-from crmkit.cli import EXIT_OK, EXIT_USER, main
+from crmkit.app.cli import EXIT_OK, EXIT_USER, main
 from crmkit.config import Config
 from crmkit.errors import ConfigError
 from crmkit.testing import strategies as cs
@@ -224,7 +224,7 @@ def test_the_frame_job_and_one_customer_at_a_time_agree() -> None:
     import pandas as pd
 
     from crmkit import InMemoryActivityRepository, Purchase, activity_frames, features_one
-    from crmkit._synthetic import synthetic_base
+    from crmkit.app import synthetic_base
     from crmkit.config import score_transactions
 
     base = synthetic_base(seed=11)

@@ -16,9 +16,7 @@ from crmkit.loyalty import EarningRules
 RULES = EarningRules.from_dict(
     {
         "base": {"unit": 10.0, "points_per_unit": 1},
-        "campaigns": [
-            {"name": "spring", "start": "2025-03-01", "end": "2025-04-01", "bonus": "5"}
-        ],
+        "campaigns": [{"name": "spring", "start": "2025-03-01", "end": "2025-04-01", "bonus": "5"}],
     }
 )
 

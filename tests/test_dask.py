@@ -18,9 +18,9 @@ distributed = pytest.importorskip("distributed")
 import dask.dataframe as dd  # noqa: E402
 
 import crmkit as ck  # noqa: E402
-from crmkit._synthetic import synthetic_transactions  # noqa: E402
 from crmkit.adapters import dask as ckd  # noqa: E402
 from crmkit.adapters.frames import to_pandas  # noqa: E402
+from crmkit.app import synthetic_transactions  # noqa: E402
 
 pytestmark = [
     # A LocalCluster started and closed inside the test run: distributed warns when

@@ -553,7 +553,7 @@ def test_polars_and_pyarrow_input_give_the_pandas_result(library: str) -> None:
     pytest.importorskip(library)
     import pyarrow as pa
 
-    from crmkit._synthetic import synthetic_transactions
+    from crmkit.app import synthetic_transactions
 
     tx = synthetic_transactions(3_000, 300, seed=11)
     want = features(tx, as_of="2024-06-30", date="date", settlement="settlement")
@@ -576,7 +576,7 @@ def test_polars_and_pyarrow_input_give_the_pandas_result(library: str) -> None:
 @pytest.mark.parametrize("chunk", [1, 7, 256])
 def test_chunked_kernels_give_the_same_result(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
     """Row-sized work runs in chunks (1M rows); chunk boundaries change nothing, bit for bit."""
-    from crmkit._synthetic import synthetic_transactions
+    from crmkit.app import synthetic_transactions
     from crmkit.core import _factorize
     from crmkit.scoring import _kernels
 

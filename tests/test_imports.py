@@ -22,7 +22,7 @@ MODULES = [
     "crmkit.quality",
     "crmkit.privacy",
     "crmkit.config",
-    "crmkit.cli",
+    "crmkit.app.cli",
     "crmkit.adapters.sqlite",
     "crmkit.testing",
 ]

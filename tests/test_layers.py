@@ -207,6 +207,6 @@ def test_a_planted_sideways_private_and_cyclic_import_is_found(tree: Path) -> No
     found = violations(tree)
     assert any("sideways (loyalty and lifecycle" in p for p in found), found
     assert any("private module of another package" in p for p in found), found
-    assert any(
-        p.startswith("import cycle") and "crmkit.scoring._monthly" in p for p in found
-    ), found
+    assert any(p.startswith("import cycle") and "crmkit.scoring._monthly" in p for p in found), (
+        found
+    )

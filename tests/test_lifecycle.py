@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import crmkit as ck
-from crmkit._synthetic import synthetic_transactions
+from crmkit.app import synthetic_transactions
 from crmkit.errors import ConfigError, FrameError, MissingColumnError, ValidationError
 from crmkit.lifecycle import ChurnWarning, Lifecycle, replay
 from crmkit.lifecycle._replay import REPLAY_INPUTS

@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from crmkit import RFM, Lifecycle, ValueModel, activity_frames
-from crmkit._synthetic import synthetic_base
 from crmkit.adapters import plots
+from crmkit.app import synthetic_base
 from crmkit.errors import MissingColumnError, ValidationError
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import crmkit as ck
-from crmkit._synthetic import synthetic_transactions
+from crmkit.app import synthetic_transactions
 from crmkit.errors import ConfigError, MissingColumnError, ValidationError
 from crmkit.scoring import ValueModel, score_monthly
 from crmkit.testing import strategies as cks
@@ -158,7 +158,7 @@ def test_scoring_an_empty_frame_gives_an_empty_result() -> None:
 
 
 def test_scores_the_synthetic_base_end_to_end() -> None:
-    from crmkit._synthetic import synthetic_base
+    from crmkit.app import synthetic_base
 
     base = synthetic_base(seed=3, individuals=30, companies=2)
     frames = ck.activity_frames(base.activities)

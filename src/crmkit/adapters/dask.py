@@ -48,7 +48,6 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 
-import crmkit
 from crmkit.adapters.frames import to_pandas
 from crmkit.core import (
     AsOf,
@@ -61,6 +60,7 @@ from crmkit.core import (
 )
 from crmkit.lifecycle import Lifecycle
 from crmkit.scoring import TimeUnit, ValueModel
+from crmkit.scoring import features as pandas_features
 from crmkit.segmentation import SegmentRules
 
 __all__ = ["POSITION", "features", "partition_by_customer", "score"]
@@ -172,8 +172,8 @@ def _features_part(part: pd.DataFrame, options: dict[str, Any]) -> pd.DataFrame:
     codes, first_row = factorize_first(part[customer])
     frame = part.drop(columns=[POSITION])
     if len(codes) and codes.min() < 0:  # missing ids: let crmkit.features report them
-        return crmkit.features(frame, **options)
-    out = crmkit.features(frame.assign(**{customer: codes}), **options)
+        return pandas_features(frame, **options)
+    out = pandas_features(frame.assign(**{customer: codes}), **options)
     kept = out.index.to_numpy(dtype=np.intp)
     rows = first_row[kept]
     # The index crmkit.features would build from the ids (the same factorize, the same uniques).

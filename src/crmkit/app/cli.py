@@ -120,8 +120,8 @@ def _progress(total: int) -> Any:
 
 def _score(args: argparse.Namespace, out: TextIO) -> int:
     from crmkit.adapters.files import read_table, write_table
-    from crmkit.app._text import table
     from crmkit.app import Config, score_transactions
+    from crmkit.app._text import table
 
     config = Config.load(args.config) if args.config is not None else Config()
     transactions = read_table(args.transactions)

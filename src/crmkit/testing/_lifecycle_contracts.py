@@ -152,9 +152,12 @@ class TransitionHistoryContract:
             assert history.for_customer("c-1", end=_T0) == []
             assert history.for_customer("c-1", start=_T0 + timedelta(days=4)) == log[4:]
 
-    def test_for_customer_rejects_naive_datetimes(self) -> None:
-        with self.fresh_history() as history, pytest.raises(ValidationError):
-            history.for_customer("c-1", start=datetime(2025, 1, 1))
+    def test_for_customer_reads_window_bounds_by_the_as_of_rule(self) -> None:
+        with self.fresh_history() as history:
+            with pytest.raises(ValidationError):
+                history.for_customer("c-1", start="01/01/2025")  # ISO 8601 only
+            # A naive bound (or a date) is UTC, as ``as_of`` is everywhere.
+            assert history.for_customer("c-1", start=datetime(2025, 1, 1)) == []
 
     def test_appending_the_same_transition_twice_stores_it_once(self) -> None:
         @self._given(cks.lifecycle_transitions())
