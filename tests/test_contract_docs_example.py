@@ -30,7 +30,7 @@ _PAGE = _classes_from_the_page()
 class TestDocumentedDictRepositories(crmkit.testing.RepositoryContract):
     max_examples = 25  # an example, not a product: a lighter run keeps the suite quick
 
-    def create_repositories(self) -> crmkit.testing.RepositorySet:
+    def create_repositories(self) -> crmkit.testing.ClosableRepositorySet:
         db: dict[str, dict[str, str]] = {"customers": {}, "contacts": {}, "activities": {}}
         return crmkit.testing.Repositories(
             customers=_PAGE["DictCustomers"](db["customers"]),

@@ -12,7 +12,7 @@ from crmkit.domain import (
 
 
 class TestInMemoryRepositories(crmkit.testing.RepositoryContract):
-    def create_repositories(self) -> crmkit.testing.RepositorySet:
+    def create_repositories(self) -> crmkit.testing.ClosableRepositorySet:
         return crmkit.testing.Repositories.in_memory()
 
 
@@ -20,4 +20,4 @@ def test_in_memory_repositories_satisfy_the_protocols() -> None:
     assert isinstance(InMemoryCustomerRepository(), CustomerRepository)
     assert isinstance(InMemoryContactRepository(), ContactRepository)
     assert isinstance(InMemoryActivityRepository(), ActivityRepository)
-    assert isinstance(crmkit.testing.Repositories.in_memory(), crmkit.testing.RepositorySet)
+    assert isinstance(crmkit.testing.Repositories.in_memory(), crmkit.testing.ClosableRepositorySet)

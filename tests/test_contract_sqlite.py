@@ -40,7 +40,7 @@ class TestSQLiteFile(crmkit.testing.PersistentRepositoryContract):
     def create_repositories(self) -> SQLiteStore:
         return SQLiteStore(self.directory / f"{uuid.uuid4().hex}.sqlite3")
 
-    def opener(self, repositories: crmkit.testing.RepositorySet) -> crmkit.testing.Opener:
+    def opener(self, repositories: crmkit.testing.ClosableRepositorySet) -> crmkit.testing.Opener:
         assert isinstance(repositories, SQLiteStore)
         return functools.partial(SQLiteStore, repositories.path)
 
@@ -80,7 +80,7 @@ def test_store_satisfies_the_protocols() -> None:
         assert isinstance(store.customers, CustomerRepository)
         assert isinstance(store.contacts, ContactRepository)
         assert isinstance(store.activities, ActivityRepository)
-        assert isinstance(store, crmkit.testing.RepositorySet)
+        assert isinstance(store, crmkit.testing.ClosableRepositorySet)
 
 
 def test_a_new_file_gets_the_current_schema_in_wal_mode(db_path: Path) -> None:

@@ -33,6 +33,7 @@ from crmkit.domain._repositories import (
     ActivityRepository,
     ContactRepository,
     CustomerRepository,
+    RepositorySet,
     RewritableActivityRepository,
 )
 from crmkit.domain._values import (
@@ -87,6 +88,7 @@ __all__ = [
     "Referral",
     "ReferralStatus",
     "Refund",
+    "RepositorySet",
     "RewritableActivityRepository",
     "SettlementMethod",
     "Severity",

@@ -18,6 +18,7 @@ __all__ = [
     "ActivityRepository",
     "ContactRepository",
     "CustomerRepository",
+    "RepositorySet",
     "RewritableActivityRepository",
 ]
 
@@ -169,4 +170,35 @@ class RewritableActivityRepository(ActivityRepository, Protocol):
             ValidationError: a change outside what may change, or a refund left
                 apart from its purchase; nothing was written.
         """
+        ...
+
+
+@runtime_checkable
+class RepositorySet(Protocol):
+    """Anything with customer, contact and activity repositories: what merge, erase and export take.
+
+    :class:`crmkit.adapters.sqlite.SQLiteStore` and
+    :class:`crmkit.testing.Repositories` are such sets; so is any host object
+    with these three attributes (no inheritance needed). Some operations use
+    more when it is there: :func:`crmkit.privacy.erase` calls a ``purge()``
+    method to clear old copies from disk, the contract suites call ``close()``.
+
+    >>> from crmkit.testing import Repositories
+    >>> isinstance(Repositories.in_memory(), RepositorySet)
+    True
+    """
+
+    @property
+    def customers(self) -> CustomerRepository:
+        """The customer repository."""
+        ...
+
+    @property
+    def contacts(self) -> ContactRepository:
+        """The contact repository."""
+        ...
+
+    @property
+    def activities(self) -> ActivityRepository:
+        """The activity repository."""
         ...

@@ -8,8 +8,9 @@ repositories. What stays the host's job: access control, encryption in
 transit and at rest, backups and logs, retention periods, and the legal basis.
 """
 
+from crmkit.domain import RepositorySet
 from crmkit.privacy._consent import ANY_PURPOSE, may_contact
-from crmkit.privacy._erase import ERASED, ErasureRecord, RepositorySet, erase, export, is_erased
+from crmkit.privacy._erase import ERASED, ErasureRecord, erase, export, is_erased
 from crmkit.privacy._pseudonymize import PERSONAL_COLUMNS, pseudonym, pseudonymize
 
 __all__ = [

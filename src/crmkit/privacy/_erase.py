@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
 from crmkit.core import ValidationError, to_instant
 from crmkit.domain import (
     Activity,
-    ActivityRepository,
     Contact,
-    ContactRepository,
     Customer,
-    CustomerRepository,
     FrozenDict,
+    RepositorySet,
     RewritableActivityRepository,
     check_id,
     check_optional_text,
@@ -24,7 +22,7 @@ from crmkit.domain import (
     to_record,
 )
 
-__all__ = ["ERASED", "ErasureRecord", "RepositorySet", "erase", "export", "is_erased"]
+__all__ = ["ERASED", "ErasureRecord", "erase", "export", "is_erased"]
 
 #: What an erased name becomes (names are required, so they are replaced, not removed).
 ERASED = "erased"
@@ -33,31 +31,6 @@ ERASED = "erased"
 ERASED_AT = "crmkit_erased_at"
 
 EXPORT_FORMAT = "crmkit-export/1"
-
-
-class RepositorySet(Protocol):
-    """Anything with customer, contact and activity repositories.
-
-    :class:`crmkit.adapters.sqlite.SQLiteStore` and
-    :class:`crmkit.testing.Repositories` are such sets; so is any host object
-    with these three attributes. If it also has a ``purge()`` method (the
-    SQLite store has), :func:`erase` calls it to clear old copies from disk.
-    """
-
-    @property
-    def customers(self) -> CustomerRepository:
-        """The customer repository."""
-        ...
-
-    @property
-    def contacts(self) -> ContactRepository:
-        """The contact repository."""
-        ...
-
-    @property
-    def activities(self) -> ActivityRepository:
-        """The activity repository."""
-        ...
 
 
 @attrs.frozen(kw_only=True)

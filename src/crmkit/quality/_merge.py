@@ -23,10 +23,10 @@ from crmkit.domain import (
     ActivityRepository,
     ContactRepository,
     Customer,
-    CustomerRepository,
     FrozenDict,
     Purchase,
     Referral,
+    RepositorySet,
     RewritableActivityRepository,
     check_id,
     from_record,
@@ -60,17 +60,6 @@ _MERGEABLE = (
     "influence",
     "membership",
 )
-
-
-class _Repositories(Protocol):
-    @property
-    def customers(self) -> CustomerRepository: ...
-
-    @property
-    def contacts(self) -> ContactRepository: ...
-
-    @property
-    def activities(self) -> ActivityRepository: ...
 
 
 @runtime_checkable
@@ -170,7 +159,7 @@ class ActivityRePointer:
         self._activities.rewrite(back)
 
 
-def default_repointers(repositories: _Repositories) -> list[RePointer]:
+def default_repointers(repositories: RepositorySet) -> list[RePointer]:
     """The re-pointers for contacts and activities of a repository set.
 
     Records kept outside the repository set are re-pointed by re-pointers the
@@ -321,7 +310,7 @@ def _merged_customer(
 
 def merge(
     customer_ids: Sequence[str],
-    repositories: _Repositories,
+    repositories: RepositorySet,
     *,
     at: datetime,
     rule: str = "oldest",
@@ -449,7 +438,7 @@ def merge(
 
 def undo_merge(
     record: MergeRecord,
-    repositories: _Repositories,
+    repositories: RepositorySet,
     *,
     at: datetime,
     repointers: Sequence[RePointer] | None = None,

@@ -18,13 +18,14 @@ This package needs pytest and hypothesis (``pip install "crmkit[testing]"``);
 :mod:`crmkit.testing.strategies` holds the hypothesis strategies for crmkit's data.
 """
 
+from crmkit.domain import RepositorySet
 from crmkit.testing import strategies
 from crmkit.testing._contracts import (
+    ClosableRepositorySet,
     Opener,
     PersistentRepositoryContract,
     Repositories,
     RepositoryContract,
-    RepositorySet,
 )
 from crmkit.testing._ledger_contracts import (
     LedgerContract,
@@ -35,6 +36,7 @@ from crmkit.testing._ledger_contracts import (
 from crmkit.testing._lifecycle_contracts import TransitionHistoryContract
 
 __all__ = [
+    "ClosableRepositorySet",
     "LedgerContract",
     "LedgerOpener",
     "Opener",

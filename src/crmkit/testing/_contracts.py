@@ -49,6 +49,7 @@ from crmkit.domain import (
     Purchase,
     Record,
     Refund,
+    RepositorySet,
     RewritableActivityRepository,
     to_record,
 )
@@ -56,34 +57,19 @@ from crmkit.testing import strategies as cks
 from crmkit.testing._race import race
 
 __all__ = [
+    "ClosableRepositorySet",
     "PersistentRepositoryContract",
     "Repositories",
     "RepositoryContract",
-    "RepositorySet",
 ]
 
 
 @runtime_checkable
-class RepositorySet(Protocol):
-    """Anything with the three repositories and a ``close()``.
+class ClosableRepositorySet(RepositorySet, Protocol):
+    """A :class:`~crmkit.domain.RepositorySet` with a ``close()``: what the contract suites open.
 
     :class:`Repositories` is one; so is :class:`crmkit.adapters.sqlite.SQLiteStore`.
     """
-
-    @property
-    def customers(self) -> CustomerRepository:
-        """The customer repository."""
-        ...
-
-    @property
-    def contacts(self) -> ContactRepository:
-        """The contact repository."""
-        ...
-
-    @property
-    def activities(self) -> ActivityRepository:
-        """The activity repository."""
-        ...
 
     def close(self) -> None:
         """Release what the repositories hold (connections, files)."""
@@ -255,7 +241,7 @@ class RepositoryContract:
 
         return decorate
 
-    def create_repositories(self) -> RepositorySet:
+    def create_repositories(self) -> ClosableRepositorySet:
         """Return fresh, empty repositories (called once per test and per generated example).
 
         The suite calls ``close()`` on them when the test or example is done.
@@ -265,7 +251,7 @@ class RepositoryContract:
         )
 
     @contextmanager
-    def fresh_repositories(self) -> Iterator[RepositorySet]:
+    def fresh_repositories(self) -> Iterator[ClosableRepositorySet]:
         """Fresh repositories from :meth:`create_repositories`, closed on exit."""
         repos = self.create_repositories()
         try:
@@ -433,7 +419,9 @@ class RepositoryContract:
 
         check()
 
-    def _assert_log(self, repos: RepositorySet, log: list[Activity], batch_size: int) -> None:
+    def _assert_log(
+        self, repos: ClosableRepositorySet, log: list[Activity], batch_size: int
+    ) -> None:
         """The repositories hold exactly *log*, by id, per customer and in time order."""
         for activity in log:
             _assert_same([repos.activities.get(activity.id)], [activity])
@@ -449,7 +437,7 @@ class RepositoryContract:
 
     # ------------------------------------------------------------ rewrite (merge and erasure)
 
-    def _rewritable(self, repos: RepositorySet) -> RewritableActivityRepository:
+    def _rewritable(self, repos: ClosableRepositorySet) -> RewritableActivityRepository:
         activities = repos.activities
         if not isinstance(activities, RewritableActivityRepository):
             pytest.skip("the activity repository does not implement rewrite()")
@@ -738,7 +726,7 @@ class RepositoryContract:
 
 # ---------------------------------------------------------------- persistence
 
-Opener = Callable[[], RepositorySet]
+Opener = Callable[[], ClosableRepositorySet]
 """A picklable callable with no arguments that opens existing storage."""
 
 
@@ -774,7 +762,7 @@ class PersistentRepositoryContract(RepositoryContract):
     #: How many rounds of writes each of the two processes makes (keep it to a few seconds).
     concurrent_rounds: int = 100
 
-    def opener(self, repositories: RepositorySet) -> Opener:
+    def opener(self, repositories: ClosableRepositorySet) -> Opener:
         """Return a picklable callable that opens the storage behind *repositories* again.
 
         It is called after *repositories* are closed, in this process (by
@@ -787,14 +775,14 @@ class PersistentRepositoryContract(RepositoryContract):
             f"{type(self).__name__} must implement opener() to run the persistence contract"
         )
 
-    def reopen(self, repositories: RepositorySet) -> RepositorySet:
+    def reopen(self, repositories: ClosableRepositorySet) -> ClosableRepositorySet:
         """Close *repositories* and open the same storage again."""
         open_again = self.opener(repositories)
         repositories.close()
         return open_again()
 
     @contextmanager
-    def _reopened(self, repositories: RepositorySet) -> Iterator[RepositorySet]:
+    def _reopened(self, repositories: ClosableRepositorySet) -> Iterator[ClosableRepositorySet]:
         again = self.reopen(repositories)
         try:
             yield again
