@@ -437,7 +437,7 @@ def test_json_of_a_definition_is_plain_data() -> None:
     data = json.loads(Lifecycle.five_stage().to_json())
     assert data["lifecycle"]["initial"] == "introduction"
     assert set(data["transitions"]) == {t.name for t in Lifecycle.five_stage().transitions}
-    assert set(REPLAY_INPUTS) <= set(ck.lifecycle.KNOWN_INPUTS)
+    assert set(REPLAY_INPUTS) <= set(ck.lifecycle.GUARD_INPUTS)
 
 
 def test_the_diagrams_in_the_concept_page_are_the_presets() -> None:

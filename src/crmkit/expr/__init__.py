@@ -46,10 +46,12 @@ from crmkit.expr._nodes import (
     walk,
 )
 from crmkit.expr._parse import MAX_DEPTH, MAX_EXPONENT, MAX_LENGTH
+from crmkit.expr._readers import INPUT_TYPES, Input, read_formula, read_inputs, read_tables
 from crmkit.expr._tables import Table
 
 __all__ = [
     "DEFAULT_FUNCTIONS",
+    "INPUT_TYPES",
     "MAX_DEPTH",
     "MAX_EXPONENT",
     "MAX_LENGTH",
@@ -63,6 +65,7 @@ __all__ = [
     "FormulaError",
     "Function",
     "FunctionRegistry",
+    "Input",
     "Lookup",
     "Name",
     "Node",
@@ -72,6 +75,9 @@ __all__ = [
     "Unary",
     "Value",
     "children",
+    "read_formula",
+    "read_inputs",
+    "read_tables",
     "transform",
     "unparse",
     "walk",
@@ -86,6 +92,7 @@ for _cls in (
     Const,
     Function,
     FunctionRegistry,
+    Input,
     Lookup,
     Name,
     Node,

@@ -20,7 +20,7 @@ See the Lifecycle concept page for the semantics and the five-stage guards.
 
 from crmkit.lifecycle._churn import ChurnWarning, churn_warning
 from crmkit.lifecycle._definition import Lifecycle, replay
-from crmkit.lifecycle._inputs import DERIVED, KNOWN_INPUTS
+from crmkit.lifecycle._inputs import DERIVED, GUARD_INPUTS
 from crmkit.lifecycle._plan import Step, Transition
 from crmkit.lifecycle._records import (
     InMemoryTransitionHistory,
@@ -36,7 +36,7 @@ from crmkit.lifecycle._replay import REPLAY_INPUTS, Replay
 
 __all__ = [
     "DERIVED",
-    "KNOWN_INPUTS",
+    "GUARD_INPUTS",
     "REPLAY_INPUTS",
     "ChurnWarning",
     "InMemoryTransitionHistory",

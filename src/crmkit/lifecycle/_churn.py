@@ -11,7 +11,7 @@ import pandas as pd
 
 from crmkit.core import ValidationError, check_frame
 from crmkit.expr import Formula
-from crmkit.lifecycle._inputs import KNOWN_INPUTS, _columns_for, _with_derived
+from crmkit.lifecycle._inputs import GUARD_INPUTS, _columns_for, _with_derived
 
 __all__ = ["ChurnWarning", "churn_warning"]
 
@@ -78,11 +78,11 @@ class ChurnWarning:
             "overdue": Formula(
                 f"repeat_purchases >= {self.min_repeat_purchases} and "
                 f"days_since_last_purchase > {float(self.gap_multiple)!r} * usual_gap_days",
-                schema=KNOWN_INPUTS,
+                schema=GUARD_INPUTS,
             ),
             "spend drop": Formula(
                 f"spend_prev_3m > 0 and spend_last_3m <= {keep!r} * spend_prev_3m",
-                schema=KNOWN_INPUTS,
+                schema=GUARD_INPUTS,
             ),
         }
 

@@ -28,9 +28,9 @@ from crmkit.core import (
     to_instant,
 )
 from crmkit.domain import FrozenDict
-from crmkit.expr import Formula, FormulaError
+from crmkit.expr import read_formula, read_inputs
 from crmkit.lifecycle._inputs import (
-    KNOWN_INPUTS,
+    GUARD_INPUTS,
     _columns_for,
     _plain,
     _values,
@@ -41,8 +41,6 @@ from crmkit.lifecycle._records import LifecycleTransition
 from crmkit.lifecycle._replay import Replay, run_replay
 
 __all__ = ["Lifecycle", "replay"]
-
-_TYPES = ("number", "bool", "string")
 
 
 def _state_problems(
@@ -295,13 +293,8 @@ class Lifecycle(Definition):
             r.problem("lifecycle.description", f"expected a string, got {description!r}")
             description = ""
 
-        inputs: dict[str, str] = {}
-        for key, value in r.section(top.get("inputs", {}), "inputs").items():
-            if value not in _TYPES:
-                r.problem(f"inputs.{key}", f"expected one of {', '.join(_TYPES)}, got {value!r}")
-            else:
-                inputs[key] = value
-        schema = {**KNOWN_INPUTS, **inputs}
+        inputs = {k: v.type for k, v in read_inputs(r, top.get("inputs", {})).items()}
+        schema = {**GUARD_INPUTS, **inputs}
 
         specs = r.section(top.get("transitions", {}), "transitions")
         if not specs and "transitions" in top:
@@ -333,25 +326,18 @@ class Lifecycle(Definition):
                     priority = None
                 else:
                     priority = p
-            guard: Formula | None = None
-            text = fields.get("guard")
-            if "guard" in fields:
-                if not isinstance(text, str):
-                    r.problem(f"{where}.guard", f"expected a formula string, got {text!r}")
-                else:
-                    try:
-                        guard = Formula(text, schema=schema)
-                    except FormulaError as err:
-                        r.extend(err.problems, f"{where}.guard")
-                    else:
-                        if guard.result_type != "bool":
-                            r.problem(
-                                f"{where}.guard",
-                                f"a guard must give True or False, this gives a "
-                                f"{guard.result_type}",
-                                "compare it, e.g. (x > 0)",
-                            )
-                            guard = None
+            guard = (
+                read_formula(
+                    r,
+                    fields["guard"],
+                    f"{where}.guard",
+                    schema=schema,
+                    result="bool",
+                    what="a guard",
+                )
+                if "guard" in fields
+                else None
+            )
             tdesc = fields.get("description", "")
             if not isinstance(tdesc, str):
                 r.problem(f"{where}.description", f"expected a string, got {tdesc!r}")

@@ -15,14 +15,10 @@ import pandas as pd
 
 from crmkit.core import FrozenDict, MissingColumnError, ValidationError
 from crmkit.expr import Formula
-from crmkit.scoring import FEATURE_COLUMNS
+from crmkit.scoring import FEATURE_INPUTS
 
-__all__ = ["DERIVED", "KNOWN_INPUTS", "derive_arrays"]
+__all__ = ["DERIVED", "GUARD_INPUTS", "derive_arrays"]
 
-_TIME_COLUMNS = frozenset({"first_purchase", "last_purchase"})
-_INT_COLUMNS = frozenset(
-    {"purchase_count", "purchase_days", "active_months", "repeat_purchases", "complaint_count"}
-)
 
 #: Inputs computed by the lifecycle layer from feature columns, when a guard reads them
 #: and the data does not already hold them: name -> formula over features.
@@ -35,15 +31,10 @@ DERIVED: Mapping[str, str] = FrozenDict(
 )
 
 #: Every name a guard may read without declaring it: number features and derived inputs.
-KNOWN_INPUTS: Mapping[str, str] = FrozenDict(
-    {
-        **{name: "number" for name in FEATURE_COLUMNS if name not in _TIME_COLUMNS},
-        **dict.fromkeys(DERIVED, "number"),
-    }
-)
+GUARD_INPUTS: Mapping[str, str] = FrozenDict({**FEATURE_INPUTS, **dict.fromkeys(DERIVED, "number")})
 
 _DERIVED_FORMULAS: dict[str, Formula] = {
-    name: Formula(text, schema=KNOWN_INPUTS) for name, text in DERIVED.items()
+    name: Formula(text, schema=GUARD_INPUTS) for name, text in DERIVED.items()
 }
 
 

@@ -38,7 +38,7 @@ from crmkit.core import (
     to_utc,
 )
 from crmkit.domain import Purchase, Refund, SettlementMethod
-from crmkit.expr import Formula, FormulaError
+from crmkit.expr import Formula, read_formula
 from crmkit.loyalty._entries import EntryKind, LedgerEntry
 from crmkit.loyalty._ledger import Ledger, ReversalPolicy
 from crmkit.loyalty._repository import LedgerRepository
@@ -270,24 +270,14 @@ class EarningRules(Definition):
                 if text is None:
                     formulas[key] = None
                     continue
-                if not isinstance(text, str):
-                    r.problem(f"{where}.{key}", f"expected a formula string, got {text!r}")
-                    formulas[key] = None
-                    continue
-                formula: Formula | None
-                try:
-                    formula = Formula(text, schema=PURCHASE_SCHEMA)
-                except FormulaError as err:
-                    r.extend(err.problems, f"{where}.{key}")
-                    formulas[key] = None
-                    continue
-                if formula.result_type != kind:
-                    r.problem(
-                        f"{where}.{key}",
-                        f"expected a {kind} formula, this gives a {formula.result_type}",
-                    )
-                    formula = None
-                formulas[key] = formula
+                formulas[key] = read_formula(
+                    r,
+                    text,
+                    f"{where}.{key}",
+                    schema=PURCHASE_SCHEMA,
+                    result=kind,
+                    what=f"the {key}",
+                )
             cond, bonus = formulas["condition"], formulas["bonus"]
             if name and window[0] and window[1] and cond is not None and bonus is not None:
                 campaigns.append(

@@ -18,7 +18,7 @@ Every column and convention is described in the Features concept page.
 """
 
 from crmkit.core import AsOf
-from crmkit.scoring._columns import FEATURE_COLUMNS, FEATURE_KINDS
+from crmkit.scoring._columns import FEATURE_COLUMNS, FEATURE_INPUTS, FEATURE_KINDS
 from crmkit.scoring._convert import (
     ActivityFrames,
     activity_frames,
@@ -29,12 +29,14 @@ from crmkit.scoring._convert import (
 from crmkit.scoring._features import TimeUnit, features
 from crmkit.scoring._monthly import score_monthly
 from crmkit.scoring._one import FeatureValue, features_one
-from crmkit.scoring._value import PROFILE_TYPES, Component, Score, ValueModel
+from crmkit.scoring._value import PROFILE_TYPES, VALUE_INPUTS, Component, Score, ValueModel
 
 __all__ = [
     "FEATURE_COLUMNS",
+    "FEATURE_INPUTS",
     "FEATURE_KINDS",
     "PROFILE_TYPES",
+    "VALUE_INPUTS",
     "ActivityFrames",
     "AsOf",
     "Component",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
+from crmkit.core import FrozenDict
 from crmkit.domain import Channel, SettlementMethod, Severity
 
 __all__ = [
     "CHANNEL_COLUMNS",
     "FEATURE_COLUMNS",
+    "FEATURE_INPUTS",
     "FEATURE_KINDS",
     "SETTLEMENT_COLUMNS",
     "SEVERITY_COLUMNS",
@@ -21,7 +23,7 @@ SETTLEMENT_COLUMNS: Final = tuple(f"settlement_share_{m.value}" for m in Settlem
 SEVERITY_COLUMNS: Final = tuple(f"complaints_{s.value}" for s in Severity)
 CHANNEL_COLUMNS: Final = tuple(f"interactions_{c.value}" for c in Channel)
 
-FEATURE_KINDS: Final[dict[str, Kind]] = {
+_KINDS: dict[str, Kind] = {
     "total_spend": "float",
     "refund_total": "float",
     "purchase_count": "int",
@@ -47,6 +49,12 @@ FEATURE_KINDS: Final[dict[str, Kind]] = {
     **dict.fromkeys(CHANNEL_COLUMNS, "int"),
     "latest_survey_score": "float",
 }
+FEATURE_KINDS: Final = FrozenDict(_KINDS)
 
 FEATURE_COLUMNS: Final = tuple(FEATURE_KINDS)
 """Every column :func:`~crmkit.scoring.features` returns, in order."""
+
+#: The features a formula may read, with their formula type (every feature but the timestamps).
+FEATURE_INPUTS: Final = FrozenDict(
+    {name: "number" for name, kind in FEATURE_KINDS.items() if kind != "time"}
+)

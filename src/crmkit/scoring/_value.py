@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import attrs
 import numpy as np
@@ -18,7 +18,6 @@ import numpy.typing as npt
 import pandas as pd
 
 from crmkit.core import (
-    ConfigError,
     ConfigReader,
     Definition,
     MissingColumnError,
@@ -27,28 +26,25 @@ from crmkit.core import (
     did_you_mean,
 )
 from crmkit.domain import FrozenDict
-from crmkit.expr import Formula, FormulaError, Table
-from crmkit.scoring._columns import FEATURE_KINDS
+from crmkit.expr import Formula, Table, read_formula, read_inputs, read_tables
+from crmkit.scoring._columns import FEATURE_INPUTS
 
-__all__ = ["PROFILE_TYPES", "Component", "Score", "ValueModel"]
+__all__ = ["PROFILE_TYPES", "VALUE_INPUTS", "Component", "Score", "ValueModel"]
 
 #: Profile attributes (from :func:`~crmkit.scoring.profile_frame`) a value model may read.
-PROFILE_TYPES: dict[str, str] = {
-    "spending_budget": "number",
-    "share_of_wallet": "number",
-    "influence": "string",
-    "is_member": "bool",
-    "kind": "string",
-    "member_tier": "string",
-}
+PROFILE_TYPES: Final = FrozenDict(
+    {
+        "spending_budget": "number",
+        "share_of_wallet": "number",
+        "influence": "string",
+        "is_member": "bool",
+        "kind": "string",
+        "member_tier": "string",
+    }
+)
 
 #: Every name a value model may read without declaring it: features and profile attributes.
-KNOWN_INPUTS: dict[str, str] = {
-    **{name: "number" for name, kind in FEATURE_KINDS.items() if kind != "time"},
-    **PROFILE_TYPES,
-}
-
-_TYPES = ("number", "bool", "string")
+VALUE_INPUTS: Final = FrozenDict({**FEATURE_INPUTS, **PROFILE_TYPES})
 
 
 @attrs.frozen
@@ -269,28 +265,10 @@ class ValueModel(Definition):
             r.problem("model.version", f"expected a version string such as '1', got {version!r}")
             version = ""
 
-        inputs: dict[str, str] = {}
-        for key, value in r.section(top.get("inputs", {}), "inputs").items():
-            if value not in _TYPES:
-                r.problem(f"inputs.{key}", f"expected one of {', '.join(_TYPES)}, got {value!r}")
-            else:
-                inputs[key] = value
+        inputs = {k: v.type for k, v in read_inputs(r, top.get("inputs", {})).items()}
+        tables = read_tables(r, top.get("tables", {}))
 
-        tables: dict[str, Table] = {}
-        for tname, spec in r.section(top.get("tables", {}), "tables").items():
-            where = f"tables.{tname}"
-            entries_spec = r.section(
-                spec, where, allowed=["entries", "default"], required=["entries"]
-            )
-            if "entries" not in entries_spec:
-                continue
-            entries = r.section(entries_spec["entries"], f"{where}.entries")
-            try:
-                tables[tname] = Table(entries, default=entries_spec.get("default"))
-            except ConfigError as err:
-                r.extend(err.problems, where)
-
-        schema = {**KNOWN_INPUTS, **inputs}
+        schema = {**VALUE_INPUTS, **inputs}
         components: list[Component] = []
         comp_specs = r.section(top.get("components", {}), "components")
         if "components" in top and not comp_specs:
@@ -305,24 +283,19 @@ class ValueModel(Definition):
                 allowed=["formula", "weight", "floor", "cap", "null_as", "description"],
                 required=["formula"],
             )
-            text = fields.get("formula")
-            formula: Formula | None = None
-            if "formula" in fields:
-                if not isinstance(text, str):
-                    r.problem(f"{where}.formula", f"expected a formula string, got {text!r}")
-                else:
-                    try:
-                        formula = Formula(text, schema=schema, tables=tables)
-                    except FormulaError as err:
-                        r.extend(err.problems, f"{where}.formula")
-                    else:
-                        if formula.result_type != "number":
-                            r.problem(
-                                f"{where}.formula",
-                                f"a component must give a number, this gives a {formula.result_type}",
-                                "wrap a condition as (x if condition else 0)",
-                            )
-                            formula = None
+            formula = (
+                read_formula(
+                    r,
+                    fields["formula"],
+                    f"{where}.formula",
+                    schema=schema,
+                    tables=tables,
+                    result="number",
+                    what="a component",
+                )
+                if "formula" in fields
+                else None
+            )
             weight = r.number(fields, where, "weight", default=1.0)
             floor = r.number(fields, where, "floor")
             cap = r.number(fields, where, "cap")

@@ -20,7 +20,7 @@ from crmkit.segmentation._guests import guest_purchases
 from crmkit.segmentation._movement import NO_SEGMENT, Movement, movement
 from crmkit.segmentation._rfm import RFM, RFM_SEGMENTS, RfmScore
 from crmkit.segmentation._rules import (
-    KNOWN_INPUTS,
+    SEGMENT_INPUTS,
     Explanation,
     Input,
     RuleResult,
@@ -30,10 +30,10 @@ from crmkit.segmentation._rules import (
 from crmkit.segmentation._stats import STAT_FUNCTIONS, STATISTICS
 
 __all__ = [
-    "KNOWN_INPUTS",
     "NO_SEGMENT",
     "RFM",
     "RFM_SEGMENTS",
+    "SEGMENT_INPUTS",
     "STATISTICS",
     "STAT_FUNCTIONS",
     "Explanation",

@@ -32,12 +32,22 @@ from crmkit.core import (
     did_you_mean,
 )
 from crmkit.domain import FrozenDict
-from crmkit.expr import Formula, FormulaError, Name, Table, unparse, walk
-from crmkit.scoring import FEATURE_KINDS, PROFILE_TYPES
+from crmkit.expr import (
+    Formula,
+    FormulaError,
+    Input,
+    Name,
+    Table,
+    read_inputs,
+    read_tables,
+    unparse,
+    walk,
+)
+from crmkit.scoring import PROFILE_TYPES, VALUE_INPUTS
 from crmkit.segmentation._stats import STAT_FUNCTIONS, compute, freeze, key_of, stat_calls
 
 __all__ = [
-    "KNOWN_INPUTS",
+    "SEGMENT_INPUTS",
     "Explanation",
     "Input",
     "RuleResult",
@@ -47,36 +57,22 @@ __all__ = [
 
 #: Every name a rule may read without declaring it: features, profile
 #: attributes, the composite ``value`` and the RFM scores.
-KNOWN_INPUTS: Final[dict[str, str]] = {
-    **{name: "number" for name, kind in FEATURE_KINDS.items() if kind != "time"},
-    **PROFILE_TYPES,
-    "value": "number",
-    "r_score": "number",
-    "f_score": "number",
-    "m_score": "number",
-}
+SEGMENT_INPUTS: Final = FrozenDict(
+    {
+        **VALUE_INPUTS,
+        "value": "number",
+        "r_score": "number",
+        "f_score": "number",
+        "m_score": "number",
+    }
+)
 
-_TYPES: Final = ("number", "bool", "string")
 _MODES: Final = ("multi", "exclusive")
 _RESERVED: Final = ("segments", "segment")
 _MAX_BITS: Final = 62
 
 Mode = Literal["multi", "exclusive"]
 Scalar = float | bool | str
-
-
-@attrs.frozen
-class Input:
-    """An input a rule set declares beyond the known features.
-
-    Attributes:
-        type: ``"number"``, ``"bool"`` or ``"string"``.
-        default: the value used when the column (or the mapping key) is
-            absent; ``None`` makes the input required.
-    """
-
-    type: str
-    default: Scalar | None = None
 
 
 @attrs.frozen
@@ -323,8 +319,8 @@ class SegmentRules(Definition):
         if "default" in head:
             default = r.text(head, "rules", "default") or None
         description = _text(r, head, "rules", "description")
-        inputs = _read_inputs(r, top.get("inputs", {}))
-        tables = _read_tables(r, top.get("tables", {}))
+        inputs = read_inputs(r, top.get("inputs", {}), defaults=True)
+        tables = read_tables(r, top.get("tables", {}))
         segments = _read_segments(r, top.get("segments"), "segments" in top)
         thresholds: dict[str, float | None] | None = None
         if "thresholds" in top:
@@ -887,51 +883,6 @@ def _text(r: ConfigReader, data: Mapping[str, Any], where: str, key: str) -> str
     return value
 
 
-def _read_inputs(r: ConfigReader, data: object) -> dict[str, Input]:
-    inputs: dict[str, Input] = {}
-    for key, value in r.section(data, "inputs").items():
-        where = f"inputs.{key}"
-        if isinstance(value, Mapping):
-            spec = r.section(value, where, allowed=["type", "default"], required=["type"])
-            type_ = spec.get("type")
-            default = spec.get("default")
-        else:
-            type_, default = value, None
-        if type_ not in _TYPES:
-            r.problem(where, f"expected a type, one of {', '.join(_TYPES)}, got {type_!r}")
-            continue
-        if default is not None and not _fits(default, str(type_)):
-            r.problem(f"{where}.default", f"expected a {type_} default, got {default!r}")
-            continue
-        inputs[key] = Input(
-            str(type_), float(default) if type_ == "number" and default is not None else default
-        )
-    return inputs
-
-
-def _fits(value: object, type_: str) -> bool:
-    if type_ == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if type_ == "bool":
-        return isinstance(value, bool)
-    return isinstance(value, str)
-
-
-def _read_tables(r: ConfigReader, data: object) -> dict[str, Table]:
-    tables: dict[str, Table] = {}
-    for tname, spec in r.section(data, "tables").items():
-        where = f"tables.{tname}"
-        entries_spec = r.section(spec, where, allowed=["entries", "default"], required=["entries"])
-        if "entries" not in entries_spec:
-            continue
-        entries = r.section(entries_spec["entries"], f"{where}.entries")
-        try:
-            tables[tname] = Table(entries, default=entries_spec.get("default"))
-        except ConfigError as err:
-            r.extend(err.problems, where)
-    return tables
-
-
 def _read_segments(r: ConfigReader, data: object, present: bool) -> list[Segment]:
     if not present:
         return []
@@ -1002,7 +953,7 @@ def _compile(
         )
     if not segments:
         r.problem(where, "expected at least one segment")
-    schema: dict[str, str] = {**KNOWN_INPUTS, **{k: v.type for k, v in inputs.items()}}
+    schema: dict[str, str] = {**SEGMENT_INPUTS, **{k: v.type for k, v in inputs.items()}}
     seen: dict[str, int] = {}
     formulas: list[Formula] = []
     statistics: dict[str, _Stat] = {}
