@@ -16,17 +16,14 @@
 """
 
 from crmkit.core import NotFittedError
+from crmkit.expr import Input
+from crmkit.segmentation._compile import SEGMENT_INPUTS
+from crmkit.segmentation._explain import Explanation, RuleResult
 from crmkit.segmentation._guests import guest_purchases
 from crmkit.segmentation._movement import NO_SEGMENT, Movement, movement
 from crmkit.segmentation._rfm import RFM, RFM_SEGMENTS, RfmScore
-from crmkit.segmentation._rules import (
-    SEGMENT_INPUTS,
-    Explanation,
-    Input,
-    RuleResult,
-    Segment,
-    SegmentRules,
-)
+from crmkit.segmentation._rules import SegmentRules
+from crmkit.segmentation._segment import Segment
 from crmkit.segmentation._stats import STAT_FUNCTIONS, STATISTICS
 
 __all__ = [

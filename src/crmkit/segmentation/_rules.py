@@ -8,12 +8,8 @@ not hold, on both paths).
 
 from __future__ import annotations
 
-import json
-import math
-import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
-from typing import Any, ClassVar, Final, Literal
+from typing import Any, ClassVar, Literal
 
 import attrs
 import numpy as np
@@ -26,7 +22,6 @@ from crmkit.core import (
     Definition,
     MissingColumnError,
     NotFittedError,
-    Problem,
     ValidationError,
     check_frame,
     did_you_mean,
@@ -34,134 +29,29 @@ from crmkit.core import (
 from crmkit.domain import FrozenDict
 from crmkit.expr import (
     Formula,
-    FormulaError,
     Input,
-    Name,
     Table,
     read_inputs,
     read_tables,
-    unparse,
-    walk,
 )
-from crmkit.scoring import PROFILE_TYPES, VALUE_INPUTS
-from crmkit.segmentation._stats import STAT_FUNCTIONS, compute, freeze, key_of, stat_calls
-
-__all__ = [
-    "SEGMENT_INPUTS",
-    "Explanation",
-    "Input",
-    "RuleResult",
-    "Segment",
-    "SegmentRules",
-]
-
-#: Every name a rule may read without declaring it: features, profile
-#: attributes, the composite ``value`` and the RFM scores.
-SEGMENT_INPUTS: Final = FrozenDict(
-    {
-        **VALUE_INPUTS,
-        "value": "number",
-        "r_score": "number",
-        "f_score": "number",
-        "m_score": "number",
-    }
+from crmkit.scoring import PROFILE_TYPES
+from crmkit.segmentation._compile import (
+    _MODES,
+    _compile,
+    _Compiled,
+    stat_calls_keys,
 )
+from crmkit.segmentation._explain import Explanation, RuleResult
+from crmkit.segmentation._labels import _label_tuples
+from crmkit.segmentation._loading import _read_segments, _text
+from crmkit.segmentation._segment import Segment
+from crmkit.segmentation._stats import compute
 
-_MODES: Final = ("multi", "exclusive")
-_RESERVED: Final = ("segments", "segment")
-_MAX_BITS: Final = 62
+__all__ = ["SegmentRules"]
+
 
 Mode = Literal["multi", "exclusive"]
 Scalar = float | bool | str
-
-
-@attrs.frozen
-class Segment:
-    """One named segment: a boolean rule, a priority (exclusive mode) and a description.
-
-    Attributes:
-        name: the segment's name (its column in multi-label output, its label in exclusive).
-        rule: the rule, formula text that gives a bool; it may use population
-            statistics such as ``quantile(total_spend, 0.8)``.
-        priority: in exclusive mode, segments are tried highest priority
-            first; equal priorities keep the order of declaration.
-        description: what the segment means, for people.
-    """
-
-    name: str
-    rule: str
-    priority: float = 0.0
-    description: str = ""
-
-
-@attrs.frozen
-class RuleResult:
-    """How one rule came out for one customer (see :meth:`SegmentRules.explain_one`).
-
-    Attributes:
-        segment: the segment's name.
-        held: ``True``, ``False``, or ``None`` when the rule was null (it does not hold).
-        rule: the rule as written.
-        fitted: the rule with its population statistics replaced by the fitted values.
-        inputs: each input the rule read, with its value.
-    """
-
-    segment: str
-    held: bool | None
-    rule: str
-    fitted: str
-    inputs: FrozenDict[str, Any]
-
-
-@attrs.frozen
-class Explanation:
-    """Which rules held for one customer, with which values, and the resulting segments.
-
-    Attributes:
-        segments: the segments the customer is in (one, in exclusive mode).
-        results: one :class:`RuleResult` per segment, in the order tried.
-        thresholds: the fitted population statistics.
-    """
-
-    segments: tuple[str, ...]
-    results: tuple[RuleResult, ...]
-    thresholds: FrozenDict[str, float | None]
-
-    def __str__(self) -> str:
-        lines = ["segments: " + (", ".join(self.segments) or "(none)")]
-        for res in self.results:
-            mark = {True: "yes ", False: "no  ", None: "null"}[res.held]
-            lines.append(f"  {mark} {res.segment}: {res.fitted}")
-            if res.fitted != res.rule:
-                lines.append(f"         as written: {res.rule}")
-            for name, value in res.inputs.items():
-                lines.append(f"         {name} = {_show(value)}")
-        return "\n".join(lines)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "null"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return repr(value)
-
-
-@attrs.frozen
-class _Stat:
-    function: str
-    argument: Formula
-    q: float | None
-
-
-@attrs.frozen
-class _Compiled:
-    formulas: tuple[Formula, ...]
-    statistics: FrozenDict[str, _Stat]
-    fitted: tuple[Formula, ...] | None
-    order: tuple[int, ...]
 
 
 @attrs.frozen(init=False)
@@ -788,272 +678,8 @@ class SegmentRules(Definition):
         return cls.from_dict(value_tiers(high=high, medium=medium, column=column))
 
 
-def stat_calls_keys(formula: Formula) -> set[str]:
-    """The canonical texts of the statistics *formula* uses."""
-    return {key_of(c) for c in stat_calls(formula.tree)}
-
-
 # ---------------------------------------------------------------- helpers
 
 
 def _frame(frame: object) -> pd.DataFrame:
     return check_frame(frame, "frame", [])
-
-
-def _label_tuples(held: npt.NDArray[np.bool_], names: tuple[str, ...]) -> npt.NDArray[Any]:
-    """The tuple of labels per row, built once per distinct combination (no per-row Python)."""
-    n, k = held.shape
-    if k <= _MAX_BITS:
-        codes = np.zeros(n, dtype=np.int64)
-        for i in range(k):
-            codes |= held[:, i].astype(np.int64) << i
-        uniq, inverse = np.unique(codes, return_inverse=True)
-        combos = [tuple(names[i] for i in range(k) if (int(u) >> i) & 1) for u in uniq]
-    else:
-        packed = np.packbits(held, axis=1)
-        uniq_rows, inverse = np.unique(packed, axis=0, return_inverse=True)
-        bits = np.unpackbits(uniq_rows, axis=1)[:, :k].astype(bool)
-        combos = [tuple(names[i] for i in range(k) if row[i]) for row in bits]
-    table = np.empty(len(combos), dtype=object)
-    for j, combo in enumerate(combos):
-        table[j] = combo
-    result: npt.NDArray[Any] = table[inverse.reshape(-1)]
-    return result
-
-
-def _json_duplicates(source: object) -> list[tuple[str, str]]:
-    """Keys given twice in one JSON object, as ``(path, key)`` (the text already parsed once)."""
-    if isinstance(source, Mapping):
-        return []
-    text: str
-    if isinstance(source, bytes):
-        text = source.decode("utf-8", errors="replace")
-    elif isinstance(source, str) and (
-        "\n" in source or not source.strip().lower().endswith(".json")
-    ):
-        text = source
-    elif isinstance(source, str | os.PathLike):
-        try:
-            text = Path(source).read_text(encoding="utf-8")
-        except (OSError, TypeError, UnicodeDecodeError):
-            return []
-    else:
-        return []
-    found: list[tuple[str, str]] = []
-
-    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                found.append((key, key))
-            seen.add(key)
-        return dict(pairs)
-
-    try:
-        data = json.loads(text, object_pairs_hook=hook)
-    except ValueError:
-        return []
-    if not found:
-        return []
-    return [(_json_path(data, key) or key, key) for key, _ in found]
-
-
-def _json_path(data: Any, key: str, prefix: str = "") -> str | None:
-    """The dotted path of the first object holding *key* (where the duplicate was)."""
-    if isinstance(data, dict):
-        if key in data:
-            return f"{prefix}{key}"
-        for k, v in data.items():
-            path = _json_path(v, key, f"{prefix}{k}.")
-            if path:
-                return path
-    elif isinstance(data, list):
-        for i, v in enumerate(data):
-            path = _json_path(v, key, f"{prefix.rstrip('.')}[{i}].")
-            if path:
-                return path
-    return None
-
-
-def _text(r: ConfigReader, data: Mapping[str, Any], where: str, key: str) -> str:
-    value = data.get(key, "")
-    if not isinstance(value, str):
-        r.problem(f"{where}.{key}", f"expected a string, got {value!r}")
-        return ""
-    return value
-
-
-def _read_segments(r: ConfigReader, data: object, present: bool) -> list[Segment]:
-    if not present:
-        return []
-    items: list[tuple[str, object, str]] = []
-    if isinstance(data, Mapping):
-        items = [(str(k), v, f"segments.{k}") for k, v in data.items()]
-    elif isinstance(data, list):
-        for i, spec in enumerate(data):
-            where = f"segments[{i}]"
-            if not isinstance(spec, Mapping):
-                r.problem(where, f"expected a table of keys, got {type(spec).__name__}")
-                continue
-            name = spec.get("name")
-            if not isinstance(name, str) or not name.strip():
-                r.problem(f"{where}.name", f"expected a non-empty segment name, got {name!r}")
-                continue
-            items.append((name, {k: v for k, v in spec.items() if k != "name"}, where))
-    else:
-        r.problem("segments", f"expected a table of segments, got {type(data).__name__}")
-        return []
-    segments: list[Segment] = []
-    for name, spec, where in items:
-        fields = r.section(
-            spec, where, allowed=["rule", "priority", "description"], required=["rule"]
-        )
-        rule = fields.get("rule")
-        if "rule" in fields and not isinstance(rule, str):
-            r.problem(f"{where}.rule", f"expected a rule (formula text), got {rule!r}")
-            rule = None
-        priority = r.number(fields, where, "priority", default=0.0)
-        description = _text(r, fields, where, "description")
-        segments.append(
-            Segment(name, rule if isinstance(rule, str) else "", priority or 0.0, description)
-        )
-    return segments
-
-
-def _where(i: int, seg: Segment, keyed: bool) -> str:
-    return f"segments.{seg.name}" if keyed else f"segments[{i}] ({seg.name!r})"
-
-
-def _compile(
-    r: ConfigReader,
-    segments: tuple[Segment, ...],
-    *,
-    mode: str,
-    default: str | None,
-    inputs: Mapping[str, Input],
-    tables: Mapping[str, Table],
-    thresholds: Mapping[str, float | None] | None,
-    where: str,
-    keyed: bool = False,
-) -> _Compiled | None:
-    """Check and compile the rules, recording every problem in *r*; ``None`` if there are any."""
-    start = len(r.problems)
-    if mode not in _MODES:
-        r.problem("rules.mode", f"expected 'multi' or 'exclusive', got {mode!r}")
-    if mode == "exclusive" and default is None:
-        r.problem(
-            "rules.default",
-            "missing (required in exclusive mode): the segment of customers no rule matches",
-        )
-    if mode == "multi" and default is not None:
-        r.problem(
-            "rules.default",
-            "a default segment applies to exclusive mode only",
-            "set mode = 'exclusive', or remove default",
-        )
-    if not segments:
-        r.problem(where, "expected at least one segment")
-    schema: dict[str, str] = {**SEGMENT_INPUTS, **{k: v.type for k, v in inputs.items()}}
-    seen: dict[str, int] = {}
-    formulas: list[Formula] = []
-    statistics: dict[str, _Stat] = {}
-    for i, seg in enumerate(segments):
-        at = _where(i, seg, keyed)
-        if not isinstance(seg.name, str) or not seg.name.strip() or seg.name != seg.name.strip():
-            r.problem(
-                at,
-                f"a segment name must be a non-empty string without outer spaces, got {seg.name!r}",
-            )
-        elif seg.name in _RESERVED:
-            r.problem(at, f"{seg.name!r} is the name of an output column; choose another name")
-        elif seg.name in seen:
-            r.problem(
-                at, f"duplicate segment name {seg.name!r} (also segment {seen[seg.name] + 1})"
-            )
-        else:
-            seen[seg.name] = i
-        if default is not None and seg.name == default:
-            r.problem(at, f"{seg.name!r} is also the default segment; a default has no rule")
-        if not isinstance(seg.priority, int | float) or isinstance(seg.priority, bool):
-            r.problem(f"{at}.priority", f"expected a number, got {seg.priority!r}")
-        if not seg.rule:
-            if isinstance(seg.rule, str):
-                r.problem(f"{at}.rule", "expected a rule (formula text), got an empty string")
-            continue
-        try:
-            formula = Formula(seg.rule, schema=schema, tables=tables, functions=STAT_FUNCTIONS)
-        except FormulaError as err:
-            r.extend(err.problems, f"{at}.rule")
-            continue
-        if formula.result_type != "bool":
-            r.problem(
-                f"{at}.rule",
-                f"a rule must give a bool, this gives a {formula.result_type}",
-                "compare it, e.g. total_spend >= 1000",
-            )
-            continue
-        ok = True
-        for call in stat_calls(formula.tree):
-            arg = call.args[0]
-            if stat_calls(arg):
-                r.problems.append(
-                    Problem(
-                        where=f"{at}.rule",
-                        message=f"{call.function}() cannot contain another population statistic",
-                        position=call.pos,
-                        source=seg.rule,
-                    )
-                )
-                ok = False
-                continue
-            if not any(isinstance(n, Name) for n in walk(arg)):
-                r.problems.append(
-                    Problem(
-                        where=f"{at}.rule",
-                        message=f"{call.function}() needs a column, e.g. {call.function}(total_spend)",
-                        position=call.pos,
-                        source=seg.rule,
-                    )
-                )
-                ok = False
-                continue
-            key = key_of(call)
-            if key not in statistics:
-                argument = Formula(unparse(arg), schema=schema, tables=tables)
-                q = None
-                if call.function == "quantile":
-                    q_value = Formula(unparse(call.args[1])).evaluate({})
-                    q = float(q_value) if isinstance(q_value, float) else None
-                statistics[key] = _Stat(call.function, argument, q)
-        if ok:
-            formulas.append(formula)
-    fitted: tuple[Formula, ...] | None = None
-    if thresholds is not None:
-        for key in thresholds:
-            if key not in statistics:
-                r.problem(
-                    f"thresholds.{key}",
-                    "no rule uses this population statistic",
-                    did_you_mean(key, list(statistics)),
-                )
-        for key in statistics:
-            if key not in thresholds:
-                r.problem(
-                    "thresholds",
-                    f"missing the fitted value of {key}",
-                    "fit the rules again with rules.fit(frame)",
-                )
-    if len(r.problems) > start:
-        return None
-    if thresholds is not None:
-        fn = freeze(thresholds)
-        fitted = tuple(f.transform(fn) if stat_calls(f.tree) else f for f in formulas)
-    elif not statistics:
-        fitted = tuple(formulas)
-    order = tuple(sorted(range(len(segments)), key=lambda i: -float(segments[i].priority)))
-    return _Compiled(
-        formulas=tuple(formulas),
-        statistics=FrozenDict(statistics),
-        fitted=fitted,
-        order=order,
-    )
