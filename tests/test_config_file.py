@@ -223,9 +223,10 @@ def test_the_frame_job_and_one_customer_at_a_time_agree() -> None:
     """The notebook path (score_transactions) equals the app path (features_one + *_one)."""
     import pandas as pd
 
-    from crmkit import InMemoryActivityRepository, Purchase, activity_frames, features_one
+    from crmkit import Purchase, activity_frames, features_one
     from crmkit.app import synthetic_base
     from crmkit.config import score_transactions
+    from crmkit.domain import InMemoryActivityRepository
 
     base = synthetic_base(seed=11)
     purchases = [a for a in base.activities if isinstance(a, Purchase)]

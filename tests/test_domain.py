@@ -161,7 +161,7 @@ def test_an_unknown_settlement_method_names_the_choices_and_a_close_match() -> N
 
 
 def test_enumerations_accept_their_values_in_any_case() -> None:
-    assert purchase(settlement=" Cash ").settlement is ck.SettlementMethod.CASH
+    assert purchase(settlement=" Cash ").settlement is ck.domain.SettlementMethod.CASH
 
 
 # ---------------------------------------------------------------- text, email, phone
@@ -326,8 +326,8 @@ def test_a_company_customer_belongs_to_no_company() -> None:
     assert Customer(id="c-1", name="Ann", created_at=T0, company_id="co-1").company_id == "co-1"
 
 
-@given(st.sampled_from(ck.SurveyScale), st.integers(-100, 100))
-def test_a_survey_score_must_lie_on_its_scale(scale: ck.SurveyScale, score: int) -> None:
+@given(st.sampled_from(ck.domain.SurveyScale), st.integers(-100, 100))
+def test_a_survey_score_must_lie_on_its_scale(scale: ck.domain.SurveyScale, score: int) -> None:
     low, high = scale.bounds
 
     def make() -> SurveyResponse:

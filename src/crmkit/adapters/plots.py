@@ -1,8 +1,8 @@
 r"""Plots of scored customers for notebooks and reports (the optional ``plot`` extra).
 
 Every function takes the frames crmkit gives (scores, segment labels,
-:meth:`Replay.counts <crmkit.Replay.counts>`, :meth:`Replay.matrix
-<crmkit.Replay.matrix>`, tiers) and returns a :class:`matplotlib.figure.Figure`.
+:meth:`Replay.counts <crmkit.lifecycle.Replay.counts>`, :meth:`Replay.matrix
+<crmkit.lifecycle.Replay.matrix>`, tiers) and returns a :class:`matplotlib.figure.Figure`.
 Figures are built directly on the non-interactive Agg canvas: pyplot is not
 imported and no global matplotlib state (backend, rcParams, open figures) is
 touched, so a notebook shows a returned figure as it is and a server can render
