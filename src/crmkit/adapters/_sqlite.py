@@ -33,7 +33,7 @@ from crmkit.core import (
     NotFoundError,
     StorageError,
     ValidationError,
-    to_optional_utc,
+    check_window,
 )
 from crmkit.domain import (
     Activity,
@@ -627,8 +627,7 @@ class SQLiteActivityRepository:
 
         Ordered by ``occurred_at``, then id. ``None`` leaves that side open.
         """
-        start = to_optional_utc("start", start)
-        end = to_optional_utc("end", end)
+        start, end = check_window(start, end)
         if not _is_text(customer_id):
             return []
         rows = self._db.query(

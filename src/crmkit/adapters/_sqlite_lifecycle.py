@@ -21,12 +21,11 @@ from crmkit.adapters._sqlite import (
     _micros,
     ensure_part,
 )
-from crmkit.core import AlreadyExistsError, StorageError, ValidationError
+from crmkit.core import AlreadyExistsError, StorageError, ValidationError, check_window
 from crmkit.domain import to_record
 from crmkit.lifecycle import (
     LifecycleTransition,
     check_transition,
-    check_window,
     plan_transition_rewrite,
 )
 

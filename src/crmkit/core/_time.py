@@ -39,6 +39,7 @@ __all__ = [
     "NS_PER_DAY",
     "TICKS_PER_SECOND",
     "AsOf",
+    "check_window",
     "day_of",
     "days_between",
     "days_between_array",
@@ -154,6 +155,21 @@ def to_instant(value: object, *, field: str) -> datetime:
             value = value.replace(tzinfo=UTC)
         return to_utc(field, value)
     return to_utc(field, parse_as_of(value, field=field).to_pydatetime())
+
+
+def check_window(start: object, end: object) -> tuple[datetime | None, datetime | None]:
+    """The ``start`` / ``end`` of a query (either may be ``None``), by the :func:`to_instant` rule.
+
+    Every repository query over a time window (activities, transitions)
+    reads its bounds with this, so hosts' adapters can too.
+
+    >>> check_window("2025-01-01", None)
+    (datetime.datetime(2025, 1, 1, 0, 0, tzinfo=datetime.timezone.utc), None)
+    """
+    return (
+        None if start is None else to_instant(start, field="start"),
+        None if end is None else to_instant(end, field="end"),
+    )
 
 
 def to_utc(field: str, value: object) -> datetime:

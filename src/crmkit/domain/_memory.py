@@ -19,7 +19,7 @@ from crmkit.core import (
     ConflictError,
     NotFoundError,
     ValidationError,
-    to_optional_utc,
+    check_window,
 )
 from crmkit.domain._activities import (
     ACTIVITY_TYPES,
@@ -302,8 +302,7 @@ class InMemoryActivityRepository:
         end: datetime | None = None,
     ) -> list[Activity]:
         """Return a customer's activities with ``start <= occurred_at < end``, in time order."""
-        start = to_optional_utc("start", start)
-        end = to_optional_utc("end", end)
+        start, end = check_window(start, end)
         with self._lock:
             rows = list(self._by_customer.get(customer_id, ()))
         return [

@@ -29,7 +29,6 @@ from crmkit.lifecycle._records import (
     TransitionHistory,
     check_transition,
     check_transition_rewrite,
-    check_window,
     plan_transition_rewrite,
 )
 from crmkit.lifecycle._replay import REPLAY_INPUTS, Replay
@@ -49,7 +48,6 @@ __all__ = [
     "TransitionHistory",
     "check_transition",
     "check_transition_rewrite",
-    "check_window",
     "churn_warning",
     "plan_transition_rewrite",
     "replay",

@@ -10,7 +10,14 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
 
-from crmkit.core import AlreadyExistsError, AsOf, NotFoundError, ValidationError, to_instant, to_utc
+from crmkit.core import (
+    AlreadyExistsError,
+    AsOf,
+    NotFoundError,
+    ValidationError,
+    check_window,
+    to_utc,
+)
 from crmkit.domain import FrozenDict, Record, check, check_id, check_text
 
 __all__ = [
@@ -20,7 +27,6 @@ __all__ = [
     "TransitionHistory",
     "check_transition",
     "check_transition_rewrite",
-    "check_window",
     "plan_transition_rewrite",
 ]
 
@@ -249,14 +255,6 @@ def check_transition(value: object) -> LifecycleTransition:
             "transition", expected="a LifecycleTransition", got=type(value).__name__
         )
     return value
-
-
-def check_window(start: object, end: object) -> tuple[datetime | None, datetime | None]:
-    """The ``start``/``end`` of a query as aware UTC datetimes (naive ones are refused)."""
-    return (
-        None if start is None else to_instant(start, field="start"),
-        None if end is None else to_instant(end, field="end"),
-    )
 
 
 def _order(t: LifecycleTransition) -> tuple[datetime, str]:

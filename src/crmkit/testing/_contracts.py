@@ -681,16 +681,26 @@ class RepositoryContract:
 
         check()
 
-    def test_for_customer_rejects_naive_datetimes(self) -> None:
+    def test_for_customer_reads_window_bounds_by_the_as_of_rule(self) -> None:
         with self.fresh_repositories() as repos:
             repos.activities.append(_purchase())
+            for bad in ("01/01/2025", 20250101, True):
+                with pytest.raises(ValidationError) as caught:
+                    repos.activities.for_customer("c-1", start=bad)  # type: ignore[arg-type]
+                assert caught.value.field == "start"
+                with pytest.raises(ValidationError) as caught:
+                    repos.activities.for_customer("c-1", end=bad)  # type: ignore[arg-type]
+                assert caught.value.field == "end"
+            # A naive bound (or a date, or ISO text) is UTC: the same window as the aware one.
             naive = datetime(2025, 1, 1)
-            with pytest.raises(ValidationError) as caught:
-                repos.activities.for_customer("c-1", start=naive)
-            assert caught.value.field == "start"
-            with pytest.raises(ValidationError) as caught:
-                repos.activities.for_customer("c-1", end=naive)
-            assert caught.value.field == "end"
+            aware = datetime(2025, 1, 1, tzinfo=UTC)
+            assert repos.activities.for_customer("c-1", start=naive) == (
+                repos.activities.for_customer("c-1", start=aware)
+            )
+            assert repos.activities.for_customer(
+                "c-1",
+                end="2025-01-01",  # type: ignore[arg-type]
+            ) == (repos.activities.for_customer("c-1", end=aware))
 
     def test_activity_unknown_id_raises_not_found(self) -> None:
         with self.fresh_repositories() as repos:
