@@ -18,7 +18,6 @@ import numpy.typing as npt
 import pandas as pd
 
 from crmkit.core import (
-    DAYS_PER_MONTH,
     NS_PER_DAY,
     TICKS_PER_SECOND,
     FrameError,
@@ -26,7 +25,6 @@ from crmkit.core import (
     amount_array,
     check_frame,
     date_ticks,
-    days_between_array,
     did_you_mean,
     factorize,
     first_rows,
@@ -37,7 +35,7 @@ from crmkit.domain import FrozenDict
 from crmkit.lifecycle._inputs import _DERIVED_FORMULAS, DERIVED, derive_arrays
 from crmkit.lifecycle._plan import _Plan
 from crmkit.lifecycle._records import LifecycleTransition
-from crmkit.scoring import AsOf
+from crmkit.scoring import AsOf, derive_features
 
 if TYPE_CHECKING:  # the definition imports this module, never the other way round
     from crmkit.lifecycle._definition import Lifecycle
@@ -360,7 +358,10 @@ def run_replay(
     last_mat = np.full(n * p, _INT64_MIN, dtype=np.int64)
     last_mat[key[run_end]] = t[run_end]
     last_mat = np.maximum.accumulate(last_mat.reshape(n, p), axis=1)
-    if wanted & {"purchase_days", "repeat_purchases", "repeat_avg_spend", "repeat_span"}:
+    spend_mat: Floats | None = None
+    days_mat: npt.NDArray[np.int64] | None = None
+    first_day_spend: Floats | None = None
+    if wanted & {"purchase_days", "repeat_purchases", "repeat_avg_spend"}:
         new_day = np.r_[True, (c[1:] != c[:-1]) | (day[1:] != day[:-1])]
         days_mat = per_period(where=new_day).astype(np.int64)
     if "active_months" in wanted:
@@ -372,7 +373,7 @@ def run_replay(
     if "repeat_avg_spend" in wanted:
         first_day_spend = np.bincount(
             c[day == first_day[c]], weights=a[day == first_day[c]], minlength=n
-        )
+        ).astype(np.float64)
     windows = wanted & {"spend_last_3m", "spend_prev_3m"}
     if windows:
         stamps = [pd.Timestamp(e, tz="UTC") for e in ends_ns]
@@ -400,51 +401,39 @@ def run_replay(
         rows = np.flatnonzero(cnt > 0)
         if not len(rows):
             continue
-        last = last_mat[rows, j]
-        first = first_ns[rows]
-        cols: dict[str, Any] = {}
         cnt_r = cnt[rows]
-        tenure = days_between_array(e, first, NS_PER_DAY) / DAYS_PER_MONTH
-        divisor = np.fmax(tenure, 1.0)
-        for name in wanted:
+        # The base aggregates at this period end; the derived features come from
+        # crmkit.scoring's one declaration of them, as features() computes them.
+        base: dict[str, Any] = {
+            "count": cnt_r,
+            "first_ns": first_ns[rows],
+            "last_ns": last_mat[rows, j],
+            "as_of_ns": e,
+            "days_per_unit": 1,
+            "refund_total": np.zeros(len(rows)),
+            "first_day": first_day[rows],
+        }
+        base["last_day"] = base["last_ns"] // NS_PER_DAY
+        if spend_mat is not None:
+            base["gross"] = spend_mat[rows, j]
+        if days_mat is not None:
+            base["days"] = days_mat[rows, j]
+        if first_day_spend is not None and spend_mat is not None:
+            base["repeat_spend"] = spend_mat[rows, j] - first_day_spend[rows]
+        cols: dict[str, Any] = derive_features(base, wanted)
+        for name in wanted - cols.keys():
             if name == "purchase_count":
                 cols[name] = cnt_r
-            elif name == "total_spend":
-                cols[name] = spend_mat[rows, j]
             elif name == "refund_total":
-                cols[name] = np.zeros(len(rows))
+                cols[name] = base["refund_total"]
             elif name == "purchase_days":
-                cols[name] = days_mat[rows, j]
-            elif name == "days_since_last_purchase":
-                cols[name] = days_between_array(e, last, NS_PER_DAY)
-            elif name == "tenure_months":
-                cols[name] = tenure
+                cols[name] = base["days"]
             elif name == "active_months":
                 cols[name] = months_mat[rows, j]
-            elif name == "monthly_frequency":
-                cols[name] = cnt_r / divisor
-            elif name == "monthly_avg_spend":
-                cols[name] = spend_mat[rows, j] / divisor
             elif name == "spend_last_3m":
                 cols[name] = fine[rows, i_s3[j] + 1 : i_end[j] + 1].sum(axis=1)
             elif name == "spend_prev_3m":
                 cols[name] = fine[rows, i_s6[j] + 1 : i_s3[j] + 1].sum(axis=1)
-            elif name == "repeat_purchases":
-                cols[name] = np.maximum(days_mat[rows, j] - 1, 0)
-            elif name == "repeat_span":
-                cols[name] = (last // NS_PER_DAY - first_day[rows]).astype(np.float64)
-            elif name == "age":
-                cols[name] = (e // NS_PER_DAY - first_day[rows]).astype(np.float64)
-            elif name == "repeat_avg_spend":
-                repeats = np.maximum(days_mat[rows, j] - 1, 0)
-                avg = np.full(len(rows), np.nan)
-                np.divide(
-                    spend_mat[rows, j] - first_day_spend[rows],
-                    repeats,
-                    out=avg,
-                    where=repeats > 0,
-                )
-                cols[name] = avg
         derive_arrays(cols, lifecycle.names, len(rows))
         current = prev[rows]
         current = np.where(current >= 0, current, initial)

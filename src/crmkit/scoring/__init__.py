@@ -26,12 +26,15 @@ from crmkit.scoring._convert import (
     roll_up_to_companies,
     transactions_frame,
 )
+from crmkit.scoring._derive import DERIVED_FEATURES, DerivedFeature
+from crmkit.scoring._derive import derive as derive_features
 from crmkit.scoring._features import TimeUnit, features
 from crmkit.scoring._monthly import score_monthly
 from crmkit.scoring._one import FeatureValue, features_one
 from crmkit.scoring._value import PROFILE_TYPES, VALUE_INPUTS, Component, Score, ValueModel
 
 __all__ = [
+    "DERIVED_FEATURES",
     "FEATURE_COLUMNS",
     "FEATURE_INPUTS",
     "FEATURE_KINDS",
@@ -40,11 +43,13 @@ __all__ = [
     "ActivityFrames",
     "AsOf",
     "Component",
+    "DerivedFeature",
     "FeatureValue",
     "Score",
     "TimeUnit",
     "ValueModel",
     "activity_frames",
+    "derive_features",
     "features",
     "features_one",
     "profile_frame",

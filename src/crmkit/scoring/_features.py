@@ -9,8 +9,6 @@ import numpy.typing as npt
 import pandas as pd
 
 from crmkit.core import (
-    DAYS_PER_MONTH,
-    NS_PER_DAY,
     TICKS_PER_SECOND,
     AsOf,
     FrameError,
@@ -19,7 +17,6 @@ from crmkit.core import (
     amount_array,
     check_frame,
     date_ticks,
-    days_between_array,
     enum_codes,
     first_rows,
     id_codes,
@@ -36,6 +33,7 @@ from crmkit.scoring._columns import (
     SETTLEMENT_COLUMNS,
     SEVERITY_COLUMNS,
 )
+from crmkit.scoring._derive import derive
 from crmkit.scoring._kernels import (
     INT64_MIN,
     category_counts,
@@ -363,65 +361,42 @@ def _assemble(
     """The feature columns from the kernels' per-customer parts (only per-customer arrays)."""
     count = parts["count"]
     has = count > 0
-    none = ~has
     first_ns = _to_ns(np.where(has, parts["first"], INT64_MIN), ticks.unit, date)
     last_ns = _to_ns(np.where(has, parts["last"], INT64_MIN), ticks.unit, date)
-    total = parts["gross"] - parts["refund_total"]
-
-    days_since = days_between_array(as_of_ns, last_ns, NS_PER_DAY)
-    days_since[none] = np.nan
-    tenure = days_between_array(as_of_ns, first_ns, NS_PER_DAY) / DAYS_PER_MONTH
-    tenure[none] = np.nan
-    divisor = np.fmax(tenure, 1.0)  # 1 where there is no purchase (NaN tenure)
-
-    method = parts["method_spend"]
-    known = ((method[0] + method[1]) + method[2]) + method[3]
-    shares = np.full(method.shape, np.nan)
-    np.divide(method, known, out=shares, where=known > 0)
-
-    first_day = parts["first_day"]
-    repeats = np.maximum(parts["days"] - 1, 0)
-    span = (parts["last_day"] - first_day) / days_per_unit
-    span[none] = np.nan
-    age = (as_of_ns // NS_PER_DAY - first_day) / days_per_unit
-    age[none] = np.nan
-    repeat_avg = np.full(len(count), np.nan)
-    np.divide(parts["repeat_spend"], repeats, out=repeat_avg, where=repeats > 0)
-
+    base = {
+        **parts,
+        "first_ns": first_ns,
+        "last_ns": last_ns,
+        "as_of_ns": as_of_ns,
+        "days_per_unit": days_per_unit,
+    }
+    d = derive(base)
     columns: dict[str, Any] = {
-        "total_spend": total,
+        "total_spend": d["total_spend"],
         "refund_total": parts["refund_total"],
         "purchase_count": count,
         "purchase_days": parts["days"],
         "first_purchase": _utc(first_ns),
         "last_purchase": _utc(last_ns),
-        "days_since_last_purchase": days_since,
-        "tenure_months": tenure,
+        "days_since_last_purchase": d["days_since_last_purchase"],
+        "tenure_months": d["tenure_months"],
         "active_months": parts["months"],
-        "monthly_frequency": count / divisor,
-        "monthly_avg_spend": total / divisor,
+        "monthly_frequency": d["monthly_frequency"],
+        "monthly_avg_spend": d["monthly_avg_spend"],
         "spend_last_3m": parts["spend_last3"],
         "spend_prev_3m": parts["spend_prev3"],
     }
     for i, name in enumerate(SETTLEMENT_COLUMNS):
-        columns[name] = shares[i]
-    columns.update(
-        {
-            "repeat_purchases": repeats,
-            "repeat_span": span,
-            "age": age,
-            "repeat_avg_spend": repeat_avg,
-        }
-    )
-    complaints = parts["complaints"]
-    columns["complaint_count"] = complaints.sum(axis=0)
+        columns[name] = d["settlement_shares"][i]
+    for name in ("repeat_purchases", "repeat_span", "age", "repeat_avg_spend"):
+        columns[name] = d[name]
+    columns["complaint_count"] = d["complaint_count"]
     for i, name in enumerate(SEVERITY_COLUMNS):
-        columns[name] = complaints[i]
+        columns[name] = parts["complaints"][i]
     columns["referrals_made"] = parts["referrals"]
-    interactions = parts["interactions"]
-    columns["interaction_count"] = interactions.sum(axis=0)
+    columns["interaction_count"] = d["interaction_count"]
     for i, name in enumerate(CHANNEL_COLUMNS):
-        columns[name] = interactions[i]
+        columns[name] = parts["interactions"][i]
     columns["latest_survey_score"] = parts["survey"]
     for name, values in columns.items():  # one dtype per kind, whatever numpy chose
         kind = FEATURE_KINDS[name]

@@ -9,17 +9,17 @@ hypothesis test checks it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import TypeAlias
+from typing import Any, TypeAlias
+
+import numpy as np
 
 from crmkit.core import (
-    DAYS_PER_MONTH,
-    NS_PER_DAY,
     AsOf,
     ValidationError,
     day_of,
-    days_between,
     parse_as_of,
     shift_months,
     to_ns,
@@ -41,6 +41,7 @@ from crmkit.scoring._columns import (
     SETTLEMENT_COLUMNS,
     SEVERITY_COLUMNS,
 )
+from crmkit.scoring._derive import derive
 from crmkit.scoring._features import TimeUnit, unit_days
 
 __all__ = ["FeatureValue", "features_one"]
@@ -52,6 +53,27 @@ _METHODS = list(SettlementMethod)
 _SEVERITIES = list(Severity)
 _CHANNELS = list(Channel)
 _EXPECTED = "Purchase, Refund, Complaint, Referral, Interaction or SurveyResponse activities"
+
+
+_ONE_DERIVED = (
+    "total_spend",
+    "days_since_last_purchase",
+    "tenure_months",
+    "monthly_frequency",
+    "monthly_avg_spend",
+    "repeat_purchases",
+    "repeat_span",
+    "age",
+    "repeat_avg_spend",
+)
+
+
+def _plain(value: Any) -> FeatureValue:
+    """A 0-d numpy result as a Python int or float; NaN (undefined) as None."""
+    item = value.item() if hasattr(value, "item") else value
+    if isinstance(item, float) and math.isnan(item):
+        return None
+    return item  # type: ignore[no-any-return]
 
 
 def _month(day: int) -> tuple[int, int]:
@@ -153,45 +175,52 @@ def features_one(
             spend_prev3 += amount
         if method is not None:
             method_spend[_METHODS.index(method)] += amount
-    total = gross - refund_total
-    out["total_spend"] = total
     out["refund_total"] = refund_total
     out["purchase_count"] = count
     out["spend_last_3m"] = spend_last3
     out["spend_prev_3m"] = spend_prev3
-    known = ((method_spend[0] + method_spend[1]) + method_spend[2]) + method_spend[3]
-    for name, spend in zip(SETTLEMENT_COLUMNS, method_spend, strict=True):
-        out[name] = spend / known if known > 0 else None
-
+    base: dict[str, Any] = {
+        "count": np.int64(count),
+        "gross": np.float64(gross),
+        "refund_total": np.float64(refund_total),
+        "method_spend": np.array(method_spend, dtype=np.float64),
+        "as_of_ns": now,
+        "days_per_unit": days_per_unit,
+        "first_ns": np.int64(now),
+        "last_ns": np.int64(now),
+        "first_day": np.int64(0),
+        "last_day": np.int64(0),
+        "days": np.int64(0),
+        "repeat_spend": np.float64(0.0),
+    }
     if purchases:
         first_at, _, _, first_time = min(purchases, key=lambda p: p[0])
         last_at, _, _, last_time = max(purchases, key=lambda p: p[0])
         days = sorted({day_of(p[0]) for p in purchases})
-        first_day = days[0]
         repeat_spend = 0.0
         for at, amount, _, _ in purchases:
-            if day_of(at) != first_day:
+            if day_of(at) != days[0]:
                 repeat_spend += amount
-        tenure = days_between(now, first_at) / DAYS_PER_MONTH
-        divisor = max(tenure, 1.0)
-        repeats = len(days) - 1
-        out["purchase_days"] = len(days)
+        base.update(
+            first_ns=np.int64(first_at),
+            last_ns=np.int64(last_at),
+            first_day=np.int64(days[0]),
+            last_day=np.int64(days[-1]),
+            days=np.int64(len(days)),
+            repeat_spend=np.float64(repeat_spend),
+        )
         out["first_purchase"] = first_time
         out["last_purchase"] = last_time
-        out["days_since_last_purchase"] = days_between(now, last_at)
-        out["tenure_months"] = tenure
         out["active_months"] = len({_month(d) for d in days})
-        out["repeat_purchases"] = repeats
-        out["repeat_span"] = (days[-1] - first_day) / days_per_unit
-        out["age"] = (now // NS_PER_DAY - first_day) / days_per_unit
-        out["repeat_avg_spend"] = repeat_spend / repeats if repeats > 0 else None
     else:
-        divisor = 1.0
-        out["purchase_days"] = 0
         out["active_months"] = 0
-        out["repeat_purchases"] = 0
-    out["monthly_frequency"] = count / divisor
-    out["monthly_avg_spend"] = total / divisor
+    out["purchase_days"] = int(base["days"])
+    derived = derive(base, _ONE_DERIVED)
+    for name, number in derived.items():
+        out[name] = _plain(number)
+    shares = derive(base, ["settlement_shares"])["settlement_shares"]
+    for name, share in zip(SETTLEMENT_COLUMNS, shares, strict=True):
+        out[name] = _plain(share)
 
     out["complaint_count"] = sum(severities)
     out.update(zip(SEVERITY_COLUMNS, severities, strict=True))
