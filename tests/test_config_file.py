@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import crmkit as ck
 from crmkit import EarningRules, Lifecycle, SegmentRules, TierTable, ValueModel
 from crmkit.app.cli import EXIT_OK, EXIT_USER, main
-from crmkit.config import Config
+from crmkit.config import Config, score_transactions
 from crmkit.errors import ConfigError
 from crmkit.testing import strategies as cs
 
@@ -225,7 +227,6 @@ def test_the_frame_job_and_one_customer_at_a_time_agree() -> None:
 
     from crmkit import Purchase, activity_frames, features_one
     from crmkit.app import synthetic_base
-    from crmkit.config import score_transactions
     from crmkit.domain import InMemoryActivityRepository
 
     base = synthetic_base(seed=11)
@@ -250,3 +251,31 @@ def test_the_frame_job_and_one_customer_at_a_time_agree() -> None:
         step = fitted.lifecycle.step(fitted.lifecycle.initial, values, at=base.as_of)
         assert step.stage == row["stage"]
     assert isinstance(result.scores, pd.DataFrame)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), day=st.integers(0, 400), hour=st.integers(0, 23))
+def test_the_jobs_stage_is_stepping_each_customer_month_by_month(
+    seed: int, day: int, hour: int
+) -> None:
+    from crmkit.app import synthetic_transactions
+
+    tx = synthetic_transactions(400, 30, seed=seed, start="2024-01-01", end="2025-03-31")
+    as_of = pd.Timestamp("2024-02-01", tz="UTC") + pd.Timedelta(days=day, hours=hour)
+    result = score_transactions(tx, Config(), as_of=as_of, date="date")
+    lc = Lifecycle.five_stage()
+    for customer_id, rows in tx.groupby("customer_id"):
+        stage: str | None = None
+        first = rows["date"].min().tz_localize("UTC")
+        if first > as_of:
+            continue
+        month = first.tz_localize(None).to_period("M")
+        while True:
+            end = min(month.end_time.tz_localize("UTC"), as_of)
+            feats = ck.features(rows, as_of=end, date="date")
+            if len(feats):
+                stage = lc.step(stage or lc.initial, feats.iloc[0], at=end).stage
+            if end >= as_of:
+                break
+            month += 1
+        assert result.scores.loc[customer_id, "stage"] == stage, customer_id

@@ -446,3 +446,16 @@ def test_the_diagrams_in_the_concept_page_are_the_presets() -> None:
     page = (Path(__file__).parents[1] / "docs" / "concepts" / "lifecycle.md").read_text("utf-8")
     for lc in (Lifecycle.five_stage(), Lifecycle.b2b_funnel()):
         assert f"```mermaid\n{lc.to_mermaid()}\n```" in page
+
+
+@pytest.mark.parametrize("as_of", ["2024-06-17 13:00", "2024-06-01", "2024-06-30 23:59:59"])
+def test_replay_cut_at_as_of_equals_stepping_every_month_end_then_as_of(as_of: str) -> None:
+    tx = synthetic_transactions(3_000, 250, seed=4, start="2023-05-03", end="2024-09-20")
+    tx["amount"] = np.round(tx["amount"] * 4) / 4
+    lc = Lifecycle.five_stage()
+    result = lc.replay(tx, start="2023-05", as_of=as_of, date="date")
+    assert result.ends[-1] == pd.Timestamp(as_of, tz="UTC")
+    assert result.periods[-1] == pd.Period("2024-06", freq="M")
+    _reference(lc, tx, result, date="date")  # the last step is on features as_of it
+    with pytest.raises(ValidationError, match="as_of"):
+        lc.replay(tx, start="2023-05", end="2024-07", as_of=as_of, date="date")

@@ -31,7 +31,8 @@ class JobResult:
     Attributes:
         scores: one row per customer: features, ``value`` and ``value_<component>``,
             one ``segment_<name>`` column per rule set (the label, or the labels
-            joined by ``;`` for a multi-label set), ``stage``, and with a
+            joined by ``;`` for a multi-label set), ``stage`` (the customer's
+            state: replayed month by month up to ``as_of``), and with a
             loyalty section ``points`` (earned in the period) and ``tier``
             (by the table's measure: period points, or spend in its window).
         model: the value model used (a preset when the configuration has none).
@@ -47,6 +48,32 @@ def _labels(assigned: pd.DataFrame, mode: str) -> pd.Series[Any]:
     if mode == "exclusive":
         return assigned["segment"].astype("string")
     return assigned["segments"].map(lambda t: ";".join(t)).astype("string")
+
+
+def _stages(
+    lifecycle: Lifecycle,
+    transactions: pd.DataFrame,
+    feats: pd.DataFrame,
+    when: pd.Timestamp,
+    customer: str,
+    date: str,
+    amount: str,
+) -> pd.Series[Any]:
+    """Each customer's stage as of *when*: a state, replayed month by month from the first purchase.
+
+    The customer steps at every month end before *when* and once more at
+    *when* (``Lifecycle.replay(..., as_of=when)``), exactly as stepping one
+    customer through ``Lifecycle.step`` month by month would. Customers with
+    no purchase yet (other activity only) have no stage (``<NA>``).
+    """
+    first = feats["first_purchase"].min()
+    if pd.isna(first):
+        return pd.Series(pd.NA, index=feats.index, dtype="string")
+    replayed = lifecycle.replay(
+        transactions, start=first, as_of=when, customer=customer, date=date, amount=amount
+    )
+    stage = replayed.stages.iloc[:, -1].astype("string")
+    return stage.reindex(feats.index)
 
 
 def score_transactions(
@@ -126,7 +153,7 @@ def score_transactions(
 
     say("stage")
     lifecycle = filled.lifecycle or Lifecycle.five_stage()
-    out["stage"] = lifecycle.classify(out)["stage"].astype("string")
+    out["stage"] = _stages(lifecycle, transactions, feats, when, customer, date, amount)
 
     if filled.earning is not None or filled.tiers is not None:
         say("points")

@@ -482,7 +482,7 @@ class Lifecycle(Definition):
             A :class:`Step`; ``step.transition`` is ``None`` when the stage stays.
 
         Raises:
-            ValidationError: *stage* is not a state, *at* is naive, or a value
+            ValidationError: *stage* is not a state, *at* is not a time, or a value
                 a guard reads is missing or has the wrong type.
 
         >>> lc = Lifecycle.five_stage()
@@ -630,11 +630,12 @@ class Lifecycle(Definition):
         transactions: pd.DataFrame,
         *,
         start: Any,
-        end: Any,
+        end: Any = None,
         freq: str = "M",
         customer: str = "customer_id",
         date: str = "occurred_at",
         amount: str = "amount",
+        as_of: Any = None,
     ) -> Replay:
         """Replay a transaction log period by period: see :func:`crmkit.lifecycle.replay`."""
         return run_replay(
@@ -646,6 +647,7 @@ class Lifecycle(Definition):
             customer=customer,
             date=date,
             amount=amount,
+            as_of=as_of,
         )
 
     # ------------------------------------------------------------ reports
@@ -673,11 +675,12 @@ def replay(
     transactions: pd.DataFrame,
     *,
     start: AsOf,
-    end: AsOf,
+    end: AsOf | None = None,
     freq: str = "M",
     customer: str = "customer_id",
     date: str = "occurred_at",
     amount: str = "amount",
+    as_of: AsOf | None = None,
 ) -> Replay:
     """Replay a transaction log: every customer's stage at every period end, and what fired.
 
@@ -695,12 +698,15 @@ def replay(
         lifecycle: the definition.
         transactions: one row per purchase.
         start: a time in the first period.
-        end: a time in the last period.
+        end: a time in the last period (may be left out when *as_of* is given).
         freq: the period: ``"M"`` (months, the default), ``"W"`` (weeks ending
             on Sunday), ``"Q"``, ``"Y"`` or ``"D"``.
         customer: the customer-id column.
         date: the timestamp column (naive = UTC).
         amount: the amount column.
+        as_of: cut the last period short at this instant: its step is taken
+            ``as_of`` it, on the activity at or before it (a customer's stage
+            *now*, mid-month). Must lie in the last period.
 
     Returns:
         A :class:`Replay`: ``.stages``, ``.transitions``, ``.counts()``,
@@ -736,4 +742,5 @@ def replay(
         customer=customer,
         date=date,
         amount=amount,
+        as_of=as_of,
     )

@@ -91,11 +91,18 @@ class Replay:
     codes: npt.NDArray[np.int8]
     fired: npt.NDArray[np.int16]
     inputs: dict[str, Floats] = attrs.field(factory=dict, repr=False)
+    as_of: pd.Timestamp | None = None
 
     @property
     def ends(self) -> pd.DatetimeIndex:
-        """The last instant of each period (UTC): the ``as_of`` of each step."""
-        return pd.DatetimeIndex(self.periods.end_time).tz_localize("UTC")
+        """The last instant of each period (UTC): the ``as_of`` of each step.
+
+        With an ``as_of``, the last period ends there (it may be partial).
+        """
+        ends = pd.DatetimeIndex(self.periods.end_time).tz_localize("UTC")
+        if self.as_of is not None and len(ends) and ends[-1] > self.as_of:
+            ends = pd.DatetimeIndex([*ends[:-1], self.as_of])
+        return ends
 
     @property
     def stages(self) -> pd.DataFrame:
@@ -280,11 +287,12 @@ def run_replay(
     transactions: pd.DataFrame,
     *,
     start: AsOf,
-    end: AsOf,
+    end: AsOf | None,
     freq: str = "M",
     customer: str = "customer_id",
     date: str = "occurred_at",
     amount: str = "amount",
+    as_of: AsOf | None = None,
 ) -> Replay:
     """The replay engine behind :func:`crmkit.lifecycle.replay` (arguments checked here but *lifecycle*)."""
     if not isinstance(freq, str) or freq not in _FREQS:
@@ -297,8 +305,20 @@ def run_replay(
     for field, value in (("customer", customer), ("date", date), ("amount", amount)):
         if not isinstance(value, str) or not value:
             raise ValidationError(field, expected="a column name (a non-empty str)", got=value)
+    cut = None if as_of is None else parse_as_of(as_of, field="as_of")
+    if end is None:
+        if cut is None:
+            raise ValidationError("end", expected="a time in the last period (or as_of)", got=end)
+        end = cut
     first_p = parse_as_of(start, field="start").tz_localize(None).to_period(freq)
     last_p = parse_as_of(end, field="end").tz_localize(None).to_period(freq)
+    if cut is not None and cut.tz_localize(None).to_period(freq) != last_p:
+        raise ValidationError(
+            "as_of",
+            expected=f"a time in the last period ({last_p})",
+            got=str(cut),
+            hint="as_of cuts the last period short: give end=as_of, or leave end out",
+        )
     if last_p < first_p:
         raise ValidationError("end", expected=f"a time at or after {start}", got=end)
     wanted = _needed(lifecycle)
@@ -306,6 +326,8 @@ def run_replay(
     frame = check_frame(transactions, "transactions", [customer, date, amount])
     periods = pd.period_range(first_p, last_p, freq=freq)
     ends_ns = np.asarray(pd.DatetimeIndex(periods.end_time).as_unit("ns").asi8, dtype=np.int64)
+    if cut is not None:  # the last period ends at as_of: activity after it is not there yet
+        ends_ns[-1] = min(int(ends_ns[-1]), int(cut.value))
     codes_all, uniques = factorize(frame[customer])
     if len(codes_all) and codes_all.min() < 0:
         raise FrameError(
@@ -332,7 +354,7 @@ def run_replay(
     fired_codes = np.full((n, p), -1, dtype=np.int16)
     if n == 0:
         empty = {name: np.empty(0) for name in sorted(lifecycle.names)}
-        return Replay(lifecycle, customers, periods, stage_codes, fired_codes, empty)
+        return Replay(lifecycle, customers, periods, stage_codes, fired_codes, empty, as_of=cut)
 
     # One sort, by customer then time.
     order = np.lexsort((t_ns, codes))
@@ -451,4 +473,4 @@ def run_replay(
     inputs = {
         name: np.concatenate(parts) if parts else np.empty(0) for name, parts in gathered.items()
     }
-    return Replay(lifecycle, customers, periods, stage_codes, fired_codes, inputs)
+    return Replay(lifecycle, customers, periods, stage_codes, fired_codes, inputs, as_of=cut)
