@@ -9,14 +9,26 @@ from __future__ import annotations
 
 import bisect
 import enum
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from itertools import accumulate
 from typing import Any, ClassVar
 
 import attrs
+import pandas as pd
 
-from crmkit.core import AsOf, ConfigReader, Definition, month_index, month_start, to_instant, to_utc
+from crmkit.core import (
+    AsOf,
+    ConfigReader,
+    Definition,
+    ValidationError,
+    month_index,
+    month_start,
+    to_instant,
+    to_utc,
+)
+from crmkit.loyalty._tier_frame import assign_tiers
 
 __all__ = ["Tier", "TierChange", "TierTable"]
 
@@ -165,11 +177,69 @@ class TierTable(Definition):
         >>> TierTable(tiers=(Tier(name="a", threshold=0), Tier(name="b", threshold=10))).tier_for(10)
         'b'
         """
+        if (
+            isinstance(qualifying, bool)
+            or not isinstance(qualifying, int | float)
+            or not math.isfinite(qualifying)
+        ):
+            raise ValidationError(
+                "qualifying", expected="a finite number of points or spend", got=qualifying
+            )
         found = self.tiers[0].name
         for tier in self.tiers:
             if qualifying >= tier.threshold:
                 found = tier.name
         return found
+
+    def assign(
+        self,
+        events: Any,
+        *,
+        as_of: AsOf,
+        customer: str = "customer_id",
+        date: str = "occurred_at",
+        amount: str = "points",
+        start: pd.Series[Any] | None = None,
+    ) -> pd.DataFrame:
+        """Every customer's tier as of *as_of*, from a frame of qualifying events (numpy).
+
+        Exactly :meth:`tier_at` of :meth:`history` for each customer, evaluation
+        periods and downgrade grace included (property-tested), computed for
+        the whole base at once: the columnar path of the job.
+
+        Args:
+            events: one row per qualifying event: points earned (and reversed:
+                negative), or spend; a pandas, polars or pyarrow frame.
+            as_of: the instant the tiers are for (events after it are ignored).
+            customer: the customer id column.
+            date: the event time column (naive = UTC).
+            amount: the qualifying amount column.
+            start: when each customer joined (a Series by customer id); the
+                first event otherwise.
+
+        Returns:
+            A frame indexed by customer (those with events, or a start, at or
+            before *as_of*): ``tier`` (ordered categorical, lowest first),
+            ``tier_since`` (when the tier was reached, NaT for the lowest tier
+            never left) and ``qualifying`` (the window total at *as_of*).
+
+        >>> import pandas as pd
+        >>> table = TierTable.from_dict({"measure": "spend", "window_days": 365,
+        ...     "evaluation_months": 12, "grace_days": 30,
+        ...     "tiers": [{"name": "member", "threshold": 0}, {"name": "gold", "threshold": 500}]})
+        >>> spend = pd.DataFrame({"customer_id": ["a", "b"], "amount": [600.0, 80.0],
+        ...                       "occurred_at": pd.to_datetime(["2024-03-01", "2024-05-01"])})
+        >>> table.assign(spend, as_of="2025-06-01", amount="amount")[["tier", "qualifying"]]
+                       tier  qualifying
+        customer_id
+        a              gold         0.0
+        b            member         0.0
+        >>> table.assign(spend, as_of="2026-06-01", amount="amount")["tier"].tolist()
+        ['member', 'member']
+        """
+        return assign_tiers(
+            self, events, as_of=as_of, customer=customer, date=date, amount=amount, start=start
+        )
 
     def _rank(self, name: str) -> int:
         return [t.name for t in self.tiers].index(name)
