@@ -279,3 +279,43 @@ def test_the_jobs_stage_is_stepping_each_customer_month_by_month(
                 break
             month += 1
         assert result.scores.loc[customer_id, "stage"] == stage, customer_id
+
+
+def test_the_jobs_tier_is_the_tier_tables_history_of_each_customer() -> None:
+    from datetime import UTC
+
+    from crmkit.app import synthetic_transactions
+
+    tx = synthetic_transactions(3_000, 200, seed=8, start="2023-01-01", end="2025-03-31")
+    config = Config.from_dict(
+        {
+            "loyalty": {
+                "earning": {"base": {"unit": 10.0}},
+                "tiers": {
+                    "measure": "points",
+                    "window_days": 180,
+                    "evaluation_months": 3,
+                    "grace_days": 20,
+                    "tiers": [
+                        {"name": "member", "threshold": 0},
+                        {"name": "silver", "threshold": 100},
+                        {"name": "gold", "threshold": 400},
+                    ],
+                },
+            }
+        }
+    )
+    as_of = pd.Timestamp("2025-02-10", tz="UTC")
+    since = as_of - pd.Timedelta(days=700)
+    scores = score_transactions(tx, config, as_of=as_of, since=since, date="date").scores
+    table, rules = config.tiers, config.earning
+    assert table is not None and rules is not None
+    rows = rules.points_frame(tx, start=since, end=as_of, date="date")
+    for cid, mine in rows.groupby("customer_id"):
+        events = [
+            (t.to_pydatetime().replace(tzinfo=UTC), float(p))
+            for t, p in zip(mine["date"], mine["points"], strict=True)
+        ]
+        expected = table.tier_at(table.history(events, until=as_of), as_of)
+        assert scores.loc[cid, "tier"] == expected, cid
+    assert scores["tier"].nunique() > 1  # the check means something

@@ -34,7 +34,8 @@ class JobResult:
             joined by ``;`` for a multi-label set), ``stage`` (the customer's
             state: replayed month by month up to ``as_of``), and with a
             loyalty section ``points`` (earned in the period) and ``tier``
-            (by the table's measure: period points, or spend in its window).
+            (``TierTable.assign`` as of ``as_of``: the tier the table's history
+            gives, on the points earned per purchase in the period or on spend).
         model: the value model used (a preset when the configuration has none).
         period: the ``[start, end)`` window points were earned in.
     """
@@ -157,8 +158,9 @@ def score_transactions(
 
     if filled.earning is not None or filled.tiers is not None:
         say("points")
+    rows: pd.DataFrame | None = None
     if filled.earning is not None:
-        earned = filled.earning.earn_frame(
+        rows = filled.earning.points_frame(
             transactions,
             start=start,
             end=when,
@@ -167,18 +169,17 @@ def score_transactions(
             amount=amount,
             settlement=settlement,
         )
-        out["points"] = earned["points"].reindex(out.index).fillna(0).astype(np.int64)
+        earned = rows.groupby(customer, sort=False)["points"].sum()
+        out["points"] = earned.reindex(out.index).fillna(0).astype(np.int64)
     if filled.tiers is not None:
+        # The tier as TierTable.history gives it at as_of (evaluation periods and grace
+        # included), for the whole base at once: points earned per purchase, or spend.
         table = filled.tiers
-        if table.measure == "points" and "points" in out:
-            measure = out["points"].to_numpy(dtype=np.float64)
+        if table.measure == "points" and rows is not None:
+            events, measure = rows, "points"
         else:
-            stamps = pd.to_datetime(transactions[date], utc=True)
-            window = (stamps > when - timedelta(days=table.window_days)) & (stamps <= when)
-            spend = transactions.loc[window].groupby(customer)[amount].sum()
-            measure = spend.reindex(out.index).fillna(0.0).to_numpy(dtype=np.float64)
-        thresholds = np.array([t.threshold for t in table.tiers], dtype=np.float64)
-        names = np.array([t.name for t in table.tiers], dtype=object)
-        at = np.clip(np.searchsorted(thresholds, measure, side="right") - 1, 0, None)
-        out["tier"] = pd.Series(names[at], index=out.index, dtype="string")
+            events, measure = transactions, amount
+        tiers = table.assign(events, as_of=when, customer=customer, date=date, amount=measure)
+        lowest = table.tiers[0].name
+        out["tier"] = tiers["tier"].astype("string").reindex(out.index).fillna(lowest)
     return JobResult(scores=out, model=model, period=(start, when))

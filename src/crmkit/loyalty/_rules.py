@@ -504,13 +504,61 @@ class EarningRules(Definition):
     ) -> pd.DataFrame:
         """Every customer's purchase points for ``[start, end)``, per rule and in total (numpy).
 
-        Equal to :meth:`points` summed over the same purchases one by one.
-        Naive timestamps are UTC. Referral bonuses are not included (they
-        depend on the order purchases are awarded in; post them with :meth:`award`).
+        Equal to :meth:`points` summed over the same purchases one by one
+        (:meth:`points_frame` gives them one by one). Naive timestamps are UTC.
+        Referral bonuses are not included (they depend on the order purchases
+        are awarded in; post them with :meth:`award`).
 
         Returns:
             A frame indexed by *customer* (customers with purchases in the
             period), with a column per rule that awarded points and ``points``.
+        """
+        rows = self.points_frame(
+            transactions,
+            start=start,
+            end=end,
+            customer=customer,
+            date=date,
+            amount=amount,
+            segment=segment,
+            settlement=settlement,
+            tier=tier,
+        )
+        out = rows.drop(columns=[date, "points"]).groupby(customer, sort=True).sum()
+        out = out.loc[:, (out != 0).any(axis=0)] if len(out) else out
+        result = out.astype("int64")
+        result["points"] = result.sum(axis=1).astype("int64")
+        return result
+
+    def points_frame(
+        self,
+        transactions: pd.DataFrame,
+        *,
+        start: Any,
+        end: Any,
+        customer: str = "customer_id",
+        date: str = "occurred_at",
+        amount: str = "amount",
+        segment: str | None = None,
+        settlement: str | None = None,
+        tier: str | None = None,
+    ) -> pd.DataFrame:
+        """The points of each purchase in ``[start, end)``, one row per purchase (numpy).
+
+        Each row is :meth:`points` of that purchase: the *customer* and *date*
+        columns, a column per rule (0 where it gave nothing) and ``points``, in
+        the order of the input rows (index kept). These are the qualifying
+        events of a points tier table (:meth:`TierTable.assign
+        <crmkit.loyalty.TierTable.assign>`).
+
+        >>> import pandas as pd
+        >>> rules = EarningRules.from_dict({"base": {"unit": 10.0}})
+        >>> tx = pd.DataFrame({"customer_id": ["a", "b"], "amount": [95.0, 12.0],
+        ...                    "occurred_at": pd.to_datetime(["2025-03-05", "2025-03-06"])})
+        >>> rules.points_frame(tx, start="2025-03-01", end="2025-04-01")
+          customer_id occurred_at  base  points
+        0           a  2025-03-05     9       9
+        1           b  2025-03-06     1       1
         """
         frame = check_frame(
             transactions, "transactions", [customer, date, amount, segment, settlement, tier]
@@ -576,10 +624,13 @@ class EarningRules(Definition):
             hit = inside & np.ma.filled(cond, False).astype(bool)
             bonus = np.ma.filled(c.bonus.evaluate_arrays(columns, size=n).astype("float64"), np.nan)
             per_rule[f"campaign:{c.name}"] = np.where(hit, _round_array(bonus, self.rounding), 0.0)
-        ids = frame[customer].to_numpy()
-        out = pd.DataFrame(per_rule, index=pd.Index(ids, name=customer))
-        out = out.groupby(level=0, sort=True).sum()
-        out = out.loc[:, (out != 0).any(axis=0)] if len(out) else out
-        result = out.astype("int64")
-        result["points"] = result.sum(axis=1).astype("int64")
-        return result
+        out = pd.DataFrame(
+            {
+                customer: frame[customer].to_numpy(),
+                date: pd.DatetimeIndex(ns).tz_localize(None),
+                **{name: values.astype("int64") for name, values in per_rule.items()},
+            },
+            index=frame.index,
+        )
+        out["points"] = out[list(per_rule)].sum(axis=1).astype("int64")
+        return out
