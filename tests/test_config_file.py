@@ -309,7 +309,8 @@ def test_the_jobs_tier_is_the_tier_tables_history_of_each_customer() -> None:
     since = as_of - pd.Timedelta(days=700)
     scores = score_transactions(tx, config, as_of=as_of, since=since, date="date").scores
     table, rules = config.tiers, config.earning
-    assert table is not None and rules is not None
+    assert table is not None
+    assert rules is not None
     rows = rules.points_frame(tx, start=since, end=as_of, date="date")
     for cid, mine in rows.groupby("customer_id"):
         events = [
