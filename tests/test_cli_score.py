@@ -137,7 +137,7 @@ def test_score_works_without_tqdm(files: dict[str, Path], monkeypatch: pytest.Mo
     [
         ({"--amount": "amt"}, "amt"),
         ({"--as-of": "not a date"}, "as_of"),
-        ({"-o": "scores.xlsx"}, ".csv or .parquet"),
+        ({"-o": "scores.xlsx"}, ".csv, .tsv, .txt, .dat or .parquet"),
     ],
 )
 def test_user_errors_print_one_message_and_exit_2(
@@ -171,3 +171,96 @@ def test_features_flag_keeps_the_named_features(files: dict[str, Path]) -> None:
     assert columns[:3] == ["cust", "total_spend", "purchase_count"]
     assert "tenure_months" not in columns
     assert "value" in columns
+
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cdnow"
+
+
+def _one_error_line(capsys: Any) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("crmkit: error:")
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+    return err
+
+
+def test_ids_are_read_as_text_from_whitespace_files_with_a_date_format(
+    tmp_path: Path, capsys: Any
+) -> None:
+    text = "customer_id  date  cds  value\n00001 19970101 1 11.77\n00001 19970118 2 29.33\n"
+    text += "1 19970102 1 12.00\n"
+    path = tmp_path / "tx.txt"
+    path.write_text(text)
+    out = tmp_path / "out.csv"
+    args = ["score", str(path), "--as-of", "1997-02-01", "--date", "date", "--amount", "value"]
+    assert main([*args, "--date-format", "%Y%m%d", "-o", str(out)]) == EXIT_OK
+    got = pd.read_csv(out, dtype={"customer_id": str}).set_index("customer_id")
+    assert sorted(got.index) == ["00001", "1"]  # two customers: the ids keep their zeros
+    assert got.loc["00001", "purchase_count"] == 2
+    # the same file with an explicit separator (tabs and commas are other files)
+    csv = tmp_path / "tx.csv"
+    csv.write_text(text.replace("  ", " ").replace(" ", ";"))
+    out2 = tmp_path / "out2.csv"
+    assert (
+        main(
+            ["score", str(csv), "--sep", ";", *args[2:], "--date-format", "%Y%m%d", "-o", str(out2)]
+        )
+        == EXIT_OK
+    )
+    pd.testing.assert_frame_equal(
+        pd.read_csv(out2, dtype={"customer_id": str}).set_index("customer_id"), got
+    )
+    # a date that does not match the format is a user error naming the column
+    path.write_text(text + "00002 1997-03-01 1 5.0\n")
+    assert main([*args, "--date-format", "%Y%m%d", "-o", str(out)]) == EXIT_USER
+    assert "'date' has dates that do not match '%Y%m%d'" in _one_error_line(capsys)
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="the CDNOW data is not beside the checkout")
+def test_cdnow_master_scores_straight_from_the_file_as_shipped(tmp_path: Path) -> None:
+    out = tmp_path / "cdnow.csv"
+    args = ["score", str(DATA / "CDNOW_master.txt"), "--date", "date", "--amount", "dollar_value"]
+    assert main([*args, "--date-format", "%Y%m%d", "--as-of", "1997-10-01", "-o", str(out)]) == 0
+    got = pd.read_csv(out, dtype={"customer_id": str})
+    assert len(got) == 23_570
+    assert got["customer_id"].str.len().eq(5).all()  # "00001" ... "23570"
+    assert set(got["stage"]) >= {"growth", "maturity", "decline", "departed"}
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "message"),
+    [
+        ("cust,when,spend,spend\na,2024-03-01,1,2\n", [], "names a column more than once"),
+        ("cust,when,spend\na,2024-03-01,1\n", ["--since", "2025-01-01"], "since is invalid"),
+        ("cust,when,spend\na,2024-03-01,1\n", ["--sep", "ab"], "bad separator"),
+    ],
+)
+def test_inconsistent_input_exits_2_with_one_line(
+    tmp_path: Path, capsys: Any, content: str, extra: list[str], message: str
+) -> None:
+    path = tmp_path / "tx.csv"
+    path.write_text(content)
+    args = ["score", str(path), "--as-of", "2025-01-01", "--customer", "cust", "--date", "when"]
+    assert main([*args, "--amount", "spend", "-o", str(tmp_path / "o.csv"), *extra]) == EXIT_USER
+    assert message in _one_error_line(capsys)
+
+
+def test_a_label_separator_in_a_segment_name_fails_check_config(
+    tmp_path: Path, capsys: Any
+) -> None:
+    path = tmp_path / "crm.toml"
+    path.write_text('[segments.size.segments."vip;gold"]\nrule = "total_spend > 1"\n')
+    assert main(["check-config", str(path)]) == EXIT_USER
+    assert "may not contain ';'" in capsys.readouterr().err
+
+
+def test_version_and_defaults_in_help(capsys: Any) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith("crmkit 0.")
+    with pytest.raises(SystemExit):
+        main(["score", "--help"])
+    shown = capsys.readouterr().out
+    assert "(default: customer_id)" in shown
+    assert "(default: occurred_at)" in shown

@@ -416,3 +416,17 @@ def test_json_duplicate_segment_names(tmp_path: Path) -> None:
         "b",
         "c",
     )
+
+
+def test_a_label_separator_in_a_segment_name_is_refused() -> None:
+    from crmkit.errors import ConfigError
+    from crmkit.segmentation import SegmentRules
+
+    with pytest.raises(ConfigError, match="may not contain ';'") as caught:
+        SegmentRules.from_dict(
+            {
+                "rules": {"mode": "exclusive", "default": "a;b"},
+                "segments": {"vip;gold": {"rule": "total_spend > 1"}},
+            }
+        )
+    assert [p.where for p in caught.value.problems] == ["rules.default", "segments.vip;gold"]

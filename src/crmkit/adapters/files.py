@@ -1,7 +1,11 @@
-"""Reading and writing tables of customers and transactions: CSV (pandas) or Parquet (pyarrow).
+"""Reading and writing tables of customers and transactions: delimited text (pandas) or Parquet.
 
-Parquet needs the optional ``parquet`` extra (``pip install 'crmkit[parquet]'``);
-pyarrow is imported only when a Parquet file is read or written.
+Text files: ``.csv`` (comma), ``.tsv`` (tab) and ``.txt`` / ``.dat`` (any run of
+whitespace, as CDNOW's files), or any separator given. Id columns are read as
+text, never as numbers (``00001`` stays ``00001``), and a header that names a
+column twice is refused. Parquet needs the optional ``parquet`` extra
+(``pip install 'crmkit[parquet]'``); pyarrow is imported only when a Parquet
+file is read or written.
 
 >>> import pandas as pd, tempfile, pathlib
 >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -14,15 +18,25 @@ pyarrow is imported only when a Parquet file is read or written.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from crmkit.core import CrmkitError, FrameError
+from crmkit.core import CrmkitError, FrameError, MissingColumnError
 
-__all__ = ["read_table", "write_table"]
+__all__ = ["SEPARATORS", "read_table", "write_table"]
 
-_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".dat": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+#: The separator of each text suffix; ``"whitespace"`` is any run of spaces and tabs.
+SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": "whitespace", ".dat": "whitespace"}
 
 
 def _format(path: Path) -> str:
@@ -30,7 +44,7 @@ def _format(path: Path) -> str:
     if fmt is None:
         raise CrmkitError(
             f"cannot tell the format of {path}",
-            expected="a file name ending in .csv or .parquet",
+            expected="a file name ending in .csv, .tsv, .txt, .dat or .parquet",
             got=repr(path.suffix or "no suffix"),
         )
     return fmt
@@ -44,12 +58,29 @@ def _need_pyarrow() -> None:
         )
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file (by its suffix) into a DataFrame.
+def read_table(
+    path: str | Path,
+    *,
+    sep: str | None = None,
+    text_columns: Sequence[str] = (),
+    date_column: str | None = None,
+    date_format: str | None = None,
+) -> pd.DataFrame:
+    """Read a delimited text or Parquet file (by its suffix) into a DataFrame.
+
+    Args:
+        path: the file.
+        sep: the separator of a text file (default: by the suffix, see
+            :data:`SEPARATORS`); ``"whitespace"`` for any run of spaces/tabs.
+        text_columns: columns read as text whatever they look like (ids).
+        date_column: a column to parse as dates with *date_format*.
+        date_format: a ``strptime`` format for *date_column*, e.g. ``"%Y%m%d"``;
+            without it dates stay as read (ISO 8601 text is parsed later).
 
     Raises:
         CrmkitError: an unknown suffix, or Parquet without pyarrow.
-        FrameError: the file cannot be parsed.
+        FrameError: the file cannot be parsed, names a column twice, lacks a
+            named column, or a date does not match *date_format*.
         OSError: the file cannot be read.
     """
     path = Path(path)
@@ -59,15 +90,69 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if fmt == "parquet":
         _need_pyarrow()
         try:
-            return pd.read_parquet(path, engine="pyarrow")
+            frame = pd.read_parquet(path, engine="pyarrow")
         except (ValueError, TypeError, OSError) as err:
             if isinstance(err, FileNotFoundError):
                 raise
             raise FrameError(f"cannot read {path} as Parquet: {err}") from None
+        for name in text_columns:
+            if name in frame.columns and not pd.api.types.is_string_dtype(frame[name]):
+                frame[name] = frame[name].astype("string")
+    else:
+        frame = _read_text(path, sep or SEPARATORS[path.suffix.lower()], text_columns)
+    if date_column is not None and date_format is not None:
+        frame = _parse_dates(frame, path, date_column, date_format)
+    return frame
+
+
+def _read_text(path: Path, sep: str, text_columns: Sequence[str]) -> pd.DataFrame:
+    if sep == "whitespace":
+        options: dict[str, object] = {"sep": r"\s+"}
+    elif len(sep) == 1:
+        options = {"sep": sep}
+    else:
+        raise CrmkitError("bad separator", expected="one character, or 'whitespace'", got=repr(sep))
     try:
-        return pd.read_csv(path)
+        header = pd.read_csv(path, nrows=0, **options)  # type: ignore[call-overload]
+        names = [str(c) for c in header.columns]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if not dupes:  # pandas renames a repeated name "x.1": catch that too
+            with path.open(encoding="utf-8") as handle:
+                raw = handle.readline().strip()
+            split = raw.split() if sep == "whitespace" else raw.split(sep)
+            seen = [s.strip().strip('"') for s in split]
+            dupes = sorted({n for n in seen if seen.count(n) > 1})
+        if dupes:
+            raise FrameError(
+                f"{path} names a column more than once",
+                column=dupes[0],
+                expected="unique column names in the header",
+                got=", ".join(dupes),
+            )
+        dtypes = {n: "string" for n in text_columns if n in names}
+        return pd.read_csv(path, dtype=dtypes, **options)  # type: ignore[call-overload, no-any-return]
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise FrameError(f"cannot read {path} as CSV: {err}") from None
+        if isinstance(err, FrameError):
+            raise
+        raise FrameError(f"cannot read {path} as delimited text: {err}") from None
+
+
+def _parse_dates(frame: pd.DataFrame, path: Path, column: str, fmt: str) -> pd.DataFrame:
+    if column not in frame.columns:
+        raise MissingColumnError([column], [str(c) for c in frame.columns])
+    text = frame[column].astype("string")
+    parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+    bad = parsed.isna() & text.notna()
+    if bad.any():
+        rows = list(frame.index[bad.to_numpy()][:10])
+        raise FrameError(
+            f"{path}: {column!r} has dates that do not match {fmt!r}",
+            column=column,
+            rows=rows,
+            expected=f"dates written as {fmt}",
+            got=repr(text[bad].iloc[0]),
+        )
+    return frame.assign(**{column: parsed})
 
 
 def write_table(frame: pd.DataFrame, path: str | Path, *, index: bool = False) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from crmkit.app._config import Config
-from crmkit.core import parse_as_of
+from crmkit.core import ValidationError, parse_as_of
 from crmkit.lifecycle import Lifecycle
 from crmkit.scoring import ValueModel, features
 
@@ -122,6 +122,13 @@ def score_transactions(
     filled = config.with_presets()
     when = parse_as_of(as_of, field="as_of")
     start = parse_as_of(since, field="since") if since is not None else when - timedelta(days=365)
+    if start >= when:
+        raise ValidationError(
+            "since",
+            expected=f"a time before as_of ({when.date()})",
+            got=str(start),
+            hint="points are earned in [since, as_of)",
+        )
 
     say("features")
     feats = features(

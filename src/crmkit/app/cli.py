@@ -25,18 +25,31 @@ EXIT_INTERNAL = 1
 EXIT_USER = 2
 
 
+class _Defaults(argparse.HelpFormatter):
+    """Help that shows each option's default (where it has one)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crmkit",
+        formatter_class=_Defaults,
         description="crmkit: the domain model and scoring engine of a CRM.",
         epilog="exit codes: 0 success; 1 internal error (a bug); 2 usage error, or a problem "
         "with the input or the configuration; 130 interrupted",
     )
     parser.add_argument("--verbose", action="store_true", help="show more detail on errors")
+    parser.add_argument("--version", action="version", version=f"crmkit {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser(
         "demo",
+        formatter_class=_Defaults,
         help="the showcase: a synthetic customer base in SQLite, scored end to end, with a report",
         description="Build a seeded, realistic customer base in a SQLite file, read it back "
         "through the repositories, and run the whole job: features, value with explanations, "
@@ -47,12 +60,13 @@ def _parser() -> argparse.ArgumentParser:
         "--dir",
         type=Path,
         default=Path("crmkit-demo"),
-        help="folder for the SQLite file (default: ./crmkit-demo)",
+        help="folder for the SQLite file and the report",
     )
-    demo.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed")
 
     check = sub.add_parser(
         "check-config",
+        formatter_class=_Defaults,
         help="check a configuration file and report every problem in it",
         description="Load a configuration file (TOML, or JSON by its suffix) and report every "
         "problem at once with the file, the key and the position in the formula. "
@@ -62,21 +76,25 @@ def _parser() -> argparse.ArgumentParser:
 
     score = sub.add_parser(
         "score",
+        formatter_class=_Defaults,
         help="score a file of transactions: features, value, segments, stage, points",
-        description="Read transactions (CSV, or Parquet with the 'parquet' extra), compute every "
+        description="Read transactions (.csv, .tsv, .txt/.dat with whitespace, or Parquet with "
+        "the 'parquet' extra; ids are read as text), compute every "
         "customer's features, value, segments, stage and period points with one configuration, "
         "write one row per customer (CSV or Parquet, by the suffix of OUT) and print a summary.",
     )
-    score.add_argument("transactions", type=Path, help="the transactions (.csv or .parquet)")
+    score.add_argument(
+        "transactions", type=Path, help="the transactions (.csv, .tsv, .txt, .dat or .parquet)"
+    )
     score.add_argument(
         "--config",
         type=Path,
         default=None,
-        help="the configuration file (default: the presets, no segments, no loyalty)",
+        help="the configuration file (none: the presets, no segments, no loyalty)",
     )
     score.add_argument("--as-of", required=True, help="the scoring date, e.g. 2025-01-01")
     score.add_argument(
-        "--since", default=None, help="start of the points period (default: 365 days earlier)"
+        "--since", default=None, help="start of the points period (none: 365 days before --as-of)"
     )
     score.add_argument("-o", "--output", type=Path, required=True, help="the output file")
     score.add_argument("--customer", default="customer_id", help="customer id column")
@@ -84,11 +102,33 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("--amount", default="amount", help="purchase amount column")
     score.add_argument("--settlement", default=None, help="settlement method column (optional)")
     score.add_argument(
+        "--sep",
+        default=None,
+        help="separator of a text file: one character, or 'whitespace' (none: by the suffix: "
+        ".csv ',', .tsv tab, .txt/.dat whitespace)",
+    )
+    score.add_argument(
+        "--date-format",
+        default=None,
+        help="strptime format of the date column, e.g. %%Y%%m%%d (none: ISO 8601 text)",
+    )
+    score.add_argument(
         "--features",
         default=None,
-        help="comma-separated feature columns to keep in the output (default: all)",
+        help="comma-separated feature columns to keep in the output (none: all)",
     )
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("crmkit")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        import crmkit
+
+        return crmkit.__version__
 
 
 def _check_config(path: Path, out: TextIO, err: TextIO) -> int:
@@ -124,7 +164,13 @@ def _score(args: argparse.Namespace, out: TextIO) -> int:
     from crmkit.app._text import table
 
     config = Config.load(args.config) if args.config is not None else Config()
-    transactions = read_table(args.transactions)
+    transactions = read_table(
+        args.transactions,
+        sep=args.sep,
+        text_columns=[args.customer],
+        date_column=args.date,
+        date_format=args.date_format,
+    )
     steps = 3 + len(config.segments) + (config.earning is not None or config.tiers is not None)
     bar = _progress(steps)
 

@@ -18,7 +18,7 @@ from crmkit.scoring import VALUE_INPUTS
 from crmkit.segmentation._segment import Segment
 from crmkit.segmentation._stats import STAT_FUNCTIONS, freeze, key_of, stat_calls
 
-__all__ = ["SEGMENT_INPUTS", "stat_calls_keys"]
+__all__ = ["LABEL_SEPARATORS", "SEGMENT_INPUTS", "stat_calls_keys"]
 
 #: Every name a rule may read without declaring it: features, profile
 #: attributes, the composite ``value`` and the RFM scores.
@@ -37,6 +37,8 @@ _MODES: Final = ("multi", "exclusive")
 
 
 _RESERVED: Final = ("segments", "segment")
+#: Characters a segment name may not hold: a multi-label file column joins labels with ";".
+LABEL_SEPARATORS: Final = (";", "\n", "\r")
 
 
 @attrs.frozen
@@ -79,6 +81,8 @@ def _compile(
     start = len(r.problems)
     if mode not in _MODES:
         r.problem("rules.mode", f"expected 'multi' or 'exclusive', got {mode!r}")
+    if default is not None and any(ch in default for ch in LABEL_SEPARATORS):
+        r.problem("rules.default", f"a segment name may not contain ';', got {default!r}")
     if mode == "exclusive" and default is None:
         r.problem(
             "rules.default",
@@ -105,6 +109,12 @@ def _compile(
             )
         elif seg.name in _RESERVED:
             r.problem(at, f"{seg.name!r} is the name of an output column; choose another name")
+        elif any(ch in seg.name for ch in LABEL_SEPARATORS):
+            r.problem(
+                at,
+                f"a segment name may not contain {' or '.join(map(repr, LABEL_SEPARATORS))} "
+                f"(labels are joined with ';' in files), got {seg.name!r}",
+            )
         elif seg.name in seen:
             r.problem(
                 at, f"duplicate segment name {seg.name!r} (also segment {seen[seg.name] + 1})"
