@@ -237,10 +237,14 @@ def test_the_frame_job_and_one_customer_at_a_time_agree() -> None:
     fitted = config.fit(result.scores)
     repo = InMemoryActivityRepository()
     repo.append_many(purchases)
-    for cid, row in result.scores.iloc[:15].iterrows():
-        feats = features_one(repo.for_customer(str(cid)), as_of=base.as_of)
-        assert fitted.value is not None
-        assert fitted.lifecycle is not None
+    start, end = result.period
+    assert fitted.value is not None
+    assert fitted.lifecycle is not None
+    assert fitted.earning is not None
+    assert fitted.tiers is not None
+    for cid, row in result.scores.iterrows():
+        mine = repo.for_customer(str(cid))
+        feats = features_one(mine, as_of=base.as_of)
         score = fitted.value.score_one(feats)
         assert score.value == pytest.approx(row["value"], rel=1e-12)
         values = {**feats, "value": score.value}
@@ -248,8 +252,20 @@ def test_the_frame_job_and_one_customer_at_a_time_agree() -> None:
             label = rules.assign_one(values)
             shown = label if isinstance(label, str) else ";".join(label)
             assert shown == row[f"segment_{name}"]
-        step = fitted.lifecycle.step(fitted.lifecycle.initial, values, at=base.as_of)
-        assert step.stage == row["stage"]
+        steps = fitted.lifecycle.replay_one(mine, customer_id=str(cid), as_of=base.as_of)
+        assert steps[-1].stage == row["stage"]
+        # points, one purchase at a time, and the tier from the table's history
+        awards = [
+            (p.occurred_at, sum(fitted.earning.points(float(p.amount), at=p.occurred_at).values()))
+            for p in mine
+            if start <= p.occurred_at < end
+        ]
+        assert sum(points for _, points in awards) == row["points"]
+        history = fitted.tiers.history(
+            [(at, float(points)) for at, points in awards], until=base.as_of
+        )
+        if fitted.tiers.measure == "points":
+            assert fitted.tiers.tier_at(history, base.as_of) == row["tier"]
     assert isinstance(result.scores, pd.DataFrame)
 
 

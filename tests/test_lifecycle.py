@@ -459,3 +459,50 @@ def test_replay_cut_at_as_of_equals_stepping_every_month_end_then_as_of(as_of: s
     _reference(lc, tx, result, date="date")  # the last step is on features as_of it
     with pytest.raises(ValidationError, match="as_of"):
         lc.replay(tx, start="2023-05", end="2024-07", as_of=as_of, date="date")
+
+
+def _purchases_of(tx: pd.DataFrame) -> dict[str, list[Any]]:
+    from decimal import Decimal
+
+    from crmkit.domain import Purchase
+
+    out: dict[str, list[Any]] = {}
+    for i, row in enumerate(tx.itertuples(index=False)):
+        out.setdefault(str(row.customer_id), []).append(
+            Purchase(
+                id=f"p{i}",
+                customer_id=str(row.customer_id),
+                amount=Decimal(str(row.amount)),
+                currency="EUR",
+                occurred_at=pd.Timestamp(row.date).tz_localize("UTC").to_pydatetime(),
+            )
+        )
+    return out
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 1000), day=st.integers(0, 300))
+def test_replay_one_is_the_replayed_stage_of_the_customer(seed: int, day: int) -> None:
+    tx = synthetic_transactions(300, 25, seed=seed, start="2024-01-01", end="2025-03-31")
+    tx["amount"] = np.round(tx["amount"] * 4) / 4
+    as_of = pd.Timestamp("2024-03-01 12:00", tz="UTC") + pd.Timedelta(days=day)
+    lc = Lifecycle.five_stage()
+    stages = lc.replay(tx, start="2024-01", as_of=as_of, date="date").stages.iloc[:, -1]
+    for cid, buys in _purchases_of(tx).items():
+        steps = lc.replay_one(buys, customer_id=cid, as_of=as_of)
+        if cid not in stages.index:
+            assert steps == []
+            continue
+        assert steps[-1].stage == stages[cid], cid
+        # Continuing from the stage of a stored month end gives the same stage.
+        if len(steps) >= 3:
+            month_end = pd.Timestamp(as_of).tz_convert(None).to_period("M") - 1
+            stored = steps[-2].stage
+            again = lc.replay_one(
+                buys,
+                customer_id=cid,
+                as_of=as_of,
+                stage=stored,
+                since=month_end.end_time.tz_localize("UTC"),
+            )
+            assert [s.stage for s in again] == [steps[-1].stage]

@@ -25,9 +25,10 @@ from crmkit.core import (
     ValidationError,
     check_frame,
     did_you_mean,
+    parse_as_of,
     to_instant,
 )
-from crmkit.domain import FrozenDict
+from crmkit.domain import Activity, FrozenDict, Purchase
 from crmkit.expr import read_formula, read_inputs
 from crmkit.lifecycle._inputs import (
     GUARD_INPUTS,
@@ -39,6 +40,7 @@ from crmkit.lifecycle._inputs import (
 from crmkit.lifecycle._plan import Step, Transition, _Plan
 from crmkit.lifecycle._records import LifecycleTransition
 from crmkit.lifecycle._replay import Replay, run_replay
+from crmkit.scoring import features_one
 
 __all__ = ["Lifecycle", "replay"]
 
@@ -531,6 +533,82 @@ class Lifecycle(Definition):
             if t.guard.evaluate(_with_derived(values, t.guard.names)) is True:
                 return t.target, t.name
         return stage, None
+
+    def replay_one(
+        self,
+        activities: Iterable[Activity],
+        *,
+        customer_id: str,
+        as_of: AsOf,
+        stage: str | None = None,
+        since: AsOf | None = None,
+    ) -> list[Step]:
+        """One customer's steps up to *as_of*, month by month: the app's path to the job's stage.
+
+        The customer steps at every month end before *as_of*, and once more
+        at *as_of*, on :func:`~crmkit.scoring.features_one` of their
+        activities at that instant: exactly what :meth:`replay` with
+        ``as_of`` (and so ``crmkit score``) does for the whole base (tested).
+        Without a stored *stage* it starts from :attr:`initial` in the month
+        of the first purchase; with one (the stage the host stored, reached
+        at *since*), it continues from it with the month ends after *since*.
+
+        Args:
+            activities: the customer's activities (entities).
+            customer_id: whose (for the transition records).
+            as_of: the instant of the last step.
+            stage: the stored stage, if the host keeps one.
+            since: when the stored stage was reached (required with *stage*).
+
+        Returns:
+            One :class:`Step` per step, in time order (empty before the first
+            purchase); ``steps[-1].stage`` is the stage as of *as_of*, and
+            each ``step.transition`` is the record to keep, if one fired.
+            When *as_of* is not a month end its step is provisional (the
+            month goes on): to continue later, store the stage of the last
+            month end (``steps[-2]``) and that instant as *since*.
+
+        >>> from datetime import UTC, datetime
+        >>> from crmkit.domain import Purchase
+        >>> buys = [Purchase(id=f"p{i}", customer_id="c", amount=20, currency="EUR",
+        ...                  occurred_at=datetime(2025, m, 3, tzinfo=UTC)) for i, m in enumerate([1, 2])]
+        >>> steps = Lifecycle.five_stage().replay_one(buys, customer_id="c", as_of="2025-03-15")
+        >>> [s.stage for s in steps]
+        ['introduction', 'growth', 'growth']
+        """
+        history = list(activities)
+        when = parse_as_of(as_of)
+        if stage is None:
+            if since is not None:
+                raise ValidationError("since", expected="None without a stored stage", got=since)
+            purchases = [a for a in history if isinstance(a, Purchase)]
+            starts = [to_instant(p.occurred_at, field="occurred_at") for p in purchases]
+            firsts = [t for t in starts if t <= when]
+            if not firsts:
+                return []
+            month = pd.Timestamp(min(firsts)).tz_convert(None).to_period("M")
+            current = self.initial
+        else:
+            self._stage_code(stage, "stage")
+            if since is None:
+                raise ValidationError(
+                    "since", expected="when the stored stage was reached", got=None
+                )
+            after = parse_as_of(since, field="since")
+            month = after.tz_convert(None).to_period("M")
+            if month.end_time.tz_localize("UTC") <= after:
+                month += 1
+            current = stage
+        steps: list[Step] = []
+        while True:
+            end = min(month.end_time.tz_localize("UTC"), when)
+            feats = features_one(history, as_of=end)
+            step = self.step(current, feats, at=end.to_pydatetime(), customer_id=customer_id)
+            steps.append(step)
+            current = step.stage
+            if end >= when:
+                return steps
+            month += 1
 
     # ------------------------------------------------------------ classifying
 
