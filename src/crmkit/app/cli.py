@@ -125,10 +125,8 @@ def _version() -> str:
 
     try:
         return version("crmkit")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        import crmkit
-
-        return crmkit.__version__
+    except PackageNotFoundError:  # pragma: no cover - a source tree that is not installed
+        return "(not installed)"
 
 
 def _check_config(path: Path, out: TextIO, err: TextIO) -> int:
