@@ -191,7 +191,14 @@ def split(
     cal_end = _instant(calibration_end, "calibration_end")
     times = _times(transactions, date)
     if holdout_end is None:
-        hold_end = max(times.max(), cal_end)
+        hold_end = times.max()
+        if hold_end <= cal_end:
+            raise FrameError(
+                f"no purchase in the holdout (after {cal_end.isoformat()})",
+                column=date,
+                expected="a calibration_end before the last transaction",
+                got=f"the last transaction is at {hold_end.isoformat()}",
+            )
     else:
         hold_end = _instant(holdout_end, "holdout_end")
     if hold_end <= cal_end:
