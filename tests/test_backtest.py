@@ -238,6 +238,11 @@ def test_every_kind_of_source_gives_one_score_per_base_customer(s) -> None:  # t
     assert score_of(rules, s)["score"].tolist() == ["repeat", "repeat", "other"]
     assert score_of(Lifecycle.five_stage(), s)["score"].tolist() == [
         "growth",
+        "growth",
+        "introduction",
+    ]
+    assert score_of(Lifecycle.five_stage(version=1), s)["score"].tolist() == [
+        "growth",
         "decline",
         "introduction",
     ]
@@ -254,7 +259,7 @@ def test_every_kind_of_source_gives_one_score_per_base_customer(s) -> None:  # t
     assert "multi[big]" in result.summary.index
     assert result.summary.loc["series", "coverage"] == pytest.approx(2 / 3)
     assert result.summary.loc["stage", "kind"] == "category"
-    assert set(result.categories.loc["stage"].index) == {"growth", "decline", "introduction"}
+    assert set(result.categories.loc["stage"].index) == {"growth", "introduction"}
 
 
 def test_a_risk_score_is_turned_round(s) -> None:  # type: ignore[no-untyped-def]
@@ -272,7 +277,7 @@ def test_a_risk_score_is_turned_round(s) -> None:  # type: ignore[no-untyped-def
 
 
 def test_categories_are_ranked_by_the_declared_order_or_the_holdout_rate(s) -> None:  # type: ignore[no-untyped-def]
-    stages = Lifecycle.five_stage()
+    stages = Lifecycle.five_stage(version=1)
     best = evaluate(s, {"stage": stages})
     worst = evaluate(s, {"stage": Signal(stages, order=["introduction", "decline", "growth"])})
     assert best.summary.loc["stage", "ordering"] == "holdout rate (in-sample)"
