@@ -262,6 +262,14 @@ def test_every_kind_of_source_gives_one_score_per_base_customer(s) -> None:  # t
     assert set(result.categories.loc["stage"].index) == {"growth", "introduction"}
 
 
+def test_nullable_scores_count_as_unscored_where_null(s) -> None:  # type: ignore[no-untyped-def]
+    flags = pd.Series([True, False, pd.NA], index=["a", "b", "c"], dtype="boolean")
+    row = evaluate(s, {"flag": flags}).summary.loc["flag"]
+    assert row["customers"] == 2
+    assert row["coverage"] == pytest.approx(2 / 3)
+    assert row["auc"] == 1.0  # a buys again, b does not; c is unscored
+
+
 def test_a_risk_score_is_turned_round(s) -> None:  # type: ignore[no-untyped-def]
     result = evaluate(
         s,

@@ -72,7 +72,8 @@ class Signal:
             on the calibration features when it uses statistics), an
             :class:`~crmkit.RFM` (``r_score + f_score + m_score``, bins fitted
             on the calibration features), a :class:`~crmkit.Lifecycle` (the
-            stage after replaying the calibration log month by month), a
+            stage after replaying the calibration log month by month, at the
+            end of the month that holds the calibration end), a
             :class:`~crmkit.ChurnWarning` (its ``risk`` column when it has one,
             else ``at_risk``), a pandas Series indexed by customer, or a
             callable that takes the :class:`Split` and returns such a Series
@@ -204,7 +205,7 @@ def score_of(source: Any, s: Split) -> pd.DataFrame:
 
 def _numeric(values: pd.Series[Any], column: str) -> np.ndarray[Any, np.dtype[np.float64]]:
     try:
-        out = values.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
+        out = values.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):
         raise FrameError(
             f"score {column!r} is neither numeric nor categorical",
