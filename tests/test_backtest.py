@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 
@@ -329,6 +330,33 @@ def test_backtest_is_split_then_evaluate() -> None:
     gains = one.gains(10)
     assert gains.index[-1] == 1.0
     assert gains["spend"].iloc[-1] == pytest.approx(1.0)
+
+
+def test_reversals_count_quick_flips_back_and_check_arguments() -> None:
+    from crmkit.backtest import reversals
+
+    tx = pd.DataFrame(
+        {
+            "customer_id": ["a"] * 5,
+            "amount": [10.0] * 5,
+            "occurred_at": pd.to_datetime(
+                ["2024-01-05", "2024-02-05", "2024-03-05", "2024-04-05", "2024-09-20"]
+            ),
+        }
+    )
+    r = Lifecycle.five_stage(version=1).replay(tx, start="2024-01", end="2024-12")
+    out = reversals(r, "maturity", "decline")
+    assert set(out) == {"customers", "flips", "both_ways", "reversed"}
+    assert out["reversed"] <= out["flips"]
+    stages = r.stages.loc["a"].tolist()
+    changes = [(x, y) for x, y in itertools.pairwise(stages) if x != y]
+    assert out["flips"] == sum({x, y} == {"maturity", "decline"} for x, y in changes)
+    with pytest.raises(ValidationError, match="stage"):
+        reversals(r, "maturity", "nope")
+    with pytest.raises(ValidationError, match="within"):
+        reversals(r, "maturity", "decline", within=0)
+    with pytest.raises(ValidationError, match="Replay"):
+        reversals("r", "maturity", "decline")  # type: ignore[arg-type]
 
 
 def test_the_backtest_module_imports_first_and_leaves_matplotlib_alone() -> None:

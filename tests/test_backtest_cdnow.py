@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from crmkit import RFM, ChurnWarning, Lifecycle, ValueModel
-from crmkit.backtest import Signal, Split, evaluate, split
+from crmkit.backtest import Signal, Split, evaluate, reversals, split
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cdnow"
 
@@ -116,8 +116,17 @@ def _reversals(lc: Lifecycle, tx: pd.DataFrame) -> int:
 
 
 def test_five_stage_v2_reversals_fall_by_80_percent(tx: pd.DataFrame) -> None:
-    before = _reversals(Lifecycle.five_stage(version=1), tx)
-    after = _reversals(Lifecycle.five_stage(), tx)
-    assert before == 1_491  # the figure
-    assert after == 258
-    assert after <= 0.2 * before
+    replays = {
+        v: Lifecycle.five_stage(version=v).replay(tx, start="1997-01", end="1998-06", date="date")
+        for v in (1, 2)
+    }
+    before = reversals(replays[1], "maturity", "decline")
+    after = reversals(replays[2], "maturity", "decline")
+    assert before["reversed"] == 1_491  # the figures
+    assert before["both_ways"] == 3_159
+    assert int(replays[1].stages.eq("maturity").any(axis=1).sum()) == 6_080
+    assert after["reversed"] == 258
+    assert after["reversed"] <= 0.2 * before["reversed"]
+    # an independent count agrees
+    assert _reversals(Lifecycle.five_stage(version=1), tx) == before["reversed"]
+    assert _reversals(Lifecycle.five_stage(), tx) == after["reversed"]

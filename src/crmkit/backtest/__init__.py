@@ -10,14 +10,16 @@ share of holdout spend captured by the top decile, and predicted against
 actual totals for forecasts. :func:`plot_backtest` draws the result.
 
 The metrics (:func:`auc`, :func:`spearman`, :func:`top_share`) are plain
-numpy and read only the order of a score. See the how-to page "Backtest a
-score on a holdout".
+numpy and read only the order of a score. :func:`reversals` counts how often
+a lifecycle replay flips between two stages and back. See the how-to page
+"Backtest a score on a holdout".
 """
 
 from crmkit.backtest._backtest import BacktestResult, Signal, backtest, evaluate, score_of
 from crmkit.backtest._metrics import auc, spearman, top_share
 from crmkit.backtest._plot import plot_backtest
 from crmkit.backtest._split import Split, split
+from crmkit.backtest._stability import reversals
 
 __all__ = [
     "BacktestResult",
@@ -27,6 +29,7 @@ __all__ = [
     "backtest",
     "evaluate",
     "plot_backtest",
+    "reversals",
     "score_of",
     "spearman",
     "split",
