@@ -12,9 +12,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmkit import RFM, ChurnWarning, Formula, Lifecycle, Segment, SegmentRules, ValueModel
 from crmkit.backtest import Signal, auc, backtest, evaluate, score_of, spearman, split, top_share
 from crmkit.errors import FrameError, MissingColumnError, ValidationError
+from crmkit.expr import Formula
+from crmkit.lifecycle import ChurnWarning, Lifecycle
+from crmkit.scoring import ValueModel
+from crmkit.segmentation import RFM, Segment, SegmentRules
 from crmkit.testing._strategies_backtest import score_outcomes, transaction_logs
 
 # ---------------------------------------------------------------- metrics

@@ -11,8 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from crmkit import RFM, ChurnWarning, Lifecycle, ValueModel
 from crmkit.backtest import Signal, Split, evaluate, reversals, split
+from crmkit.lifecycle import ChurnWarning, Lifecycle
+from crmkit.scoring import ValueModel
+from crmkit.segmentation import RFM
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cdnow"
 

@@ -6,9 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crmkit import ChurnWarning
 from crmkit.errors import ValidationError
-from crmkit.lifecycle import churn_warning
+from crmkit.lifecycle import ChurnWarning, churn_warning
 
 FEATS = pd.DataFrame(
     {
