@@ -154,7 +154,7 @@ def test_derived_inputs_are_computed_and_recorded() -> None:
     lc = Lifecycle.five_stage()
     feats = {
         "purchase_days": 3,
-        "days_since_last_purchase": 200.0,
+        "days_since_last_purchase": 400.0,
         "repeat_span": 60.0,
         "repeat_purchases": 2,
         "tenure_months": 3.0,
@@ -307,7 +307,11 @@ def _reference(lc: Lifecycle, tx: pd.DataFrame, result: Any, **columns: str) -> 
                 ), (period, name)
 
 
-@pytest.mark.parametrize("lc", [Lifecycle.five_stage(), EVERYTHING], ids=lambda x: x.name)
+@pytest.mark.parametrize(
+    "lc",
+    [Lifecycle.five_stage(), Lifecycle.five_stage(version=1), EVERYTHING],
+    ids=lambda x: f"{x.name}-{x.version}",
+)
 def test_replay_equals_stepping_on_features_as_of_every_period_end(lc: Lifecycle) -> None:
     tx = synthetic_transactions(6_000, 400, seed=11, start="2023-03-10", end="2024-11-20")
     tx["amount"] = np.round(tx["amount"] * 4) / 4  # exact sums in any order

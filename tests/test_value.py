@@ -110,6 +110,7 @@ def test_default_model_on_a_worked_example() -> None:
         "settlement_share_on_time": 0.5,
         "settlement_share_on_account": 0.0,
         "tenure_months": 24.0,
+        "days_since_last_purchase": 30.4375,
         "spending_budget": 150_000.0,
         "share_of_wallet": 0.25,
         "influence": "celebrity",
@@ -120,15 +121,37 @@ def test_default_model_on_a_worked_example() -> None:
         "frequency": 30.0,  # 1.5 a month x 20
         "average": 50.0,  # 500 a month x 0.1
         "credit": 12_000.0 * (0.5 * 0.5 + 0.5 * 0.25) * 0.01,  # 45.0
-        "tenure": 48.0,  # 24 months x 2
+        "tenure": 46.0,  # (24 months less the month since the last purchase) x 2
         "growth_potential": 30.0,  # budget >= 100k: 40 x (1 - 0.25)
         "brand": 80.0,  # celebrity
     }
-    assert score.value == pytest.approx(403.0)
+    assert score.value == pytest.approx(401.0)
     text = score.explain()
-    assert "model crmkit-default, version 1" in text
+    assert "model crmkit-default, version 2" in text
     assert "capped" not in text
     assert "influence = 'celebrity'" in text
+    # Version 1 counted every month since the first purchase.
+    old = ValueModel.default(version=1).score_one(values)
+    assert old.contributions["tenure"] == 48.0
+    assert old.value == pytest.approx(403.0)
+    assert "version 1" in old.explain()
+
+
+def test_default_model_version_2_gives_no_tenure_for_silence() -> None:
+    tenure = ValueModel.default().drop(
+        "consumption", "frequency", "average", "credit", "growth_potential", "brand"
+    )
+    once_long_ago = {"tenure_months": 9.0, "days_since_last_purchase": 9 * 30.4375}
+    assert tenure.score_one(once_long_ago).contributions["tenure"] == 0.0
+    old = ValueModel.default(version=1)
+    assert (
+        old.drop(*[c.name for c in old.components if c.name != "tenure"])
+        .score_one(once_long_ago)
+        .contributions["tenure"]
+        == 18.0
+    )
+    with pytest.raises(ValidationError, match="version"):
+        ValueModel.default(version=3)
 
 
 def test_default_model_without_profile_attributes_names_them_and_suggests_drop() -> None:
@@ -144,7 +167,7 @@ def test_output_carries_model_name_and_version() -> None:
     model = ValueModel.default().drop("growth_potential", "brand")
     feats = pd.DataFrame({n: [1.0] for n in model.names}, index=pd.Index(["a"]))
     out = model.score(feats)
-    assert out["value_model"].tolist() == ["crmkit-default/1-drop-brand-growth_potential"]
+    assert out["value_model"].tolist() == ["crmkit-default/2-drop-brand-growth_potential"]
     assert out.index.tolist() == ["a"]
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from crmkit.core import ValidationError, check_frame
@@ -15,12 +16,38 @@ from crmkit.lifecycle._inputs import GUARD_INPUTS, _columns_for, _with_derived
 
 __all__ = ["ChurnWarning", "churn_warning"]
 
-_REASONS = ["overdue", "spend drop", "overdue, spend drop"]
+_RULES = ("overdue", "spend drop", "one-time lapsed")
+_RISK = Formula("days_since_last_purchase / (repeat_purchases + 1)", schema=GUARD_INPUTS)
+
+
+def _reasons(count: int) -> tuple[list[str], npt.NDArray[np.int8]]:
+    """The reasons the first *count* rules can give together, and the category of each bit code.
+
+    Bit *i* of a code is rule *i*; overdue (a repeat buyer) and one-time lapsed
+    (no repeat purchase) never hold together, so those combinations are left out.
+    """
+    labels: list[str] = []
+    lookup = np.full(2**count + 1, -1, dtype=np.int8)
+    for code in range(1, 2**count):
+        if code & 1 and code & 4:
+            continue
+        lookup[code] = len(labels)
+        labels.append(", ".join(n for i, n in enumerate(_RULES[:count]) if code >> i & 1))
+    return labels, lookup
 
 
 def _positive(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ValidationError(f"ChurnWarning.{attribute.name}", expected="a number > 0", got=value)
+
+
+def _days_or_none(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValidationError(
+            f"ChurnWarning.{attribute.name}", expected="a number of days > 0, or None", got=value
+        )
 
 
 def _share(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -32,9 +59,9 @@ def _share(instance: object, attribute: attrs.Attribute[Any], value: object) -> 
 
 @attrs.frozen
 class ChurnWarning:
-    """Churn early-warning rules: overdue against the usual gap, or a fall in recent spend.
+    """Churn early-warning rules: overdue, a fall in recent spend, or a one-time buyer gone quiet.
 
-    A customer is flagged when either rule holds (a null rule does not):
+    A customer is flagged when any rule holds (a null rule does not):
 
     * **overdue**: ``repeat_purchases >= min_repeat_purchases and
       days_since_last_purchase > gap_multiple * usual_gap_days``: silent for
@@ -43,38 +70,54 @@ class ChurnWarning:
     * **spend drop**: ``spend_prev_3m > 0 and spend_last_3m <= (1 -
       spend_drop) * spend_prev_3m``: spend in the last three months fell by
       at least the share *spend_drop* against the three months before.
+    * **one-time lapsed**: ``repeat_purchases == 0 and
+      days_since_last_purchase > one_time_days``: bought on one day only, and
+      not for *one_time_days* (``None`` turns the rule off).
+
+    Beside the flag, :meth:`flag` gives a graded **risk** for every customer,
+    one-time buyers included: ``days_since_last_purchase / (repeat_purchases
+    + 1)``, the days of silence per purchase day. On CDNOW master
+    (calibration to 1997-09-30, holdout to 1998-06-30) it ranks holdout
+    buyers with an AUC of 0.768 over the whole base, against 0.763 for BG/NBD's
+    expected purchases (see the CDNOW backtest tutorial).
+
+    ``ChurnWarning(one_time_days=None)`` is the warning of version 1 (the
+    first two rules only), whose flag never covers one-time buyers.
 
     Attributes:
         gap_multiple: *k*, how many usual gaps of silence flag a customer.
         spend_drop: the share by which recent spend must fall (0 < share < 1).
         min_repeat_purchases: the repeat purchases needed before a usual gap
             is trusted.
+        one_time_days: the days of silence that flag a one-time buyer
+            (``None``: never).
 
     >>> import pandas as pd
     >>> feats = pd.DataFrame({"repeat_purchases": [3, 2, 0],
-    ...     "repeat_span": [60.0, 60.0, 0.0], "days_since_last_purchase": [50.0, 10.0, 5.0],
-    ...     "spend_last_3m": [10.0, 100.0, 40.0], "spend_prev_3m": [80.0, 90.0, 0.0]},
+    ...     "repeat_span": [60.0, 60.0, 0.0], "days_since_last_purchase": [50.0, 10.0, 150.0],
+    ...     "spend_last_3m": [10.0, 100.0, 0.0], "spend_prev_3m": [80.0, 90.0, 0.0]},
     ...     index=["ann", "bo", "cy"])
     >>> ChurnWarning().flag(feats)
-         at_risk               reason  recency_ratio  spend_change
-    ann     True  overdue, spend drop       2.500000     -0.875000
-    bo     False                  NaN       0.333333      0.111111
-    cy     False                  NaN            NaN           NaN
+         at_risk               reason  recency_ratio  spend_change  risk
+    ann     True  overdue, spend drop       2.500000     -0.875000  12.5
+    bo     False                  NaN       0.333333      0.111111   3.3...
+    cy      True      one-time lapsed            NaN           NaN 150.0
     """
 
     gap_multiple: float = attrs.field(default=2.0, validator=_positive)
     spend_drop: float = attrs.field(default=0.5, validator=_share)
     min_repeat_purchases: int = attrs.field(default=1, validator=_positive)
+    one_time_days: float | None = attrs.field(default=120.0, validator=_days_or_none)
 
     @property
     def rules(self) -> dict[str, Formula]:
-        """The two rules as formulas, by reason.
+        """The rules as formulas, by reason (two without ``one_time_days``).
 
         >>> ChurnWarning(gap_multiple=3).rules["overdue"].text
         'repeat_purchases >= 1 and days_since_last_purchase > 3.0 * usual_gap_days'
         """
         keep = 1.0 - float(self.spend_drop)
-        return {
+        rules = {
             "overdue": Formula(
                 f"repeat_purchases >= {self.min_repeat_purchases} and "
                 f"days_since_last_purchase > {float(self.gap_multiple)!r} * usual_gap_days",
@@ -85,6 +128,13 @@ class ChurnWarning:
                 schema=GUARD_INPUTS,
             ),
         }
+        if self.one_time_days is not None:
+            rules["one-time lapsed"] = Formula(
+                "repeat_purchases == 0 and "
+                f"days_since_last_purchase > {float(self.one_time_days)!r}",
+                schema=GUARD_INPUTS,
+            )
+        return rules
 
     def flag(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Flag every row of a frame of features.
@@ -92,9 +142,11 @@ class ChurnWarning:
         Returns:
             A new frame with *frame*'s index: ``at_risk`` (bool), ``reason``
             (categorical: ``overdue``, ``spend drop`` or both; NaN when not at
-            risk), and the evidence: ``recency_ratio`` (days since the last
+            risk), the evidence: ``recency_ratio`` (days since the last
             purchase over the usual gap) and ``spend_change`` (relative change
-            of the last three months' spend against the three before).
+            of the last three months' spend against the three before), and
+            ``risk``, the days of silence per purchase day (higher = more at
+            risk; for ranking, e.g. in a backtest).
 
         Raises:
             MissingColumnError: a feature column the rules read is absent.
@@ -102,7 +154,7 @@ class ChurnWarning:
         frame = check_frame(frame, "frame", [])
         rules = self.rules
         names = frozenset().union(
-            *(f.names for f in rules.values()), {"recency_ratio", "spend_trend"}
+            *(f.names for f in rules.values()), {"recency_ratio", "spend_trend"}, _RISK.names
         )
         arrays = _columns_for(frame, names)
         n = len(frame)
@@ -110,15 +162,21 @@ class ChurnWarning:
             np.ma.filled(f.evaluate_arrays({k: arrays[k] for k in f.names}, size=n), False)
             for f in rules.values()
         ]
-        code = hits[0].astype(np.int8) + 2 * hits[1].astype(np.int8) - 1
-        reason = pd.Categorical.from_codes(code, dtype=pd.CategoricalDtype(_REASONS))
+        bits = np.zeros(n, dtype=np.int8)
+        for i, h in enumerate(hits):
+            bits |= h.astype(np.int8) << i
+        labels, lookup = _reasons(len(hits))
+        code = lookup[bits]
+        reason = pd.Categorical.from_codes(code, dtype=pd.CategoricalDtype(labels))
         trend = np.asarray(arrays["spend_trend"], dtype=np.float64)
+        risk = _RISK.evaluate_arrays({k: arrays[k] for k in _RISK.names}, size=n)
         return pd.DataFrame(
             {
-                "at_risk": code >= 0,
+                "at_risk": bits > 0,
                 "reason": reason,
                 "recency_ratio": np.asarray(arrays["recency_ratio"], dtype=np.float64),
                 "spend_change": trend - 1.0,
+                "risk": np.ma.filled(risk.astype(np.float64), np.nan),
             },
             index=frame.index,
         )
@@ -145,6 +203,7 @@ def churn_warning(
     gap_multiple: float = 2.0,
     spend_drop: float = 0.5,
     min_repeat_purchases: int = 1,
+    one_time_days: float | None = 120.0,
 ) -> pd.DataFrame:
     """Flag customers at risk of churning, with the reason: ``ChurnWarning(...).flag(frame)``.
 
@@ -155,4 +214,4 @@ def churn_warning(
        at_risk   reason
     0     True  overdue
     """
-    return ChurnWarning(gap_multiple, spend_drop, min_repeat_purchases).flag(frame)
+    return ChurnWarning(gap_multiple, spend_drop, min_repeat_purchases, one_time_days).flag(frame)

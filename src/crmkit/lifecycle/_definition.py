@@ -398,22 +398,29 @@ class Lifecycle(Definition):
     # ------------------------------------------------------------ presets
 
     @classmethod
-    def five_stage(cls) -> Lifecycle:
+    def five_stage(cls, version: int = 2) -> Lifecycle:
         """The five stages of the domain: introduction, growth, maturity, decline, departed.
 
         See the Lifecycle concept page for the guards, their default
         thresholds and how to tune them (``to_dict()``, edit, ``from_dict()``).
+        ``version=1`` gives the first preset (departure after 120 / 180 days,
+        no hysteresis between maturity and decline), for hosts whose stored
+        transitions carry it.
 
         >>> lc = Lifecycle.five_stage()
         >>> lc.states
         ('introduction', 'growth', 'maturity', 'decline', 'departed')
         >>> [t.name for t in lc.transitions]  # doctest: +NORMALIZE_WHITESPACE
-        ['one_time_lapsed', 'second_purchase', 'lapsed', 'slowing', 'settled',
+        ['one_time_lapsed', 'second_purchase', 'lapsed', 'slowing', 'fading', 'settled',
          'recovered', 'win_back']
+        >>> Lifecycle.five_stage(version=1).version
+        '1'
         """
-        from crmkit.lifecycle._presets import FIVE_STAGE
+        from crmkit.lifecycle._presets import FIVE_STAGE, FIVE_STAGE_V1
 
-        return cls.from_dict(FIVE_STAGE)
+        if isinstance(version, bool) or version not in (1, 2):
+            raise ValidationError("version", expected="1 or 2", got=version)
+        return cls.from_dict(FIVE_STAGE if version == 2 else FIVE_STAGE_V1)
 
     @classmethod
     def b2b_funnel(cls) -> Lifecycle:
@@ -637,7 +644,7 @@ class Lifecycle(Definition):
                 column has the wrong type.
 
         >>> import pandas as pd
-        >>> feats = pd.DataFrame({"purchase_days": [1, 3], "days_since_last_purchase": [200.0, 5.0],
+        >>> feats = pd.DataFrame({"purchase_days": [1, 3], "days_since_last_purchase": [400.0, 5.0],
         ...     "repeat_span": [0.0, 40.0], "repeat_purchases": [0, 2], "tenure_months": [7.0, 2.0],
         ...     "spend_last_3m": [0.0, 90.0], "spend_prev_3m": [0.0, 0.0]}, index=["ann", "bo"])
         >>> Lifecycle.five_stage().classify(feats)

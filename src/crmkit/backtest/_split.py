@@ -1,0 +1,286 @@
+"""Splitting a transaction log at a calibration end: what was known then, and what happened next."""
+
+from __future__ import annotations
+
+from datetime import date as _date
+from datetime import datetime
+from typing import Any
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from crmkit.core import FrameError, MissingColumnError, ValidationError
+from crmkit.scoring import AsOf, TimeUnit, features
+
+__all__ = ["Split", "split"]
+
+_NS_PER_DAY = 86_400 * 10**9
+
+
+def _instant(value: object, field: str) -> pd.Timestamp:
+    """*value* as a UTC timestamp: a date is midnight UTC at its start, naive means UTC."""
+    expected = "a date, a datetime or an ISO 8601 string"
+    if isinstance(value, bool) or value is None:
+        raise ValidationError(field, expected=expected, got=value)
+    try:
+        if isinstance(value, str):
+            stamp = pd.Timestamp(value.strip())
+        elif isinstance(value, datetime):
+            stamp = pd.Timestamp(value)
+        elif isinstance(value, _date):
+            stamp = pd.Timestamp(value.year, value.month, value.day)
+        else:
+            raise ValidationError(field, expected=expected, got=value)
+    except (ValueError, TypeError, OverflowError):
+        raise ValidationError(field, expected=expected, got=value) from None
+    if pd.isna(stamp):
+        raise ValidationError(field, expected=expected, got=value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.as_unit("ns")
+
+
+def _times(frame: pd.DataFrame, column: str) -> pd.Series[Any]:
+    """The timestamp column as UTC datetimes (naive = UTC, ISO 8601 text parsed)."""
+    col = frame[column]
+    if col.isna().any():
+        raise FrameError(
+            f"column {column!r} has missing timestamps",
+            column=column,
+            rows=list(frame.index[col.isna().to_numpy()]),
+        )
+    if isinstance(col.dtype, pd.DatetimeTZDtype):
+        return pd.Series(col.dt.tz_convert("UTC"))
+    if pd.api.types.is_datetime64_dtype(col.dtype):
+        return pd.Series(col.dt.tz_localize("UTC"))
+    if pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+        raise FrameError(
+            f"column {column!r} holds numbers, not timestamps",
+            column=column,
+            expected="datetimes or ISO 8601 text",
+            got=str(col.dtype),
+            hint="convert it first, e.g. pd.to_datetime(df[col].astype(str), format='%Y%m%d')",
+        )
+    parsed = pd.to_datetime(col, utc=True, format="ISO8601", errors="coerce")
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        raise FrameError(
+            f"column {column!r} has values that are not ISO 8601 timestamps",
+            column=column,
+            rows=list(frame.index[bad]),
+        )
+    return parsed
+
+
+@attrs.frozen(eq=False)
+class Split:
+    """A transaction log split at a calibration end (build it with :func:`split`).
+
+    The *base* is every customer with a purchase in the calibration period;
+    the outcome of each is what they did in the holdout.
+
+    Attributes:
+        calibration: the transactions at or before ``calibration_end`` (and
+            at or after ``calibration_start`` when given).
+        holdout: the transactions after ``calibration_end`` and at or before
+            ``holdout_end``, of customers in the base.
+        calibration_start: the first calibration transaction's time (or the
+            ``calibration_start`` given), UTC; a lifecycle replay starts here.
+        calibration_end: the end of the calibration period (UTC); scores are
+            computed as of this instant.
+        holdout_end: the end of the holdout period (UTC).
+        outcome: one row per customer of the base (index named after the
+            customer column): ``buys_again`` (bool, a purchase in the
+            holdout), ``holdout_purchases`` (purchase days in the holdout:
+            purchases on one day are one occasion) and ``holdout_spend``.
+        newcomers: customers whose first purchase is in the holdout (not in
+            the base: nothing was known about them at the calibration end).
+        customer: the customer-id column name.
+        date: the timestamp column name.
+        amount: the amount column name.
+    """
+
+    calibration: pd.DataFrame
+    holdout: pd.DataFrame
+    calibration_start: pd.Timestamp
+    calibration_end: pd.Timestamp
+    holdout_end: pd.Timestamp
+    outcome: pd.DataFrame
+    newcomers: int
+    customer: str
+    date: str
+    amount: str
+    _cache: dict[str, pd.DataFrame] = attrs.field(factory=dict, repr=False, alias="_cache")
+
+    @property
+    def customers(self) -> pd.Index:
+        """The customers of the base, in the order of :attr:`outcome`."""
+        return self.outcome.index
+
+    @property
+    def holdout_days(self) -> float:
+        """The length of the holdout in days (a horizon for predictions)."""
+        return float((self.holdout_end - self.calibration_end).value / _NS_PER_DAY)
+
+    def features(self, time_unit: TimeUnit = "D") -> pd.DataFrame:
+        """Every base customer's features as of the calibration end (computed once per unit).
+
+        ``time_unit="W"`` gives the repeat-purchase summary in weeks, the
+        input of the customer-base models.
+        """
+        if time_unit not in self._cache:
+            self._cache[time_unit] = features(
+                self.calibration,
+                as_of=self.calibration_end,
+                customer=self.customer,
+                date=self.date,
+                amount=self.amount,
+                time_unit=time_unit,
+            )
+        return self._cache[time_unit]
+
+
+def split(
+    transactions: pd.DataFrame,
+    *,
+    calibration_end: AsOf,
+    holdout_end: AsOf | None = None,
+    calibration_start: AsOf | None = None,
+    customer: str = "customer_id",
+    date: str = "occurred_at",
+    amount: str = "amount",
+) -> Split:
+    """Split *transactions* at *calibration_end*: the calibration log, and each customer's holdout.
+
+    As everywhere in crmkit, a date means midnight UTC at its start and
+    activity at or before an instant counts, so with
+    ``calibration_end="1997-09-30"`` purchases stamped 30 September are in the
+    calibration period. The holdout is what comes after, up to *holdout_end*
+    (default: the last transaction).
+
+    Raises:
+        MissingColumnError: a named column is absent.
+        FrameError: bad timestamps or amounts (naming the column and rows),
+            no purchase in the calibration period, or none after it.
+        ValidationError: the periods are out of order.
+
+    >>> import pandas as pd
+    >>> tx = pd.DataFrame({"customer_id": ["a", "a", "b", "a", "c"],
+    ...     "occurred_at": pd.to_datetime(["2025-01-05", "2025-02-01", "2025-02-03",
+    ...                                    "2025-04-02", "2025-04-09"]),
+    ...     "amount": [10.0, 20.0, 5.0, 30.0, 8.0]})
+    >>> s = split(tx, calibration_end="2025-03-01", holdout_end="2025-06-30")
+    >>> s.outcome
+                 buys_again  holdout_purchases  holdout_spend
+    customer_id
+    a                  True                  1           30.0
+    b                 False                  0            0.0
+    >>> s.newcomers, s.holdout_days
+    (1, 121.0)
+    """
+    if not isinstance(transactions, pd.DataFrame):
+        raise ValidationError(
+            "transactions", expected="a pandas DataFrame", got=type(transactions).__name__
+        )
+    for field, name in (("customer", customer), ("date", date), ("amount", amount)):
+        if not isinstance(name, str) or not name:
+            raise ValidationError(field, expected="a column name", got=name)
+    missing = [c for c in (customer, date, amount) if c not in transactions.columns]
+    if missing:
+        raise MissingColumnError(missing, [str(c) for c in transactions.columns])
+    cal_end = _instant(calibration_end, "calibration_end")
+    times = _times(transactions, date)
+    if holdout_end is None:
+        hold_end = times.max()
+        if hold_end <= cal_end:
+            raise FrameError(
+                f"no purchase in the holdout (after {cal_end.isoformat()})",
+                column=date,
+                expected="a calibration_end before the last transaction",
+                got=f"the last transaction is at {hold_end.isoformat()}",
+            )
+    else:
+        hold_end = _instant(holdout_end, "holdout_end")
+    if hold_end <= cal_end:
+        raise ValidationError(
+            "holdout_end",
+            expected=f"an instant after calibration_end ({cal_end.isoformat()})",
+            got=hold_end.isoformat(),
+        )
+    start = None if calibration_start is None else _instant(calibration_start, "calibration_start")
+    if start is not None and start >= cal_end:
+        raise ValidationError(
+            "calibration_start",
+            expected=f"an instant before calibration_end ({cal_end.isoformat()})",
+            got=start.isoformat(),
+        )
+    spend = transactions[amount]
+    if not pd.api.types.is_numeric_dtype(spend.dtype) or pd.api.types.is_bool_dtype(spend.dtype):
+        raise FrameError(
+            f"column {amount!r} is not numeric",
+            column=amount,
+            expected="numbers",
+            got=str(spend.dtype),
+        )
+    values = spend.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        raise FrameError(
+            f"column {amount!r} has amounts that are missing, infinite or negative",
+            column=amount,
+            rows=list(transactions.index[bad]),
+            expected="finite amounts >= 0",
+        )
+    in_cal = (times <= cal_end).to_numpy()
+    if start is not None:
+        in_cal &= (times >= start).to_numpy()
+    if not in_cal.any():
+        first = times.min().isoformat()
+        raise FrameError(
+            f"no purchase in the calibration period (up to {cal_end.isoformat()})",
+            column=date,
+            expected="a calibration_end after the first transaction",
+            got=f"the first transaction is at {first}",
+        )
+    calibration = transactions.loc[in_cal]
+    base = pd.Index(pd.unique(calibration[customer]), name=customer)
+    after = ((times > cal_end) & (times <= hold_end)).to_numpy()
+    if not after.any():
+        last = times.max().isoformat()
+        raise FrameError(
+            f"no purchase in the holdout ({cal_end.isoformat()} .. {hold_end.isoformat()}]",
+            column=date,
+            expected="a calibration_end before the last transaction",
+            got=f"the last transaction is at {last}",
+        )
+    later = transactions.loc[after]
+    known = later[customer].isin(base).to_numpy()
+    earlier = set(transactions.loc[(times <= cal_end).to_numpy(), customer])
+    newcomers = int(pd.Index(pd.unique(later.loc[~known, customer])).difference(earlier).size)
+    holdout = later.loc[known]
+    days = times[after][known].dt.floor("D")
+    grouped = pd.DataFrame(
+        {"c": holdout[customer].to_numpy(), "d": days.to_numpy(), "a": values[after][known]}
+    )
+    purchases = grouped.groupby("c", sort=False)["d"].nunique()
+    spent = grouped.groupby("c", sort=False)["a"].sum()
+    outcome = pd.DataFrame(
+        {
+            "holdout_purchases": purchases.reindex(base, fill_value=0).astype(np.int64).to_numpy(),
+            "holdout_spend": spent.reindex(base, fill_value=0.0).astype(np.float64).to_numpy(),
+        },
+        index=base,
+    )
+    outcome.insert(0, "buys_again", outcome["holdout_purchases"].to_numpy() > 0)
+    return Split(
+        calibration=calibration,
+        holdout=holdout,
+        calibration_start=times[in_cal].min() if start is None else start,
+        calibration_end=cal_end,
+        holdout_end=hold_end,
+        outcome=outcome,
+        newcomers=newcomers,
+        customer=customer,
+        date=date,
+        amount=amount,
+    )
