@@ -186,7 +186,7 @@ def test_split_names_bad_columns_and_rows() -> None:
     assert info.value.column == "spent"
     assert info.value.rows == (1, 6)
     ints = tx.assign(when=[20250103] * len(tx))
-    with pytest.raises(FrameError, match="numbers, not timestamps"):
+    with pytest.raises(FrameError, match="does not hold dates"):
         split(ints, calibration_end="2025-03-01", **COLS)
     text = tx.assign(when=["2025-01-03"] * 8 + ["yesterday"])
     with pytest.raises(FrameError) as info:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date as _date
-from datetime import datetime
 from typing import Any
 
 import attrs
 import numpy as np
 import pandas as pd
 
-from crmkit.core import FrameError, MissingColumnError, ValidationError
+from crmkit.core import (
+    TICKS_PER_SECOND,
+    FrameError,
+    ValidationError,
+    check_frame,
+    date_ticks,
+    parse_as_of,
+)
 from crmkit.scoring import AsOf, TimeUnit, features
 
 __all__ = ["Split", "split"]
@@ -19,57 +24,17 @@ _NS_PER_DAY = 86_400 * 10**9
 
 
 def _instant(value: object, field: str) -> pd.Timestamp:
-    """*value* as a UTC timestamp: a date is midnight UTC at its start, naive means UTC."""
-    expected = "a date, a datetime or an ISO 8601 string"
-    if isinstance(value, bool) or value is None:
-        raise ValidationError(field, expected=expected, got=value)
-    try:
-        if isinstance(value, str):
-            stamp = pd.Timestamp(value.strip())
-        elif isinstance(value, datetime):
-            stamp = pd.Timestamp(value)
-        elif isinstance(value, _date):
-            stamp = pd.Timestamp(value.year, value.month, value.day)
-        else:
-            raise ValidationError(field, expected=expected, got=value)
-    except (ValueError, TypeError, OverflowError):
-        raise ValidationError(field, expected=expected, got=value) from None
-    if pd.isna(stamp):
-        raise ValidationError(field, expected=expected, got=value)
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.as_unit("ns")
+    """*value* by the as_of rule (crmkit.core): a date is midnight UTC, naive means UTC."""
+    return parse_as_of(value, field=field)
 
 
 def _times(frame: pd.DataFrame, column: str) -> pd.Series[Any]:
-    """The timestamp column as UTC datetimes (naive = UTC, ISO 8601 text parsed)."""
-    col = frame[column]
-    if col.isna().any():
-        raise FrameError(
-            f"column {column!r} has missing timestamps",
-            column=column,
-            rows=list(frame.index[col.isna().to_numpy()]),
-        )
-    if isinstance(col.dtype, pd.DatetimeTZDtype):
-        return pd.Series(col.dt.tz_convert("UTC"))
-    if pd.api.types.is_datetime64_dtype(col.dtype):
-        return pd.Series(col.dt.tz_localize("UTC"))
-    if pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
-        raise FrameError(
-            f"column {column!r} holds numbers, not timestamps",
-            column=column,
-            expected="datetimes or ISO 8601 text",
-            got=str(col.dtype),
-            hint="convert it first, e.g. pd.to_datetime(df[col].astype(str), format='%Y%m%d')",
-        )
-    parsed = pd.to_datetime(col, utc=True, format="ISO8601", errors="coerce")
-    bad = parsed.isna().to_numpy()
-    if bad.any():
-        raise FrameError(
-            f"column {column!r} has values that are not ISO 8601 timestamps",
-            column=column,
-            rows=list(frame.index[bad]),
-        )
-    return parsed
+    """The timestamp column as UTC datetimes, read by the frame boundary (naive = UTC)."""
+    ticks = date_ticks(frame, "transactions", column)
+    ns = ticks.values * (1_000_000_000 // TICKS_PER_SECOND[ticks.unit])
+    return pd.Series(
+        pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC"), index=frame.index
+    )
 
 
 @attrs.frozen(eq=False)
@@ -178,16 +143,10 @@ def split(
     >>> s.newcomers, s.holdout_days
     (1, 121.0)
     """
-    if not isinstance(transactions, pd.DataFrame):
-        raise ValidationError(
-            "transactions", expected="a pandas DataFrame", got=type(transactions).__name__
-        )
     for field, name in (("customer", customer), ("date", date), ("amount", amount)):
         if not isinstance(name, str) or not name:
             raise ValidationError(field, expected="a column name", got=name)
-    missing = [c for c in (customer, date, amount) if c not in transactions.columns]
-    if missing:
-        raise MissingColumnError(missing, [str(c) for c in transactions.columns])
+    transactions = check_frame(transactions, "transactions", [customer, date, amount])
     cal_end = _instant(calibration_end, "calibration_end")
     times = _times(transactions, date)
     if holdout_end is None:
