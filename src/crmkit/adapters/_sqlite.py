@@ -38,20 +38,23 @@ from crmkit.domain import (
     Record,
     Refund,
     RewritableActivityRepository,
+    check_activity,
+    check_batch_size,
+    check_entity,
     check_refund,
+    check_refund_owner,
+    check_rewrite,
     from_record,
+    to_optional_utc,
     to_record,
 )
-from crmkit.domain._activities import check_refund_owner, check_rewrite
-from crmkit.domain._errors import (
+from crmkit.errors import (
     AlreadyExistsError,
     ConflictError,
     NotFoundError,
     StorageError,
     ValidationError,
 )
-from crmkit.domain._memory import check_activity, check_batch_size, check_entity
-from crmkit.domain._values import to_optional_utc
 
 __all__ = [
     "SCHEMA_VERSION",

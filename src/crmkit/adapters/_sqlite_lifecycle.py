@@ -22,9 +22,13 @@ from crmkit.adapters._sqlite import (
     ensure_part,
 )
 from crmkit.domain import to_record
-from crmkit.domain._errors import AlreadyExistsError, StorageError, ValidationError
-from crmkit.lifecycle import LifecycleTransition
-from crmkit.lifecycle._records import check_transition, check_window, plan_transition_rewrite
+from crmkit.errors import AlreadyExistsError, StorageError, ValidationError
+from crmkit.lifecycle import (
+    LifecycleTransition,
+    check_transition,
+    check_window,
+    plan_transition_rewrite,
+)
 
 __all__ = ["MIGRATIONS", "SQLiteTransitionHistory"]
 

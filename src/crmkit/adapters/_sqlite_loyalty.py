@@ -25,8 +25,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
 from crmkit.adapters._sqlite import SQLiteStore, _Database, _is_text, _micros, ensure_part
-from crmkit.domain._errors import AlreadyExistsError, NotFoundError, StorageError
-from crmkit.domain._values import to_utc
+from crmkit.domain import to_utc
+from crmkit.errors import AlreadyExistsError, NotFoundError, StorageError
 from crmkit.loyalty import (
     Build,
     Coupon,

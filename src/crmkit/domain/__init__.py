@@ -13,6 +13,7 @@ from crmkit.domain._activities import (
     Refund,
     SurveyResponse,
     check_refund,
+    check_refund_owner,
     check_rewrite,
     refundable_amount,
 )
@@ -22,6 +23,9 @@ from crmkit.domain._memory import (
     InMemoryActivityRepository,
     InMemoryContactRepository,
     InMemoryCustomerRepository,
+    check_activity,
+    check_batch_size,
+    check_entity,
 )
 from crmkit.domain._record import Record, personal_fields
 from crmkit.domain._repositories import (
@@ -40,6 +44,8 @@ from crmkit.domain._values import (
     SettlementMethod,
     Severity,
     SurveyScale,
+    to_optional_utc,
+    to_utc,
 )
 
 __all__ = [
@@ -72,10 +78,16 @@ __all__ = [
     "Severity",
     "SurveyResponse",
     "SurveyScale",
+    "check_activity",
+    "check_batch_size",
+    "check_entity",
     "check_refund",
+    "check_refund_owner",
     "check_rewrite",
     "from_record",
     "personal_fields",
     "refundable_amount",
+    "to_optional_utc",
     "to_record",
+    "to_utc",
 ]

@@ -210,7 +210,20 @@ def check_optional_text(field: str, value: object, *, personal: bool = False) ->
 
 
 def to_utc(field: str, value: object) -> datetime:
-    """Return an aware datetime in UTC; reject naive datetimes, accept ISO 8601 strings."""
+    """Return an aware datetime in UTC; reject naive datetimes, accept ISO 8601 strings.
+
+    *field* names the argument in the error.
+
+    >>> from datetime import timedelta, timezone
+    >>> to_utc("at", datetime(2025, 1, 1, 9, tzinfo=timezone(timedelta(hours=8))))
+    datetime.datetime(2025, 1, 1, 1, 0, tzinfo=datetime.timezone.utc)
+    >>> to_utc("at", "2025-01-01T09:00:00+08:00").hour
+    1
+    >>> to_utc("at", datetime(2025, 1, 1))
+    Traceback (most recent call last):
+    ...
+    crmkit.errors.ValidationError: at is invalid: expected a timezone-aware datetime, got datetime.datetime(2025, 1, 1, 0, 0) (naive datetimes are rejected; attach a zone, e.g. datetime(..., tzinfo=UTC))
+    """
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
@@ -255,7 +268,11 @@ def to_utc(field: str, value: object) -> datetime:
 
 
 def to_optional_utc(field: str, value: object) -> datetime | None:
-    """Like :func:`to_utc`, allowing ``None``."""
+    """Like :func:`to_utc`, allowing ``None`` (an open end of a time window).
+
+    >>> to_optional_utc("start", None) is None
+    True
+    """
     return None if value is None else to_utc(field, value)
 
 

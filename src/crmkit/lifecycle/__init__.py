@@ -25,7 +25,10 @@ from crmkit.lifecycle._records import (
     LifecycleTransition,
     RewritableTransitionHistory,
     TransitionHistory,
+    check_transition,
     check_transition_rewrite,
+    check_window,
+    plan_transition_rewrite,
 )
 from crmkit.lifecycle._replay import Replay, replay
 
@@ -41,8 +44,11 @@ __all__ = [
     "Step",
     "Transition",
     "TransitionHistory",
+    "check_transition",
     "check_transition_rewrite",
+    "check_window",
     "churn_warning",
+    "plan_transition_rewrite",
     "replay",
 ]
 

@@ -208,8 +208,22 @@ def plan_transition_rewrite(
 ) -> list[tuple[LifecycleTransition, LifecycleTransition]]:
     """Check a :meth:`RewritableTransitionHistory.rewrite` batch; return the pairs that change.
 
-    *lookup* returns the transition stored under a key (or ``None``). Raises
-    as ``rewrite`` does, before anything is written.
+    *lookup* returns the transition stored under a key ``(customer_id, at,
+    transition)`` (or ``None``). Raises as ``rewrite`` does, before anything is
+    written; a history then deletes the old keys and inserts the new versions.
+
+    >>> from datetime import UTC
+    >>> t = LifecycleTransition(customer_id="c-1", from_stage="growth", to_stage="decline",
+    ...     at=datetime(2025, 3, 31, tzinfo=UTC), transition="slowing",
+    ...     lifecycle="five-stage", version="1")
+    >>> moved = attrs.evolve(t, customer_id="c-2")
+    >>> stored = {t.key: t}
+    >>> plan_transition_rewrite([(t, moved)], stored.get) == [(t, moved)]
+    True
+    >>> plan_transition_rewrite([(moved, t)], stored.get)
+    Traceback (most recent call last):
+    ...
+    crmkit.errors.NotFoundError: no lifecycle transition with id ('c-2', ...(pass the transition as it is stored)
     """
     staged: dict[_Key, tuple[LifecycleTransition, LifecycleTransition]] = {}
     for change in changes:
@@ -243,7 +257,13 @@ def plan_transition_rewrite(
 
 
 def check_transition(value: object) -> LifecycleTransition:
-    """Raise ValidationError unless *value* is a LifecycleTransition."""
+    """Return *value* if it is a LifecycleTransition; raise ValidationError otherwise.
+
+    >>> check_transition("growth")
+    Traceback (most recent call last):
+    ...
+    crmkit.errors.ValidationError: transition is invalid: expected a LifecycleTransition, got 'str'
+    """
     if not isinstance(value, LifecycleTransition):
         raise ValidationError(
             "transition", expected="a LifecycleTransition", got=type(value).__name__
@@ -252,7 +272,18 @@ def check_transition(value: object) -> LifecycleTransition:
 
 
 def check_window(start: object, end: object) -> tuple[datetime | None, datetime | None]:
-    """The ``start``/``end`` of a query as aware UTC datetimes (naive ones are refused)."""
+    """The ``start``/``end`` of a query as aware UTC datetimes (naive ones are refused).
+
+    ``None`` leaves that side of the window open.
+
+    >>> from datetime import UTC
+    >>> check_window(None, datetime(2025, 1, 1, tzinfo=UTC))
+    (None, datetime.datetime(2025, 1, 1, 0, 0, tzinfo=datetime.timezone.utc))
+    >>> check_window(datetime(2025, 1, 1), None)
+    Traceback (most recent call last):
+    ...
+    crmkit.errors.ValidationError: start is invalid: expected a timezone-aware datetime, got datetime.datetime(2025, 1, 1, 0, 0) (naive datetimes are rejected; attach a zone, e.g. datetime(..., tzinfo=UTC))
+    """
     return (
         None if start is None else to_utc("start", start),
         None if end is None else to_utc("end", end),
