@@ -24,8 +24,11 @@ _ROOT = Path(__file__).resolve().parent
 
 
 def _pgserver() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_crmkit_pgserver", _ROOT / "tools" / "pgserver.py")
-    assert spec is not None and spec.loader is not None
+    spec = importlib.util.spec_from_file_location(
+        "_crmkit_pgserver", _ROOT / "tools" / "pgserver.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -19,13 +19,12 @@ import pytest
 
 import crmkit.testing
 from crmkit.adapters.postgres import (
-    PostgresCouponRepository,
     PostgresLedgerRepository,
     PostgresStore,
     PostgresTransitionHistory,
 )
 from crmkit.lifecycle import TransitionHistory
-from crmkit.loyalty import CouponRepository, LedgerRepository
+from crmkit.loyalty import LedgerRepository
 
 
 def _empty(conn: psycopg.Connection[Any], schema: str) -> None:

@@ -164,7 +164,9 @@ class Server:
             # install, keeping the wheel's layout (its rpath is $ORIGIN/../../../<name>.libs).
             site = bin_dir.parents[2]
             copy = self.root / "site"
-            shutil.copytree(bin_dir.parent, copy / bin_dir.parents[1].name / "pginstall", symlinks=True)
+            shutil.copytree(
+                bin_dir.parent, copy / bin_dir.parents[1].name / "pginstall", symlinks=True
+            )
             for libs in site.glob(f"{bin_dir.parents[1].name}*.libs"):
                 shutil.copytree(libs, copy / libs.name, symlinks=True)
             bin_dir = copy / bin_dir.parents[1].name / "pginstall" / "bin"

@@ -1,7 +1,7 @@
-"""PostgreSQL storage for customers, contacts and activities (psycopg 3).
+r"""PostgreSQL storage for customers, contacts and activities (psycopg 3).
 
 Each record is stored as the JSON of :func:`crmkit.domain.to_record` in a
-``json`` column (not ``jsonb``: ``jsonb`` refuses ``\\u0000`` and rewrites
+``json`` column (not ``jsonb``: ``jsonb`` refuses ``\u0000`` and rewrites
 numbers, so ``1e16`` would come back as the integer ``10000000000000000``),
 next to the few indexed columns the queries need. Every id column is ``text
 COLLATE "C"``: ids sort bytewise, which for UTF-8 is code point order, the
@@ -584,7 +584,7 @@ class PostgresActivityRepository:
                 earlier[pid].append(activity)
             staged[activity.id] = activity
         if staged:
-            with cur.copy(f"COPY {self._t} ({_ACTIVITY_COLUMNS}) FROM STDIN") as copy:  # noqa: S608
+            with cur.copy(f"COPY {self._t} ({_ACTIVITY_COLUMNS}) FROM STDIN") as copy:
                 for activity in staged.values():
                     copy.write_row(_activity_row(activity))
         return len(staged)

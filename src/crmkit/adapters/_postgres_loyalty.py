@@ -440,7 +440,8 @@ class PostgresLedgerRepository:
     def _insert(self, cur: Cursor, new: list[LedgerEntry]) -> None:
         s = self._s
         cur.execute(
-            f"SELECT nextval('{s}.crmkit_loyalty_seq') FROM generate_series(1, %s)", (len(new),)
+            f"SELECT nextval('{s}.crmkit_loyalty_seq') FROM generate_series(1, %s)",  # noqa: S608
+            (len(new),),
         )
         seqs = [int(r[0]) for r in cur.fetchall()]
         rows = [_row(seq, e) for seq, e in zip(seqs, new, strict=True)]
