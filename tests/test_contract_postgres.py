@@ -19,12 +19,13 @@ import pytest
 
 import crmkit.testing
 from crmkit.adapters.postgres import (
+    PostgresCouponRepository,
     PostgresLedgerRepository,
     PostgresStore,
     PostgresTransitionHistory,
 )
 from crmkit.lifecycle import TransitionHistory
-from crmkit.loyalty import LedgerRepository
+from crmkit.loyalty import CouponRepository, LedgerRepository
 
 
 def _empty(conn: psycopg.Connection[Any], schema: str) -> None:
@@ -94,3 +95,16 @@ class TestPostgresTransitionHistory(_OnPostgres, crmkit.testing.TransitionHistor
         history = PostgresTransitionHistory(PostgresStore(self.conn, schema=self.schema))
         _empty(self.conn, self.schema)
         return history
+
+
+
+class TestPostgresCoupons(_OnPostgres, crmkit.testing.PersistentCouponContract):
+    max_examples = 50
+
+    def create_coupon_repository(self) -> CouponRepository:
+        coupons = PostgresCouponRepository(PostgresStore(self.conn, schema=self.schema))
+        _empty(self.conn, self.schema)
+        return coupons
+
+    def opener(self, repository: CouponRepository) -> crmkit.testing.CouponOpener:
+        return functools.partial(PostgresCouponRepository.open, self.url, schema=self.schema)

@@ -512,8 +512,22 @@ class PostgresCouponRepository:
     """
 
     def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+        self._owned = False
         self._db: _Database = store._db
         _ensure_part(self._db, "loyalty", LOYALTY_MIGRATIONS)
+
+    @classmethod
+    def open(cls, connection: object, *, schema: str = "public") -> PostgresCouponRepository:
+        """Open a store for the coupons alone; :meth:`close` closes it."""
+        repo = cls(PostgresStore(connection, schema=schema))
+        repo._owned = True
+        return repo
+
+    def close(self) -> None:
+        """Close the store if this repository opened it (:meth:`open`); otherwise nothing."""
+        if self._owned:
+            self._store.close()
 
     def add(self, coupon: Coupon) -> None:
         """Store a new coupon (AlreadyExistsError if its code or entry key is taken)."""

@@ -26,6 +26,11 @@ from crmkit.testing._contracts import (
     RepositoryContract,
     RepositorySet,
 )
+from crmkit.testing._coupon_contracts import (
+    CouponContract,
+    CouponOpener,
+    PersistentCouponContract,
+)
 from crmkit.testing._ledger_contracts import (
     LedgerContract,
     LedgerOpener,
@@ -35,9 +40,12 @@ from crmkit.testing._ledger_contracts import (
 from crmkit.testing._lifecycle_contracts import TransitionHistoryContract
 
 __all__ = [
+    "CouponContract",
+    "CouponOpener",
     "LedgerContract",
     "LedgerOpener",
     "Opener",
+    "PersistentCouponContract",
     "PersistentLedgerContract",
     "PersistentRepositoryContract",
     "Repositories",
