@@ -14,9 +14,11 @@ fixtures; put any directory it needs on ``self`` from an autouse fixture.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import operator
+import threading
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -894,6 +896,60 @@ class PersistentRepositoryContract(RepositoryContract):
             customer = repos.customers.get("c-1")
             assert customer.attributes["counter"] == 2 * rounds
             assert customer.version == 2 * rounds
+
+    def test_two_processes_refunding_one_purchase_at_the_same_moment_cannot_both_win(
+        self,
+    ) -> None:
+        """Per round a purchase of 1 and two refunds of 1, one per process, started together.
+
+        The processes meet at a barrier before every refund, so each round is
+        a real race for the same purchase: a store that checks a refund
+        against the earlier ones without holding a lock from the check to the
+        commit lets both through in some round, and this test fails.
+        """
+        rounds = self.concurrent_rounds
+        repos = self.create_repositories()
+        try:
+            repos.activities.append_many([_purchase(f"p-{i}", amount="1") for i in range(rounds)])
+            open_again = self.opener(repos)
+        finally:
+            repos.close()
+
+        reports = race(_refunder, open_again, rounds, who="refunding")
+
+        won = Counter(p for r in reports for p in r["won"])
+        twice = sorted(p for p, n in won.items() if n > 1)
+        assert not twice, f"both processes refunded {len(twice)} of {rounds} purchases: {twice[:5]}"
+        with self._reopened(open_again()) as repos:
+            refunds = [a for a in repos.activities.for_customer("c-1") if isinstance(a, Refund)]
+            by_purchase = Counter(r.purchase_id for r in refunds)
+            assert by_purchase == Counter({f"p-{i}": 1 for i in range(rounds)})
+            assert sorted(won) == sorted(by_purchase)
+
+
+def _refunder(
+    open_repositories: Opener, worker: int, rounds: int, barrier: Any, results: Any
+) -> None:
+    """One process of the refund race: meets the other before each refund of purchase ``p-<i>``."""
+    report: dict[str, Any] = {"worker": worker, "won": [], "error": None}
+    try:
+        repos = open_repositories()
+        try:
+            barrier.wait(timeout=120)
+            for i in range(rounds):
+                with contextlib.suppress(threading.BrokenBarrierError):  # a straggler
+                    barrier.wait(timeout=10)
+                refund = _refund(f"r-{i}-w{worker}", "1", purchase_id=f"p-{i}")
+                try:
+                    repos.activities.append(refund)
+                except ValidationError:
+                    continue
+                report["won"].append(f"p-{i}")
+        finally:
+            repos.close()
+    except BaseException:
+        report["error"] = f"worker {worker}:\n{traceback.format_exc()}"
+    results.put(report)
 
 
 def _hammer(

@@ -244,7 +244,9 @@ class PersistentCouponContract(CouponContract):
             _close(again)
 
 
-def _user(open_repository: CouponOpener, worker: int, rounds: int, barrier: Any, results: Any) -> None:
+def _user(
+    open_repository: CouponOpener, worker: int, rounds: int, barrier: Any, results: Any
+) -> None:
     """One process of the coupon race: tries to use every coupon, meeting the other at each."""
     report: dict[str, Any] = {"worker": worker, "used": [], "error": None}
     try:
