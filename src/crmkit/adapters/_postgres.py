@@ -121,7 +121,7 @@ CORE_MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
 SCHEMA_VERSION: Final = len(CORE_MIGRATIONS)
 
 _SCHEMA_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-_SMALL: Final = 32  # batches up to this size go row by row; larger ones in bulk (COPY)
+_SMALL: Final = 8  # batches up to this size go row by row; larger ones in bulk (COPY)
 
 
 def _lock_id(*parts: str) -> int:

@@ -435,6 +435,70 @@ class RepositoryContract:
 
         check()
 
+    def test_append_many_gives_what_appending_one_by_one_gives(self) -> None:
+        """A batch with repeats, twins and bad refunds: the outcome of ``append`` one by one.
+
+        The reference is crmkit's in-memory log appending the same activities
+        one at a time: if it raises at some activity, ``append_many`` raises
+        the same kind of error and stores nothing; otherwise both hold the
+        same log and ``append_many`` counts what was new. Batches are long
+        enough to take a store's bulk path (crmkit's PostgreSQL store uses
+        ``COPY`` above 8 activities).
+        """
+
+        @self._given(cks.activity_logs(min_size=1, max_size=16), st.data())
+        def check(log: list[Activity], data: st.DataObject) -> None:
+            batch = list(log)
+            for _ in range(data.draw(st.integers(0, 4))):  # repeats of stored-to-be activities
+                batch.insert(data.draw(st.integers(0, len(batch))), data.draw(st.sampled_from(log)))
+            poison = data.draw(st.sampled_from(["none", "twin", "orphan", "over"]))
+            if poison == "twin":
+                victim = data.draw(st.sampled_from(log))
+                batch.append(
+                    attrs.evolve(_purchase(), id=victim.id)
+                    if not isinstance(victim, Purchase)
+                    else attrs.evolve(victim, amount=victim.amount + 1)
+                )
+            elif poison == "orphan":
+                batch.insert(
+                    data.draw(st.integers(0, len(batch))),
+                    _refund("r-orphan", "1", purchase_id="p-nowhere"),
+                )
+            elif poison == "over":
+                purchases = [a for a in log if isinstance(a, Purchase)]
+                if purchases:
+                    target = data.draw(st.sampled_from(purchases))
+                    batch.append(
+                        attrs.evolve(
+                            _refund("r-over", "1"),
+                            customer_id=target.customer_id,
+                            purchase_id=target.id,
+                            currency=target.currency,
+                            occurred_at=target.occurred_at,
+                            amount=target.amount + Decimal("0.01"),
+                        )
+                    )
+            reference = InMemoryActivityRepository()
+            failure: type[Exception] | None = None
+            new = 0
+            try:
+                for activity in batch:
+                    new += reference.append(activity)
+            except (ValidationError, AlreadyExistsError) as exc:
+                failure = type(exc)
+            with self.fresh_repositories() as repos:
+                if failure is not None:
+                    with pytest.raises(failure):
+                        repos.activities.append_many(batch)
+                    assert list(repos.activities.iter_batches()) == []
+                    return
+                assert repos.activities.append_many(batch) == new
+                expected = _flatten_batches(reference.iter_batches(), 10_000)
+                _assert_same(_flatten_batches(repos.activities.iter_batches(), 10_000), expected)
+                assert repos.activities.append_many(batch) == 0
+
+        check()
+
     def _assert_log(self, repos: RepositorySet, log: list[Activity], batch_size: int) -> None:
         """The repositories hold exactly *log*, by id, per customer and in time order."""
         for activity in log:

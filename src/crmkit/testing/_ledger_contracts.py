@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -36,6 +36,7 @@ from hypothesis.stateful import (
 from crmkit.errors import ValidationError
 from crmkit.loyalty import (
     EntryKind,
+    InMemoryLedgerRepository,
     InsufficientPointsError,
     Ledger,
     LedgerEntry,
@@ -328,6 +329,48 @@ class LedgerContract:
             assert ledger.expire(as_of=_T0 + 60 * d) == []
             assert ledger.balance("c-1") == 0
             check_ledger(repo, ["c-1"])
+
+    # ------------------------------------------------------------ bulk
+
+    def test_post_many_leaves_the_ledger_posting_one_by_one_leaves(self) -> None:
+        """Bulk awards (repeats included) against crmkit's in-memory ledger fed one by one."""
+        awards = st.builds(
+            lambda c, s, p, life: _earn(
+                f"p-{s}",
+                p,
+                customer=f"c-{c}",
+                expires_at=None if life is None else _T0 + timedelta(days=life),
+            ),
+            st.integers(0, 4),
+            st.integers(0, 40),
+            st.integers(1, 50),
+            st.sampled_from([None, 10, 30]),
+        )
+        chosen = settings(deadline=None)
+        if self.max_examples is not None:
+            chosen = settings(chosen, max_examples=self.max_examples)
+
+        @chosen
+        @given(st.lists(awards, max_size=80), st.integers(1, 30))
+        def check(entries: list[LedgerEntry], chunk_size: int) -> None:
+            reference = InMemoryLedgerRepository()
+            expected = [reference.post(functools.partial(_just, e))[0] for e in entries]
+            customers = [f"c-{c}" for c in range(5)]
+            with self.fresh_ledger() as repo:
+                got = Ledger(repo).post_many(entries, chunk_size=chunk_size)
+                assert got == expected
+                assert len(repo) == len(reference)
+                for customer in customers:
+                    assert repo.entries(customer) == reference.entries(customer)
+                    assert repo.balance(customer) == reference.balance(customer)
+                    assert [(lot.key, lot.remaining) for lot in repo.lots(customer)] == [
+                        (lot.key, lot.remaining) for lot in reference.lots(customer)
+                    ]
+                assert Ledger(repo).post_many(entries, chunk_size=chunk_size) == expected
+                assert len(repo) == len(reference)
+                check_ledger(repo, customers)
+
+        check()
 
     # ------------------------------------------------------------ random sequences
 
