@@ -42,6 +42,7 @@ import attrs
 import psycopg
 from psycopg import errors as pg_errors
 
+from crmkit.adapters._bulk import plan_append
 from crmkit.domain import (
     Activity,
     ActivityRepository,
@@ -543,8 +544,13 @@ class PostgresActivityRepository:
 
     def _append_bulk(self, cur: Cursor, items: list[Activity]) -> int:
         """The one-by-one semantics with set-wise reads, then one COPY (see append_many)."""
-        ids = sorted({a.id for a in items})
-        cur.execute(f"SELECT id, record FROM {self._t} WHERE id = ANY(%s)", (ids,))  # noqa: S608
+        # The ids go over as one JSON array: far cheaper to send than a text[] of 100k items.
+        ids = json.dumps(sorted({a.id for a in items}))
+        cur.execute(
+            f"SELECT id, record FROM {self._t}"  # noqa: S608
+            " WHERE id IN (SELECT json_array_elements_text(%s::json))",
+            (ids,),
+        )
         stored_raw = dict(cur.fetchall())
         refunds = [a for a in items if isinstance(a, Refund)]
         purchases: dict[str, Activity | None] = {}
@@ -564,28 +570,14 @@ class PostgresActivityRepository:
             )
             for pid, record in cur.fetchall():
                 earlier[pid].append(_load(record))
-        stored: dict[str, Activity] = {}
-        staged: dict[str, Activity] = {}
-        for activity in items:
-            twin = staged.get(activity.id)
-            if twin is None and activity.id in stored_raw:
-                twin = stored.get(activity.id)
-                if twin is None:
-                    twin = stored[activity.id] = _load(stored_raw[activity.id])
-            if twin is not None:
-                _same_or_raise(twin, activity)
-                continue
-            if isinstance(activity, Refund):
-                pid = activity.purchase_id
-                purchase = staged.get(pid, purchases.get(pid))
-                if not isinstance(purchase, Purchase):
-                    purchase = None
-                check_refund(purchase, earlier[pid], activity)
-                earlier[pid].append(activity)
-            staged[activity.id] = activity
+        staged = plan_append(items, stored_raw, purchases, earlier, _load)
         if staged:
-            with cur.copy(f"COPY {self._t} ({_ACTIVITY_COLUMNS}) FROM STDIN") as copy:
-                for activity in staged.values():
+            # Binary COPY with declared types (json's binary form is its text).
+            with cur.copy(
+                f"COPY {self._t} ({_ACTIVITY_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types(["text", "text", "text", "timestamptz", "text", "text"])
+                for activity in staged:
                     copy.write_row(_activity_row(activity))
         return len(staged)
 

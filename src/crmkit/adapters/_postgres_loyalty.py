@@ -127,7 +127,7 @@ _ENTRY_COLUMNS: Final = (
 _LOT_COLUMNS: Final = "key, customer_id, points, remaining, expires_at, seq"
 _ENTRY_TYPES: Final = [
     "int8", "text", "text", "text", "int8", "timestamptz", "text", "text", "text", "text",
-    "timestamptz", "text", "text", "json",
+    "timestamptz", "text", "text", "text",  # json's binary form is its text
 ]  # fmt: skip
 _LOT_TYPES: Final = ["text", "text", "int8", "int8", "int8", "timestamptz"]
 _COPY_FROM: Final = 64  # postings of more new entries than this are written with COPY
@@ -415,8 +415,8 @@ class PostgresLedgerRepository:
         if keys:
             cur.execute(
                 f"SELECT seq, {_ENTRY_COLUMNS} FROM {self._s}.crmkit_loyalty_entries"  # noqa: S608
-                " WHERE key = ANY(%s)",
-                (keys,),
+                " WHERE key IN (SELECT json_array_elements_text(%s::json))",
+                (json.dumps(keys),),
             )
             stored = {r[1]: _entry(r[1:]) for r in cur.fetchall()}
         lot_keys = sorted({k for e in valid for k, _ in e.draws})
