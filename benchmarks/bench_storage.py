@@ -171,7 +171,7 @@ def run(*, quick: bool = False) -> list[Section]:
                     [
                         "Target: <= 2 s on SQLite and on PostgreSQL. Medians of "
                         f"{repeat} runs; each run a fresh ledger."
-                    ],  # fmt: skip
+                    ],
                 )
             )
         build = time_it(lambda: _purchases(n, customers), repeat=1, warmup=0)

@@ -97,7 +97,6 @@ class TestPostgresTransitionHistory(_OnPostgres, crmkit.testing.TransitionHistor
         return history
 
 
-
 class TestPostgresCoupons(_OnPostgres, crmkit.testing.PersistentCouponContract):
     max_examples = 50
 
