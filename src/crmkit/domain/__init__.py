@@ -118,4 +118,5 @@ __all__ = [
     "to_money",
     "to_optional_money",
     "to_record",
+    "to_utc",
 ]

@@ -395,7 +395,18 @@ def check_refund_owner(purchase: Activity | None, refund: Refund) -> None:
     """Raise :class:`ValidationError` if *refund* belongs to another customer than *purchase*.
 
     Rewritable repositories check every refund a rewrite touches (directly, or
-    through its purchase), so a purchase and its refunds move together.
+    through its purchase), so a purchase and its refunds move together. The
+    error names the field ``Refund.customer_id``.
+
+    >>> from datetime import UTC, datetime
+    >>> t = datetime(2025, 1, 1, tzinfo=UTC)
+    >>> p = Purchase(id="p", customer_id="c-1", occurred_at=t, amount=100, currency="EUR")
+    >>> r = Refund(id="r", customer_id="c-2", occurred_at=t, purchase_id="p", amount=5, currency="EUR")
+    >>> check_refund_owner(attrs.evolve(p, customer_id="c-2"), r)
+    >>> check_refund_owner(p, r)
+    Traceback (most recent call last):
+    ...
+    crmkit.errors.ValidationError: Refund.customer_id is invalid: expected the customer of purchase 'p' ('c-1'); re-point a purchase and its refunds together, got 'c-2'
     """
     if purchase is not None and purchase.customer_id != refund.customer_id:
         raise ValidationError(

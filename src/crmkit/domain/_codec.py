@@ -32,8 +32,12 @@ RECORD_TYPES: dict[str, type[Record]] = {
 }
 
 
+_PLAIN: frozenset[type] = frozenset({type(None), bool, int, float, str})
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _plain(value: object) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if type(value) in _PLAIN or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, enum.Enum):
         return value.value
@@ -53,7 +57,12 @@ def _plain(value: object) -> Any:
 
 
 def _fields(record: Record) -> dict[str, Any]:
-    return {f.name: _plain(getattr(record, f.name)) for f in attrs.fields(type(record))}
+    cls = type(record)
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in attrs.fields(cls))
+    plain = _plain
+    return {name: plain(getattr(record, name)) for name in names}
 
 
 def to_record(record: Record) -> dict[str, Any]:

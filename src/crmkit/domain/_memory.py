@@ -45,7 +45,19 @@ _T = TypeVar("_T", Customer, Contact)
 
 
 def check_batch_size(batch_size: object) -> int:
-    """Return *batch_size* if it is an integer >= 1 (shared by every repository)."""
+    """Return *batch_size* if it is an integer >= 1 (shared by every repository).
+
+    Every ``iter_all``/``iter_batches`` of crmkit's repositories checks its
+    argument with this; a host's repository may too (the contract suite
+    expects a :class:`~crmkit.errors.ValidationError` naming ``batch_size``).
+
+    >>> check_batch_size(500)
+    500
+    >>> check_batch_size(True)
+    Traceback (most recent call last):
+    ...
+    crmkit.errors.ValidationError: batch_size is invalid: expected an integer >= 1, got True
+    """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValidationError("batch_size", expected="an integer >= 1", got=batch_size)
     return batch_size
@@ -55,13 +67,30 @@ _ACTIVITY_CLASSES = tuple(ACTIVITY_TYPES.values())
 
 
 def check_entity(value: object, cls: type[Customer] | type[Contact], field: str) -> None:
-    """Raise ValidationError unless *value* is a *cls* (shared by every repository)."""
+    """Raise ValidationError unless *value* is a *cls* (shared by every repository).
+
+    *field* names the argument in the error (``"customer"``, ``"contact"``).
+
+    >>> from datetime import UTC, datetime
+    >>> check_entity(Customer(id="c-1", name="Ann", created_at=datetime(2025, 1, 1, tzinfo=UTC)),
+    ...              Customer, "customer")
+    >>> check_entity("c-1", Customer, "customer")
+    Traceback (most recent call last):
+    ...
+    crmkit.errors.ValidationError: customer is invalid: expected a Customer, got 'str'
+    """
     if not isinstance(value, cls):
         raise ValidationError(field, expected=f"a {cls.__name__}", got=type(value).__name__)
 
 
 def check_activity(value: object) -> None:
-    """Raise ValidationError unless *value* is an activity (shared by every repository)."""
+    """Raise ValidationError unless *value* is an activity (shared by every repository).
+
+    >>> check_activity("p-1")
+    Traceback (most recent call last):
+    ...
+    crmkit.errors.ValidationError: activity is invalid: expected one of Purchase, Refund, Complaint, Referral, Interaction, SurveyResponse, got 'str'
+    """
     if not isinstance(value, _ACTIVITY_CLASSES):
         raise ValidationError(
             "activity",

@@ -48,6 +48,7 @@ __all__ = [
     "TransitionHistory",
     "check_transition",
     "check_transition_rewrite",
+    "check_window",
     "churn_warning",
     "plan_transition_rewrite",
     "replay",

@@ -133,8 +133,8 @@ class TransitionHistory(Protocol):
         self,
         customer_id: str,
         *,
-        start: AsOf | None = None,
-        end: AsOf | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
     ) -> list[LifecycleTransition]:
         """A customer's transitions with ``start <= at < end``, ordered by ``at`` then name."""
         ...
@@ -214,8 +214,22 @@ def plan_transition_rewrite(
 ) -> list[tuple[LifecycleTransition, LifecycleTransition]]:
     """Check a :meth:`RewritableTransitionHistory.rewrite` batch; return the pairs that change.
 
-    *lookup* returns the transition stored under a key (or ``None``). Raises
-    as ``rewrite`` does, before anything is written.
+    *lookup* returns the transition stored under a key ``(customer_id, at,
+    transition)`` (or ``None``). Raises as ``rewrite`` does, before anything is
+    written; a history then deletes the old keys and inserts the new versions.
+
+    >>> from datetime import UTC
+    >>> t = LifecycleTransition(customer_id="c-1", from_stage="growth", to_stage="decline",
+    ...     at=datetime(2025, 3, 31, tzinfo=UTC), transition="slowing",
+    ...     lifecycle="five-stage", version="1")
+    >>> moved = attrs.evolve(t, customer_id="c-2")
+    >>> stored = {t.key: t}
+    >>> plan_transition_rewrite([(t, moved)], stored.get) == [(t, moved)]
+    True
+    >>> plan_transition_rewrite([(moved, t)], stored.get)
+    Traceback (most recent call last):
+    ...
+    crmkit.errors.NotFoundError: no lifecycle transition with id ('c-2', ...(pass the transition as it is stored)
     """
     staged: dict[_Key, tuple[LifecycleTransition, LifecycleTransition]] = {}
     for change in changes:
@@ -249,7 +263,13 @@ def plan_transition_rewrite(
 
 
 def check_transition(value: object) -> LifecycleTransition:
-    """Raise ValidationError unless *value* is a LifecycleTransition."""
+    """Return *value* if it is a LifecycleTransition; raise ValidationError otherwise.
+
+    >>> check_transition("growth")
+    Traceback (most recent call last):
+    ...
+    crmkit.errors.ValidationError: transition is invalid: expected a LifecycleTransition, got 'str'
+    """
     if not isinstance(value, LifecycleTransition):
         raise ValidationError(
             "transition", expected="a LifecycleTransition", got=type(value).__name__

@@ -143,6 +143,45 @@ class Ledger:
         batch = list(entries)
         return self.repository.post(lambda _view: batch)
 
+    def post_many(
+        self, entries: Iterable[LedgerEntry], *, chunk_size: int = 10_000
+    ) -> list[LedgerEntry]:
+        """Post many ready-made entries (bulk awards) in postings of *chunk_size* entries.
+
+        The outcome is that of posting them one by one with :meth:`post`: each
+        entry whose key is stored already (or earlier in *entries*) comes back
+        as the stored one and changes nothing; balances and lots move as if the
+        entries came one after the other. Each chunk is one all-or-nothing
+        posting, so a failure leaves the chunks before it stored: post again
+        (idempotent) to finish. A repository stores a chunk with a few
+        statements (SQLite ``executemany``, PostgreSQL ``COPY``), not one
+        transaction per entry.
+
+        Returns:
+            The stored entries, one per given entry.
+
+        >>> from datetime import UTC, datetime
+        >>> from crmkit.loyalty import InMemoryLedgerRepository
+        >>> ledger = Ledger(InMemoryLedgerRepository())
+        >>> t = datetime(2025, 1, 1, tzinfo=UTC)
+        >>> awards = [LedgerEntry(customer_id=f"c-{i % 3}", kind="earn", points=10, at=t,
+        ...                       source_kind="purchase", source_id=f"p-{i}") for i in range(7)]
+        >>> len(ledger.post_many(awards + awards[:2], chunk_size=4)), ledger.balance("c-0")
+        (9, 30)
+        """
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ValidationError("chunk_size", expected="an integer >= 1", got=chunk_size)
+        posted: list[LedgerEntry] = []
+        chunk: list[LedgerEntry] = []
+        for entry in entries:
+            chunk.append(entry)
+            if len(chunk) == chunk_size:
+                posted.extend(self.post(chunk))
+                chunk = []
+        if chunk:
+            posted.extend(self.post(chunk))
+        return posted
+
     def earn(
         self,
         customer_id: str,

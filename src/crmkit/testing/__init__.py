@@ -27,6 +27,11 @@ from crmkit.testing._contracts import (
     Repositories,
     RepositoryContract,
 )
+from crmkit.testing._coupon_contracts import (
+    CouponContract,
+    CouponOpener,
+    PersistentCouponContract,
+)
 from crmkit.testing._ledger_contracts import (
     LedgerContract,
     LedgerOpener,
@@ -37,9 +42,12 @@ from crmkit.testing._lifecycle_contracts import TransitionHistoryContract
 
 __all__ = [
     "ClosableRepositorySet",
+    "CouponContract",
+    "CouponOpener",
     "LedgerContract",
     "LedgerOpener",
     "Opener",
+    "PersistentCouponContract",
     "PersistentLedgerContract",
     "PersistentRepositoryContract",
     "Repositories",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -35,6 +36,7 @@ from hypothesis.stateful import (
 from crmkit.core import ValidationError
 from crmkit.loyalty import (
     EntryKind,
+    InMemoryLedgerRepository,
     InsufficientPointsError,
     Ledger,
     LedgerEntry,
@@ -328,6 +330,48 @@ class LedgerContract:
             assert ledger.balance("c-1") == 0
             check_ledger(repo, ["c-1"])
 
+    # ------------------------------------------------------------ bulk
+
+    def test_post_many_leaves_the_ledger_posting_one_by_one_leaves(self) -> None:
+        """Bulk awards (repeats included) against crmkit's in-memory ledger fed one by one."""
+        awards = st.builds(
+            lambda c, s, p, life: _earn(
+                f"p-{s}",
+                p,
+                customer=f"c-{c}",
+                expires_at=None if life is None else _T0 + timedelta(days=life),
+            ),
+            st.integers(0, 4),
+            st.integers(0, 40),
+            st.integers(1, 50),
+            st.sampled_from([None, 10, 30]),
+        )
+        chosen = settings(deadline=None)
+        if self.max_examples is not None:
+            chosen = settings(chosen, max_examples=self.max_examples)
+
+        @chosen
+        @given(st.lists(awards, max_size=80), st.integers(1, 30))
+        def check(entries: list[LedgerEntry], chunk_size: int) -> None:
+            reference = InMemoryLedgerRepository()
+            expected = [reference.post(functools.partial(_just, e))[0] for e in entries]
+            customers = [f"c-{c}" for c in range(5)]
+            with self.fresh_ledger() as repo:
+                got = Ledger(repo).post_many(entries, chunk_size=chunk_size)
+                assert got == expected
+                assert len(repo) == len(reference)
+                for customer in customers:
+                    assert repo.entries(customer) == reference.entries(customer)
+                    assert repo.balance(customer) == reference.balance(customer)
+                    assert [(lot.key, lot.remaining) for lot in repo.lots(customer)] == [
+                        (lot.key, lot.remaining) for lot in reference.lots(customer)
+                    ]
+                assert Ledger(repo).post_many(entries, chunk_size=chunk_size) == expected
+                assert len(repo) == len(reference)
+                check_ledger(repo, customers)
+
+        check()
+
     # ------------------------------------------------------------ random sequences
 
     def test_random_sequences_keep_the_four_promises(self) -> None:
@@ -592,6 +636,36 @@ class PersistentLedgerContract(LedgerContract):
         finally:
             _close(again)
 
+    def test_two_processes_racing_for_one_point_cannot_both_win(self) -> None:
+        """Per round a customer with one point, and one redemption of it per process, together.
+
+        The processes meet at a barrier before every redemption, so each
+        round is a real race: a ledger that reads the balance or the lots
+        without holding a lock to the commit lets both through in some round
+        (or fails writing), and this test fails.
+        """
+        rounds = self.concurrent_rounds
+        repo = self.create_ledger_repository()
+        try:
+            ledger = Ledger(repo)
+            ledger.post(_earn(f"p-{i}", 1, customer=f"c-{i}") for i in range(rounds))
+            open_again = self.opener(repo)
+        finally:
+            _close(repo)
+        reports = race(_contender, open_again, rounds, who="redeeming")
+        won = [c for r in reports for c in r["won"]]
+        twice = sorted({c for c in won if won.count(c) > 1})
+        assert not twice, f"both processes redeemed the one point of {len(twice)} customers"
+        again = open_again()
+        try:
+            customers = sorted(f"c-{i}" for i in range(rounds))
+            for customer in customers:
+                assert again.balance(customer) == (0 if customer in won else 1)
+            assert sorted(won) == customers, "a point was left unredeemed"
+            check_ledger(again, customers)
+        finally:
+            _close(again)
+
     def test_two_processes_redeeming_at_once_never_overspend(self) -> None:
         rounds = self.concurrent_rounds
         repo = self.create_ledger_repository()
@@ -623,6 +697,33 @@ class PersistentLedgerContract(LedgerContract):
             check_ledger(again, ["c-1"])
         finally:
             _close(again)
+
+
+def _contender(
+    open_repository: LedgerOpener, worker: int, rounds: int, barrier: Any, results: Any
+) -> None:
+    """One process of the one-point race: meets the other before each redemption from ``c-<i>``."""
+    report: dict[str, Any] = {"won": [], "error": None}
+    try:
+        repo = open_repository()
+        try:
+            ledger = Ledger(repo)
+            barrier.wait(timeout=120)
+            for i in range(rounds):
+                with contextlib.suppress(threading.BrokenBarrierError):  # a straggler
+                    barrier.wait(timeout=10)
+                try:
+                    ledger.redeem(
+                        f"c-{i}", 1, at=_T0, source_kind="reward", source_id=f"w{worker}-{i}"
+                    )
+                except InsufficientPointsError:
+                    continue
+                report["won"].append(f"c-{i}")
+        finally:
+            _close(repo)
+    except BaseException:
+        report["error"] = f"worker {worker}:\n{traceback.format_exc()}"
+    results.put(report)
 
 
 def _spender(

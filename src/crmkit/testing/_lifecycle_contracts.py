@@ -155,7 +155,7 @@ class TransitionHistoryContract:
     def test_for_customer_reads_window_bounds_by_the_as_of_rule(self) -> None:
         with self.fresh_history() as history:
             with pytest.raises(ValidationError):
-                history.for_customer("c-1", start="01/01/2025")  # ISO 8601 only
+                history.for_customer("c-1", start="01/01/2025")  # type: ignore[arg-type]  # ISO 8601 only
             # A naive bound (or a date) is UTC, as ``as_of`` is everywhere.
             assert history.for_customer("c-1", start=datetime(2025, 1, 1)) == []
 

@@ -41,6 +41,7 @@ from crmkit.testing.strategies._basics import (
     texts,
     timezones,
 )
+from crmkit.testing.strategies._config import config_file_configs
 from crmkit.testing.strategies._entities import (
     consents,
     contacts,
@@ -69,10 +70,13 @@ from crmkit.testing.strategies._lifecycle import (
     lifecycle_transitions,
 )
 from crmkit.testing.strategies._loyalty import (
+    catalogue_configs,
     earning_frames,
     earning_rule_configs,
+    tier_table_configs,
 )
 from crmkit.testing.strategies._segments import (
+    rfm_configs,
     segment_frames,
     segment_labels,
     segment_rule_configs,
@@ -85,8 +89,10 @@ __all__ = [
     "activity_logs",
     "amounts",
     "aware_datetimes",
+    "catalogue_configs",
     "column_names",
     "complaints",
+    "config_file_configs",
     "consents",
     "contacts",
     "currencies",
@@ -113,11 +119,13 @@ __all__ = [
     "records",
     "referrals",
     "refunds",
+    "rfm_configs",
     "segment_frames",
     "segment_labels",
     "segment_rule_configs",
     "survey_responses",
     "texts",
+    "tier_table_configs",
     "timezones",
     "transaction_frames",
     "value_frames",

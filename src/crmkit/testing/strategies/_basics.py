@@ -12,6 +12,10 @@ from crmkit.testing.strategies._share import _shared
 
 # ================================================================ identifiers and text
 
+# Ids: any character UTF-8 can encode except control characters (Cc, which includes
+# U+0000, refused by PostgreSQL text), lone surrogates (Cs, not encodable) and white space
+# (Zs, Zl, Zp: ids are trimmed tokens). Letters, digits, marks, symbols, punctuation,
+# private-use and unassigned code points all appear, so bytewise ordering is exercised.
 _ID_ALPHABET = st.characters(codec="utf-8", exclude_categories=["Cc", "Cs", "Zs", "Zl", "Zp"])
 
 
@@ -20,7 +24,10 @@ def ids(*, prefix: str = "") -> st.SearchStrategy[str]:
     """Identifiers as hosts use them: ``c-000042`` style, UUID text, and arbitrary unicode.
 
     Arbitrary ids exercise ordering: every store must order ids by code point,
-    as Python does.
+    as Python does (in SQL: a bytewise collation over UTF-8, e.g. ``COLLATE "C"``).
+    Their characters: anything UTF-8 encodes except control characters (so
+    never U+0000, which PostgreSQL ``text`` refuses), lone surrogates and
+    white space.
     """
     plain = st.integers(0, 999_999).map(lambda n: f"{n:06d}")
     uuids = st.uuids().map(str)
@@ -28,7 +35,11 @@ def ids(*, prefix: str = "") -> st.SearchStrategy[str]:
     return st.one_of(plain, uuids, arbitrary).map(lambda s: prefix + s)
 
 
-_TEXT_ALPHABET = st.characters(codec="utf-8", exclude_categories=["Cs"])
+# Free text: every character UTF-8 can encode (controls, tabs, newlines, emoji, unassigned
+# code points) except lone surrogates (Cs, not encodable) and U+0000, which no database
+# text type is required to hold (PostgreSQL text and jsonb refuse it) and no real name or
+# note contains. Stores must keep everything else exactly.
+_TEXT_ALPHABET = st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\x00")
 
 
 @_shared
@@ -36,7 +47,9 @@ def texts(*, max_size: int = 40) -> st.SearchStrategy[str]:
     """Free text that crmkit accepts (something besides white space), already normalised.
 
     Normalised means white space runs collapsed to one space and trimmed, as
-    the entities store it, so a generated value equals its stored form.
+    the entities store it, so a generated value equals its stored form. The
+    characters: everything UTF-8 encodes, control characters included, except
+    lone surrogates and U+0000 (which PostgreSQL ``text`` and ``jsonb`` refuse).
     """
     return (
         st.text(_TEXT_ALPHABET, min_size=1, max_size=max_size)

@@ -8,15 +8,20 @@ from typing import Any
 import pandas as pd
 from hypothesis import strategies as st
 
+from crmkit.testing.strategies._basics import ids, texts
+
 # ================================================================ loyalty
 
 
 @st.composite
-def earning_rule_configs(draw: st.DrawFn) -> dict[str, Any]:
+def earning_rule_configs(draw: st.DrawFn, *, every_key: bool = False) -> dict[str, Any]:
     """Valid earning-rule configurations (:class:`crmkit.loyalty.EarningRules`) in dict form.
 
     Campaign windows fall in March-April 2025; the formulas read the purchase
-    names ``amount``, ``segment``, ``settlement`` and ``tier``.
+    names ``amount``, ``segment``, ``settlement`` and ``tier``. With
+    *every_key*, the other keys are drawn too (``reversal_policy``,
+    ``expires_after_days``, ``referral``), tier names are arbitrary text and
+    some campaign windows are given as dates (midnight UTC).
     """
     campaigns = []
     for i in range(draw(st.integers(0, 2))):
@@ -42,7 +47,7 @@ def earning_rule_configs(draw: st.DrawFn) -> dict[str, Any]:
                 "bonus": draw(st.sampled_from(["amount / 5", "10", "amount * 0.15 + 1", "-3"])),
             }
         )
-    return {
+    config: dict[str, Any] = {
         "rounding": draw(st.sampled_from(["floor", "half_up", "ceil"])),
         "base": {
             "unit": draw(st.sampled_from([1.0, 2.5, 10.0])),
@@ -53,6 +58,78 @@ def earning_rule_configs(draw: st.DrawFn) -> dict[str, Any]:
         ),
         "campaigns": campaigns,
     }
+    if every_key:
+        _every_earning_key(draw, config)
+    return config
+
+
+def _every_earning_key(draw: st.DrawFn, config: dict[str, Any]) -> None:
+    config["reversal_policy"] = draw(st.sampled_from(["refuse", "allow_negative"]))
+    if draw(st.booleans()):
+        config["expires_after_days"] = draw(st.integers(1, 3650))
+    config["referral"] = {
+        "referrer": draw(st.integers(0, 500)),
+        "referred": draw(st.integers(0, 500)),
+    }
+    config["tier_multipliers"] |= draw(
+        st.dictionaries(texts(max_size=12), st.floats(0, 10, allow_nan=False), max_size=3)
+    )
+    for campaign in config["campaigns"]:
+        for key in ("start", "end"):
+            if draw(st.booleans()):
+                campaign[key] = campaign[key][:10]  # midnight UTC: the same instant
+
+
+@st.composite
+def tier_table_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """Valid tier tables (:class:`crmkit.loyalty.TierTable`) in dict form.
+
+    One to five tiers with distinct names (arbitrary text), the first at
+    threshold 0 and the others strictly higher; keys with their default
+    value are sometimes left out.
+    """
+    names = draw(st.lists(texts(max_size=16), min_size=1, max_size=5, unique=True))
+    raised = draw(
+        st.lists(
+            st.floats(0, 1e9, allow_nan=False, exclude_min=True) | st.integers(1, 5000),
+            min_size=len(names) - 1,
+            max_size=len(names) - 1,
+            unique_by=float,
+        )
+    )
+    thresholds: list[float | int] = [draw(st.sampled_from([0, 0.0])), *sorted(raised)]
+    config: dict[str, Any] = {
+        "tiers": [{"name": n, "threshold": x} for n, x in zip(names, thresholds, strict=True)]
+    }
+    for key, values in (
+        ("measure", st.sampled_from(["points", "spend"])),
+        ("window_days", st.integers(1, 3650)),
+        ("evaluation_months", st.sampled_from([1, 2, 3, 4, 6, 12])),
+        ("grace_days", st.integers(0, 365)),
+    ):
+        if draw(st.booleans()):
+            config[key] = draw(values)
+    return config
+
+
+@st.composite
+def catalogue_configs(draw: st.DrawFn) -> dict[str, Any]:
+    """Valid reward catalogues (:class:`crmkit.loyalty.Catalogue`) in dict form.
+
+    One to four rewards under arbitrary ids, with names, costs and
+    (sometimes) a validity in days.
+    """
+    rids = draw(st.lists(ids(), min_size=1, max_size=4, unique=True))
+    config: dict[str, Any] = {}
+    for rid in rids:
+        spec: dict[str, Any] = {
+            "name": draw(texts(max_size=30)),
+            "cost": draw(st.integers(1, 10**6)),
+        }
+        if draw(st.booleans()):
+            spec["valid_days"] = draw(st.integers(1, 3650))
+        config[rid] = spec
+    return config
 
 
 @st.composite
