@@ -64,8 +64,8 @@ def _segment_rule(
         if shape == "null":
             return f"is_null({draw(st.sampled_from(columns))})"
         op = draw(st.sampled_from(("<", "<=", ">", ">=", "==", "!=")))
-        operand = draw(_segment_operand(columns, statistics))
-        return f"{draw(st.sampled_from(columns))} {op} {operand}"
+        column = draw(st.sampled_from(columns))
+        return f"{column} {op} {draw(_segment_operand(columns, statistics))}"
     if shape == "not":
         return f"not ({draw(_segment_rule(columns, depth + 1, statistics))})"
     left = draw(_segment_rule(columns, depth + 1, statistics))
