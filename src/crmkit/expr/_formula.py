@@ -135,9 +135,13 @@ class Formula:
         self._schema = (
             None
             if declared is None
-            else {k: (v.values if v.values is not None else v.type) for k, v in declared.items()}
+            else types.MappingProxyType(
+                {k: (v.values if v.values is not None else v.type) for k, v in declared.items()}
+            )
         )
-        self._tables = normal_tables
+        self._tables = types.MappingProxyType(
+            dict(normal_tables)
+        )  # read-only: a formula is a value
         self._functions = functions
         self._tree = checked.tree
         self._type = checked.tree.type
@@ -202,12 +206,12 @@ class Formula:
         >>> Formula("a", schema=["a"]).schema
         mappingproxy({'a': 'number'})
         """
-        return None if self._schema is None else types.MappingProxyType(self._schema)
+        return self._schema
 
     @property
     def tables(self) -> Mapping[str, Table]:
         """The tables, as :class:`Table` objects."""
-        return types.MappingProxyType(self._tables)
+        return self._tables
 
     @property
     def functions(self) -> FunctionRegistry:
@@ -403,9 +407,9 @@ class Formula:
     def __repr__(self) -> str:
         parts = [repr(self._text)]
         if self._schema is not None:
-            parts.append(f"schema={self._schema!r}")
+            parts.append(f"schema={dict(self._schema)!r}")
         if self._tables:
-            parts.append(f"tables={self._tables!r}")
+            parts.append(f"tables={dict(self._tables)!r}")
         if self._functions != DEFAULT_FUNCTIONS:
             parts.append(f"functions={self._functions!r}")
         return f"Formula({', '.join(parts)})"
@@ -416,7 +420,8 @@ class Formula:
     def __reduce__(self) -> tuple[Any, ...]:
         # Closures do not pickle: store the definition and compile again on load.
         functions = None if self._functions == DEFAULT_FUNCTIONS else self._functions
-        return (_restore, (self._text, self._schema, dict(self._tables), functions))
+        schema = None if self._schema is None else dict(self._schema)
+        return (_restore, (self._text, schema, dict(self._tables), functions))
 
 
 def _restore(

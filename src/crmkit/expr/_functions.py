@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import keyword
 import math
+import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final
 
@@ -204,7 +205,7 @@ class FunctionRegistry(Mapping[str, "Function | NullAwareFunction"]):
                     "functions", expected="one function per name", got=f"{fn.name!r} twice"
                 )
             table[fn.name] = fn
-        self._functions = table
+        self._functions = types.MappingProxyType(table)  # read-only: a registry is a value
         self._hash: int | None = None
 
     def extend(self, *functions: Function, replace: bool = False) -> FunctionRegistry:

@@ -695,7 +695,9 @@ class Lifecycle(Definition):
             values = np.empty(n, dtype=object)
             values[:] = items
             label = "current"
-        codes = np.asarray(plan.state_index.get_indexer(values), dtype=np.int64)
+        codes = np.asarray(
+            pd.Index(list(plan.states), dtype=object).get_indexer(values), dtype=np.int64
+        )
         bad = codes < 0
         if bad.any():
             rows = list(frame.index[bad][:10])

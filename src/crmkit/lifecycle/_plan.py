@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from crmkit.core import FrozenDict
 from crmkit.expr import Formula
 from crmkit.lifecycle._records import LifecycleTransition
 
@@ -56,29 +57,41 @@ class Step:
     transition: LifecycleTransition | None
 
 
+def _read_only(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    array.setflags(write=False)
+    return array
+
+
 class _Plan:
     """The compiled stepping plan: transitions ordered by priority, per state and overall."""
 
     def __init__(self, states: tuple[str, ...], transitions: tuple[Transition, ...]) -> None:
-        self.codes = {s: i for i, s in enumerate(states)}
-        self.state_index = pd.Index(list(states), dtype=object)
-        index = {t.name: i for i, t in enumerate(transitions)}
-        self.ordered: dict[str, tuple[Transition, ...]] = {
-            s: tuple(
-                sorted(
-                    (t for t in transitions if s in t.sources),
-                    key=lambda t: (t.priority, index[t.name]),
+        # Frozen, like the definition that holds the plan.
+        self.codes = FrozenDict({s: i for i, s in enumerate(states)})
+        self.states = states
+        index = FrozenDict({t.name: i for i, t in enumerate(transitions)})
+        self.ordered: Mapping[str, tuple[Transition, ...]] = FrozenDict(
+            {
+                s: tuple(
+                    sorted(
+                        (t for t in transitions if s in t.sources),
+                        key=lambda t: (t.priority, index[t.name]),
+                    )
                 )
-            )
-            for s in states
-        }
+                for s in states
+            }
+        )
         self.overall = tuple(sorted(transitions, key=lambda t: (t.priority, index[t.name])))
         self.index = index
         self.n_states = len(states)
-        self.source_masks = {
-            t.name: np.isin(np.arange(len(states)), [self.codes[s] for s in t.sources])
-            for t in transitions
-        }
+        self.source_masks = FrozenDict(
+            {
+                t.name: _read_only(
+                    np.isin(np.arange(len(states)), [self.codes[s] for s in t.sources])
+                )
+                for t in transitions
+            }
+        )
 
     def run(
         self, codes: npt.NDArray[np.int64], arrays: Mapping[str, Any], n: int

@@ -326,8 +326,8 @@ class EarningRules(Definition):
             out["campaigns"] = [
                 {
                     "name": c.name,
-                    "start": c.start,
-                    "end": c.end,
+                    "start": c.start.isoformat(),  # text: JSON has no datetime
+                    "end": c.end.isoformat(),
                     "condition": c.condition.text,
                     "bonus": c.bonus.text,
                 }
