@@ -2,5 +2,7 @@
 
 from crmkit.clv._base import FitError, FitInfo
 from crmkit.clv._bgnbd import BGNBD, MBGNBD
+from crmkit.clv._gamma_gamma import GammaGamma, clv, clv_one
+from crmkit.clv._pareto import ParetoNBD
 
-__all__ = ["BGNBD", "MBGNBD", "FitError", "FitInfo"]
+__all__ = ["BGNBD", "MBGNBD", "FitError", "FitInfo", "GammaGamma", "ParetoNBD", "clv", "clv_one"]

@@ -242,8 +242,8 @@ def param(name: str) -> Any:
     return attrs.field(converter=_param_converter(name))
 
 
-def _unit(value: object) -> TimeUnit:
-    return check_time_unit(value)
+def _unit(value: object) -> TimeUnit | None:
+    return None if value is None else check_time_unit(value)
 
 
 def _as_of(value: object) -> str | None:
@@ -257,12 +257,23 @@ def _as_of(value: object) -> str | None:
 
 @attrs.frozen(kw_only=True)
 class Model:
-    """Base of the fitted models: parameters (in subclasses), time unit, ``as_of`` and fit record."""
+    """Base of the fitted models: parameters (in subclasses), time unit, ``as_of`` and fit record.
+
+    Purchase models need a time unit (their rates are per unit); the spend
+    model has none.
+    """
 
     NAME: ClassVar[str] = "model"
     PARAMS: ClassVar[tuple[str, ...]] = ()
+    NEEDS_TIME_UNIT: ClassVar[bool] = True
 
-    time_unit: TimeUnit = attrs.field(converter=_unit)
+    def __attrs_post_init__(self) -> None:
+        if self.NEEDS_TIME_UNIT and self.time_unit is None:
+            raise ValidationError(
+                f"{type(self).__name__}.time_unit", expected="'D' (days) or 'W' (weeks)", got=None
+            )
+
+    time_unit: TimeUnit | None = attrs.field(default=None, converter=_unit)
     as_of: str | None = attrs.field(default=None, converter=_as_of)
     fit_info: FitInfo | None = attrs.field(default=None, repr=False)
 
@@ -281,11 +292,9 @@ class Model:
     # ------------------------------------------------------------ round trip
     def to_dict(self) -> dict[str, Any]:
         """The model as plain data; :meth:`from_dict` reads it back."""
-        out: dict[str, Any] = {
-            "model": self.NAME,
-            "format_version": FORMAT_VERSION,
-            "time_unit": self.time_unit,
-        }
+        out: dict[str, Any] = {"model": self.NAME, "format_version": FORMAT_VERSION}
+        if self.time_unit is not None:
+            out["time_unit"] = self.time_unit
         if self.as_of is not None:
             out["as_of"] = self.as_of
         out["params"] = self.params
@@ -329,7 +338,7 @@ class Model:
                 )
             )
         unit = data.get("time_unit")
-        if unit not in ("D", "W"):
+        if unit not in ("D", "W") and not (unit is None and not cls.NEEDS_TIME_UNIT):
             problems.append(Problem(where="time_unit", message=f"expected 'D' or 'W', got {unit!r}"))
         as_of = data.get("as_of")
         if as_of is not None and not isinstance(as_of, str):

@@ -142,7 +142,7 @@ class BGNBD(PurchaseModel):
     >>> m = BGNBD(r=0.2426, alpha=4.4135, a=0.7929, b=2.4258, time_unit="W")
     >>> one = m.predict_one({"repeat_purchases": 2, "repeat_span": 30.43, "age": 38.86}, horizon=39)
     >>> round(one["expected_purchases"], 4), round(one["p_alive"], 4)
-    (1.2259, 0.8765)
+    (1.2259, 0.7266)
     """
 
     NAME: ClassVar[str] = "bg_nbd"
@@ -204,7 +204,7 @@ class MBGNBD(BGNBD):
 
     >>> m = MBGNBD(r=0.525, alpha=6.183, a=0.891, b=1.614, time_unit="W")
     >>> round(m.predict_one({"repeat_purchases": 0, "repeat_span": 0, "age": 30}, horizon=10)["p_alive"], 4)
-    0.6312
+    0.4174
     """
 
     NAME: ClassVar[str] = "mbg_nbd"
