@@ -96,7 +96,8 @@ def maximize(
     *objective* returns the negative total log-likelihood and its gradient with
     respect to the log-parameters. L-BFGS-B (with wide bounds) finds the
     region, then Newton steps on a Hessian from central differences of the
-    analytic gradient polish the optimum and give the standard errors. A
+    analytic gradient (computed once, at the quasi-Newton optimum) polish
+    the optimum and give the standard errors. A
     stationary point with a positive definite Hessian is accepted whatever the
     quasi-Newton stage reported.
     """
@@ -121,13 +122,14 @@ def maximize(
         jac=True,
         method="L-BFGS-B",
         bounds=bounds,
-        options={"maxiter": 1000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
+        options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-7, "maxcor": 20},
     )
     theta = np.asarray(result.x, dtype=np.float64)
     message = str(result.message)
     iterations = int(result.nit)
     value, grad = scaled(theta)
     hessian = _hessian(scaled, theta)
+    refreshed = False
     for _ in range(20):
         if np.max(np.abs(grad)) <= GTOL * 1e-3:
             break
@@ -143,10 +145,12 @@ def maximize(
                 accepted = True
                 break
         iterations += 1
-        if not accepted:
-            break
-        hessian = _hessian(scaled, theta)
         message = "Newton polish"
+        if not accepted:
+            if refreshed:
+                break
+            hessian = _hessian(scaled, theta)  # the Hessian from the quasi-Newton point was too far
+            refreshed = True
     gnorm = float(np.max(np.abs(grad)))
     if not math.isfinite(value):
         raise FitError(model, "the log-likelihood is not finite at the optimum found")
@@ -430,3 +434,25 @@ def _read_fit(fit: object, names: tuple[str, ...], problems: list[Problem]) -> F
     if len(problems) > before:
         return None
     return FitInfo(**values)
+
+
+def rough_start(objective: Objective, start: Array, customers: float) -> Array:
+    """A quick, loose L-BFGS-B optimum (a warm start for the fit on all the data)."""
+    scale = 1.0 / max(customers, 1.0)
+
+    def scaled(theta: Array) -> tuple[float, Array]:
+        value, grad = objective(theta)
+        if not math.isfinite(value) or not np.all(np.isfinite(grad)):
+            return math.inf, np.zeros_like(theta)
+        return value * scale, grad * scale
+
+    result = optimize.minimize(
+        scaled,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(-_LOG_BOUND, _LOG_BOUND)] * len(start),
+        options={"maxiter": 200, "gtol": 1e-5},
+    )
+    theta = np.asarray(result.x, dtype=np.float64)
+    return theta if np.all(np.isfinite(theta)) else start

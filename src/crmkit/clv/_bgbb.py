@@ -13,7 +13,7 @@ import pandas as pd
 from scipy import special
 
 from crmkit.clv._base import Model, maximize, param
-from crmkit.clv._data import check_order, column_arrays, frame_as_of, group_patterns, one_value
+from crmkit.clv._data import check_order, column_arrays, dot, frame_as_of, group_patterns, one_value
 from crmkit.clv._purchase import PREDICTION_COLUMNS, unpack, weighted
 from crmkit.errors import FrameError, ValidationError
 
@@ -195,7 +195,7 @@ class BGBB(Model):
         x, t_x, n = _arrays(frame, repeat_purchases, repeat_span, opportunities)
         w = np.ones(len(x)) if weights is None else column_arrays(frame, {"w": weights})["w"]
         theta = np.log(np.array([self.alpha, self.beta, self.gamma, self.delta]))
-        return float(np.dot(_terms(theta, x, t_x, n, gradient=False)[0], w))
+        return (dot(_terms(theta, x, t_x, n, gradient=False)[0], w))
 
     def predict(
         self,

