@@ -22,10 +22,13 @@ Published values:
   opportunities): alpha 1.204, beta 0.750, gamma 0.657, delta 2.783, LL -33,225.6.
 """
 
+# ruff: noqa: N803, N806 (T, R, Q... are the names of the literature)
+
 from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -103,7 +106,7 @@ def test_gamma_gamma_on_crmkits_own_features(sample_features: pd.DataFrame) -> N
         assert g.params[name] == pytest.approx(value, rel=2e-3)
 
 
-def _pareto_ll_by_quadrature(params: np.ndarray, x: float, t_x: float, T: float) -> float:  # noqa: N803
+def _pareto_ll_by_quadrature(params: np.ndarray, x: float, t_x: float, T: float) -> float:
     r, alpha, s, beta = params
     log_c = math.lgamma(r + x) - math.lgamma(r) + r * math.log(alpha)
     alive = (alpha + T) ** -(r + x) * (beta / (beta + T)) ** s
@@ -137,7 +140,10 @@ def test_pareto_nbd_reproduces_fader_hardie_lee_and_is_verified_independently(
 
     for start in ([0.0, 0.0, 0.0, 0.0], [-1.0, 3.0, 1.0, 1.0], [1.0, 1.0, -1.0, 3.0]):
         found = optimize.minimize(
-            negll, start, method="Nelder-Mead", options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 4000}
+            negll,
+            start,
+            method="Nelder-Mead",
+            options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 4000},
         )
         assert -found.fun == pytest.approx(ll, abs=1e-4)
         assert np.exp(found.x) == pytest.approx(theta, rel=1e-3)
@@ -150,10 +156,14 @@ def test_pareto_nbd_likelihood_matches_mpmath_at_50_digits(summary: pd.DataFrame
     rows = summary.iloc[[0, 1, 2, 5, 100, int(np.argmax(summary["x"]))]]
     r, alpha, s, beta = (mp.mpf(v) for v in (m.r, m.alpha, m.s, m.beta))
     for _, row in rows.iterrows():
-        x, t_x, T = mp.mpf(row["x"]), mp.mpf(row["t_x"]), mp.mpf(row["T"])  # noqa: N806
+        x, t_x, T = mp.mpf(row["x"]), mp.mpf(row["t_x"]), mp.mpf(row["T"])
         c = mp.gamma(r + x) * alpha**r / mp.gamma(r)
         alive = (alpha + T) ** -(r + x) * (beta / (beta + T)) ** s
-        dead = mp.quad(lambda u: (alpha + u) ** -(r + x) * (beta + u) ** -(s + 1), [t_x, T])
+
+        def integrand(u: Any, x: Any = x) -> Any:
+            return (alpha + u) ** -(r + x) * (beta + u) ** -(s + 1)
+
+        dead = mp.quad(integrand, [t_x, T])
         want = float(mp.log(c * (alive + s * beta**s * dead)))
         got = m.log_likelihood(rows.loc[[row.name]], time_unit="W", **COLUMNS)
         assert got == pytest.approx(want, rel=1e-12, abs=1e-12)

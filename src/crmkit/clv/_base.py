@@ -210,7 +210,7 @@ def _newton_step(hessian: Array, grad: Array) -> Array | None:
         np.linalg.cholesky(hessian)
     except np.linalg.LinAlgError:
         return None
-    step = -np.linalg.solve(hessian, grad)
+    step: Array = -np.linalg.solve(hessian, grad).astype(np.float64)
     return step if np.all(np.isfinite(step)) else None
 
 
@@ -221,7 +221,8 @@ def _inverse(hessian: Array) -> Array | None:
         np.linalg.cholesky(hessian)
     except np.linalg.LinAlgError:
         return None
-    return np.asarray(np.linalg.inv(hessian), dtype=np.float64)
+    inverse: Array = np.linalg.inv(hessian).astype(np.float64)
+    return inverse
 
 
 def check_param(model: str, name: str, value: object) -> float:
@@ -325,11 +326,13 @@ class Model:
         """
         problems: list[Problem] = []
         if not isinstance(data, Mapping):
-            raise ConfigError([Problem(where="(top)", message=f"expected a table, got {type(data).__name__}")])
+            raise ConfigError(
+                [Problem(where="(top)", message=f"expected a table, got {type(data).__name__}")]
+            )
         allowed = {"model", "format_version", "time_unit", "as_of", "params", "fit"}
-        for key in data:
-            if key not in allowed:
-                problems.append(Problem(where=str(key), message="unknown key"))
+        problems.extend(
+            Problem(where=str(key), message="unknown key") for key in data if key not in allowed
+        )
         if data.get("model") != cls.NAME:
             problems.append(
                 Problem(where="model", message=f"expected {cls.NAME!r}, got {data.get('model')!r}")
@@ -343,7 +346,9 @@ class Model:
             )
         unit = data.get("time_unit")
         if unit not in ("D", "W") and not (unit is None and not cls.NEEDS_TIME_UNIT):
-            problems.append(Problem(where="time_unit", message=f"expected 'D' or 'W', got {unit!r}"))
+            problems.append(
+                Problem(where="time_unit", message=f"expected 'D' or 'W', got {unit!r}")
+            )
         as_of = data.get("as_of")
         if as_of is not None and not isinstance(as_of, str):
             problems.append(Problem(where="as_of", message=f"expected a string, got {as_of!r}"))
@@ -352,9 +357,11 @@ class Model:
         if not isinstance(params, Mapping):
             problems.append(Problem(where="params", message="expected a table of parameters"))
         else:
-            for name in params:
-                if name not in cls.PARAMS:
-                    problems.append(Problem(where=f"params.{name}", message="unknown parameter"))
+            problems.extend(
+                Problem(where=f"params.{name}", message="unknown parameter")
+                for name in params
+                if name not in cls.PARAMS
+            )
             for name in cls.PARAMS:
                 if name not in params:
                     problems.append(Problem(where=f"params.{name}", message="missing"))
@@ -374,7 +381,9 @@ class Model:
     @classmethod
     def from_toml(cls: type[M], source: str | os.PathLike[str]) -> M:
         """Read a model from TOML text, or from a file when given a path."""
-        text = Path(source).read_text(encoding="utf-8") if isinstance(source, os.PathLike) else source
+        text = (
+            Path(source).read_text(encoding="utf-8") if isinstance(source, os.PathLike) else source
+        )
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
@@ -384,7 +393,9 @@ class Model:
     @classmethod
     def from_json(cls: type[M], source: str | os.PathLike[str]) -> M:
         """Read a model from JSON text, or from a file when given a path."""
-        text = Path(source).read_text(encoding="utf-8") if isinstance(source, os.PathLike) else source
+        text = (
+            Path(source).read_text(encoding="utf-8") if isinstance(source, os.PathLike) else source
+        )
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:
@@ -409,25 +420,39 @@ def _read_fit(fit: object, names: tuple[str, ...], problems: list[Problem]) -> F
         return None
     before = len(problems)
     values: dict[str, Any] = {}
-    for key in fit:
-        if key not in _FIT_KEYS and key != "standard_errors":
-            problems.append(Problem(where=f"fit.{key}", message="unknown key"))
+    problems.extend(
+        Problem(where=f"fit.{key}", message="unknown key")
+        for key in fit
+        if key not in _FIT_KEYS and key != "standard_errors"
+    )
     for key, kind in _FIT_KEYS.items():
         value = fit.get(key)
-        ok = isinstance(value, str) if kind is str else (
-            isinstance(value, int | float) and not isinstance(value, bool)
-            and (kind is float or float(value) == int(value))
+        ok = (
+            isinstance(value, str)
+            if kind is str
+            else (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and (kind is float or float(value) == int(value))
+            )
         )
         if not ok:
-            problems.append(Problem(where=f"fit.{key}", message=f"expected a {kind.__name__}, got {value!r}"))
+            problems.append(
+                Problem(where=f"fit.{key}", message=f"expected a {kind.__name__}, got {value!r}")
+            )
         else:
             values[key] = kind(value)
     errors = fit.get("standard_errors")
     if not isinstance(errors, Mapping) or set(errors) != set(names):
         problems.append(
-            Problem(where="fit.standard_errors", message=f"expected a table with keys {', '.join(names)}")
+            Problem(
+                where="fit.standard_errors",
+                message=f"expected a table with keys {', '.join(names)}",
+            )
         )
-    elif not all(isinstance(errors[n], int | float) and not isinstance(errors[n], bool) for n in names):
+    elif not all(
+        isinstance(errors[n], int | float) and not isinstance(errors[n], bool) for n in names
+    ):
         problems.append(Problem(where="fit.standard_errors", message="expected numbers"))
     else:
         values["standard_errors"] = tuple(float(errors[n]) for n in names)

@@ -66,7 +66,12 @@ def _terms(
     alpha, beta, gamma, delta = unpack(theta)
     base_ab = special.betaln(alpha, beta)
     base_gd = special.betaln(gamma, delta)
-    logs = [special.betaln(alpha + x, beta + n - x) - base_ab + special.betaln(gamma, delta + n) - base_gd]
+    logs = [
+        special.betaln(alpha + x, beta + n - x)
+        - base_ab
+        + special.betaln(gamma, delta + n)
+        - base_gd
+    ]
     gaps = n - t_x
     steps = int(gaps.max()) if len(gaps) else 0
     masks = []
@@ -195,7 +200,7 @@ class BGBB(Model):
         x, t_x, n = _arrays(frame, repeat_purchases, repeat_span, opportunities)
         w = np.ones(len(x)) if weights is None else column_arrays(frame, {"w": weights})["w"]
         theta = np.log(np.array([self.alpha, self.beta, self.gamma, self.delta]))
-        return (dot(_terms(theta, x, t_x, n, gradient=False)[0], w))
+        return dot(_terms(theta, x, t_x, n, gradient=False)[0], w)
 
     def predict(
         self,
@@ -221,16 +226,26 @@ class BGBB(Model):
         theta = np.log(np.array([alpha, beta, gamma, delta]))
         log_l = _terms(theta, px, ptx, pn, gradient=False)[0]
         base = special.betaln(alpha, beta) + special.betaln(gamma, delta) + log_l
-        alive = np.exp(special.betaln(alpha + px, beta + pn - px) + special.betaln(gamma, delta + pn + 1.0) - base)
+        alive = np.exp(
+            special.betaln(alpha + px, beta + pn - px)
+            + special.betaln(gamma, delta + pn + 1.0)
+            - base
+        )
         buy = special.betaln(alpha + px + 1.0, beta + pn - px)
         expected = np.zeros(len(px))
         anyp = np.zeros(len(px))
         for j in range(1, h + 1):
             survive = special.betaln(gamma, delta + pn + j)
             expected += np.exp(buy + survive - base)
-            anyp += np.exp(special.betaln(alpha + px + 1.0, beta + pn - px + (j - 1)) + survive - base)
+            anyp += np.exp(
+                special.betaln(alpha + px + 1.0, beta + pn - px + (j - 1)) + survive - base
+            )
         codes = patterns.codes
-        out = {"p_alive": alive[codes], "p_any_purchase": anyp[codes], "expected_purchases": expected[codes]}
+        out = {
+            "p_alive": alive[codes],
+            "p_any_purchase": anyp[codes],
+            "expected_purchases": expected[codes],
+        }
         return pd.DataFrame(out, index=frame.index, columns=list(PREDICTION_COLUMNS))
 
     def predict_one(
@@ -249,7 +264,9 @@ class BGBB(Model):
         n = one_value(values, "opportunities", opportunities, integer=True)
         if not x <= t_x <= n:
             raise ValidationError(
-                repeat_span, expected=f"{repeat_purchases} <= {repeat_span} <= {opportunities}", got=t_x
+                repeat_span,
+                expected=f"{repeat_purchases} <= {repeat_span} <= {opportunities}",
+                got=t_x,
             )
         if x == 0 and t_x != 0:
             raise ValidationError(repeat_span, expected=f"0 when {repeat_purchases} is 0", got=t_x)
@@ -259,7 +276,9 @@ class BGBB(Model):
         logs = [_lbeta(alpha + x, beta + n - x) - base_ab + _lbeta(gamma, delta + n) - base_gd]
         for i in range(int(n - t_x)):
             m = t_x + i
-            logs.append(_lbeta(alpha + x, beta + m - x) - base_ab + _lbeta(gamma + 1.0, delta + m) - base_gd)
+            logs.append(
+                _lbeta(alpha + x, beta + m - x) - base_ab + _lbeta(gamma + 1.0, delta + m) - base_gd
+            )
         top = max(logs)
         log_l = top + math.log(math.fsum(math.exp(v - top) for v in logs))
         base = base_ab + base_gd + log_l

@@ -1,5 +1,7 @@
 """BG/NBD (Fader, Hardie & Lee 2005) and MBG/NBD (Batislam, Denizel & Filiztekin 2007)."""
 
+# ruff: noqa: N803 (T, R, Q... are the names of the literature)
+
 from __future__ import annotations
 
 import math
@@ -69,8 +71,8 @@ def _ll_parts(
     g_alpha = float(wx.sum()) * r / alpha - (dot(rx, ww3 * inv_at + ww4 * inv_atx))
     g_a = (dot(wx, dg_ab - dg_abx)) + float(ww4.sum()) / a
     inv_d = np.where(live_x, 1.0 / safe_d, 0.0)[data.ix]
-    g_b = (dot(wx, special.digamma(bx) - dg_abx - special.digamma(b) + dg_ab))
-    g_b -= (dot(ww4, inv_d))
+    g_b = dot(wx, special.digamma(bx) - dg_abx - special.digamma(b) + dg_ab)
+    g_b -= dot(ww4, inv_d)
     return value, [g_r, g_alpha, g_a, g_b]
 
 
@@ -81,7 +83,7 @@ def _predict_arrays(
     b: float,
     x: Array,
     t_x: Array,
-    T: Array,  # noqa: N803
+    T: Array,
     t: float,
     *,
     modified: bool,
@@ -92,7 +94,9 @@ def _predict_arrays(
     rx = r + x
     log_ratio = np.log(alpha + T) - np.log(alpha + t_x)
     odds = np.where(
-        live, np.minimum(math.log(a) - np.log(np.where(live, d, 1.0)) + rx * log_ratio, _MAX_LOG), -np.inf
+        live,
+        np.minimum(math.log(a) - np.log(np.where(live, d, 1.0)) + rx * log_ratio, _MAX_LOG),
+        -np.inf,
     )
     p_alive = 1.0 / (1.0 + np.exp(odds))
     log_stay = rx * (np.log(alpha + T) - np.log(alpha + T + t))
@@ -112,7 +116,7 @@ def _predict_scalar(
     b: float,
     x: float,
     t_x: float,
-    T: float,  # noqa: N803
+    T: float,
     t: float,
     *,
     modified: bool,
@@ -186,7 +190,7 @@ class BGNBD(PurchaseModel):
         self,
         x: Array,
         t_x: Array,
-        T: Array,  # noqa: N803
+        T: Array,
         t: float,
     ) -> tuple[Array, Array, Array]:
         return _predict_arrays(
@@ -197,7 +201,7 @@ class BGNBD(PurchaseModel):
         self,
         x: float,
         t_x: float,
-        T: float,  # noqa: N803
+        T: float,
         t: float,
     ) -> tuple[float, float, float]:
         return _predict_scalar(

@@ -1,5 +1,7 @@
 """Reading the repeat-purchase summary out of a frame: checks, time unit, and pattern grouping."""
 
+# ruff: noqa: N803 (T, R, Q... are the names of the literature)
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -15,6 +17,7 @@ __all__ = [
     "ATTR_AS_OF",
     "ATTR_TIME_UNIT",
     "Patterns",
+    "Summary",
     "TimeUnit",
     "check_time_unit",
     "column_arrays",
@@ -22,7 +25,6 @@ __all__ = [
     "frame_as_of",
     "frame_time_unit",
     "group_patterns",
-    "Summary",
     "one_value",
     "require_unit",
 ]
@@ -126,7 +128,10 @@ def column_arrays(
     out: dict[str, Array] = {}
     for role, name in columns.items():
         series = frame[name]
-        if not (pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)):
+        if not (
+            pd.api.types.is_numeric_dtype(series.dtype)
+            and not pd.api.types.is_bool_dtype(series.dtype)
+        ):
             raise FrameError(
                 f"column {name!r} is not numeric",
                 column=name,
@@ -221,7 +226,7 @@ def group_patterns(columns: Sequence[Array], weights: Array | None = None) -> Pa
         size *= m
     codes, first = _factorize_with_first(key)
     w = np.ones(n) if weights is None else weights
-    total = np.bincount(codes, weights=w, minlength=len(first))
+    total = np.asarray(np.bincount(codes, weights=w, minlength=len(first)), dtype=np.float64)
     return Patterns([np.ascontiguousarray(col[first]) for col in columns], total, codes)
 
 
@@ -239,10 +244,14 @@ def _factorize_with_first(
     return codes, np.flatnonzero(new)
 
 
-def one_value(values: Mapping[str, object], role: str, name: str, *, integer: bool = False) -> float:
+def one_value(
+    values: Mapping[str, object], role: str, name: str, *, integer: bool = False
+) -> float:
     """One number of a customer's mapping, checked like a frame column."""
     if not isinstance(values, Mapping):
-        raise ValidationError("values", expected="a mapping of feature names to numbers", got=type(values).__name__)
+        raise ValidationError(
+            "values", expected="a mapping of feature names to numbers", got=type(values).__name__
+        )
     if name not in values:
         raise ValidationError(
             name, expected=f"a value for {name!r} (the {role})", got="no such key"
@@ -299,11 +308,13 @@ class Summary:
         "x",
     )
 
-    def __init__(self, x: Array, t_x: Array, T: Array, w: Array) -> None:  # noqa: N803
+    def __init__(self, x: Array, t_x: Array, T: Array, w: Array) -> None:
         self.x, self.t_x, self.T, self.w = x, t_x, T, w
         self.ix, self.ux = _codes(x)
         self.it, self.ut = _codes(t_x)
         self.iT, self.uT = _codes(T)
-        self.wx = np.bincount(self.ix, weights=w, minlength=len(self.ux))
+        self.wx = np.asarray(
+            np.bincount(self.ix, weights=w, minlength=len(self.ux)), dtype=np.float64
+        )
         self.ixt, self.uxt_x, self.uxt_t = _pairs(self.ix, self.it, self.ux, self.ut)
         self.ixT, self.uxT_x, self.uxT_T = _pairs(self.ix, self.iT, self.ux, self.uT)

@@ -213,8 +213,10 @@ def _check_rate(value: object) -> float:
 
 
 def _steps(horizon: float, step: object) -> list[float]:
-    if isinstance(step, bool) or not isinstance(step, int | float) or not (
-        math.isfinite(float(step)) and float(step) > 0
+    if (
+        isinstance(step, bool)
+        or not isinstance(step, int | float)
+        or not (math.isfinite(float(step)) and float(step) > 0)
     ):
         raise ValidationError("step", expected="a number > 0 (in the model's time unit)", got=step)
     n = max(1, math.ceil(horizon / float(step) - 1e-12)) if horizon > 0 else 0

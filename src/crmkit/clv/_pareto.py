@@ -22,6 +22,8 @@ powers, evaluated in logs. The gradient is exact: every piece is
 differentiated analytically, the series term by term.
 """
 
+# ruff: noqa: N803, N806 (T, R, Q... are the names of the literature)
+
 from __future__ import annotations
 
 import math
@@ -50,15 +52,15 @@ def _g(
     if alpha >= beta:
         at = alpha + t
         z = (alpha - beta) / at
-        S, Sb, Sc, Sz = series_1bc_with_derivatives(r + x, c, z, derivatives=derivatives)  # noqa: N806
+        S, Sb, Sc, Sz = series_1bc_with_derivatives(r + x, c, z, derivatives=derivatives)
         if not derivatives:
             return S, S, S, S, S
         return S, Sb + Sc, Sc, Sz * (beta + t) / (at * at), -Sz / at
     bt = beta + t
     z = (beta - alpha) / bt
-    S, Sb, Sc, Sz = series_1bc_with_derivatives(s + 1.0, c, z, derivatives=derivatives)  # noqa: N806
+    S, Sb, Sc, Sz = series_1bc_with_derivatives(s + 1.0, c, z, derivatives=derivatives)
     one_z = 1.0 - z
-    G = one_z * S  # noqa: N806
+    G = one_z * S
     if not derivatives:
         return G, G, G, G, G
     dz = -S + one_z * Sz
@@ -72,9 +74,9 @@ def _ll(theta: Array, data: Summary, *, gradient: bool) -> tuple[Array, list[Arr
     gamma functions once per distinct ``x``.
     """
     r, alpha, s, beta = unpack(theta)
-    x, t_x, T = data.x, data.t_x, data.T  # noqa: N806
+    x, t_x, T = data.x, data.t_x, data.T
     rx = r + x
-    R = r + s + x  # noqa: N806
+    R = r + s + x
     log_at = np.log(alpha + data.uT)[data.iT]
     log_atx = np.log(alpha + data.ut)[data.it]
     log_bt = np.log(beta + data.uT)[data.iT]
@@ -84,21 +86,19 @@ def _ll(theta: Array, data: Summary, *, gradient: bool) -> tuple[Array, list[Arr
     p2 = s * (math.log(beta) - log_bt)
     log_rho = rx * (log_at - log_atx) + s * (log_bt - log_btx)
     g1 = tuple(
-        v[data.ixt]
-        for v in _g(r, s, data.uxt_x, alpha, beta, data.uxt_t, derivatives=gradient)
+        v[data.ixt] for v in _g(r, s, data.uxt_x, alpha, beta, data.uxt_t, derivatives=gradient)
     )
     g2 = tuple(
-        v[data.ixT]
-        for v in _g(r, s, data.uxT_x, alpha, beta, data.uxT_T, derivatives=gradient)
+        v[data.ixT] for v in _g(r, s, data.uxT_x, alpha, beta, data.uxT_T, derivatives=gradient)
     )
     log_sr = math.log(s) - np.log(R)
-    A = log_sr + log_rho + np.log(g1[0])  # noqa: N806
-    B = np.exp(log_sr) * g2[0]  # noqa: N806
-    M = np.maximum(A, 0.0)  # noqa: N806
+    A = log_sr + log_rho + np.log(g1[0])
+    B = np.exp(log_sr) * g2[0]
+    M = np.maximum(A, 0.0)
     e_neg = np.exp(-M)
     e_a = np.exp(A - M)
-    E = np.maximum(e_neg * (1.0 - B) + e_a, np.finfo(float).tiny)  # noqa: N806
-    Q = M + np.log(E)  # noqa: N806
+    E = np.maximum(e_neg * (1.0 - B) + e_a, np.finfo(float).tiny)
+    Q = M + np.log(E)
     value = log_c + p1 + p2 + Q
     if not gradient:
         return value, [], Q
@@ -113,16 +113,16 @@ def _ll(theta: Array, data: Summary, *, gradient: bool) -> tuple[Array, list[Arr
     drho_a = rx * (1.0 / (alpha + T) - 1.0 / (alpha + t_x))
     drho_s = log_bt - log_btx
     drho_b = s * (1.0 / (beta + T) - 1.0 / (beta + t_x))
-    G1, G1r, G1s, G1a, G1b = g1  # noqa: N806
-    G2, G2r, G2s, G2a, G2b = g2  # noqa: N806
-    dA_r = dsr_r + drho_r + G1r / G1  # noqa: N806
-    dA_s = dsr_s + drho_s + G1s / G1  # noqa: N806
-    dA_a = drho_a + G1a / G1  # noqa: N806
-    dA_b = drho_b + G1b / G1  # noqa: N806
-    dB_r = B * dsr_r + sr * G2r  # noqa: N806
-    dB_s = B * dsr_s + sr * G2s  # noqa: N806
-    dB_a = sr * G2a  # noqa: N806
-    dB_b = sr * G2b  # noqa: N806
+    G1, G1r, G1s, G1a, G1b = g1
+    _, G2r, G2s, G2a, G2b = g2
+    dA_r = dsr_r + drho_r + G1r / G1
+    dA_s = dsr_s + drho_s + G1s / G1
+    dA_a = drho_a + G1a / G1
+    dA_b = drho_b + G1b / G1
+    dB_r = B * dsr_r + sr * G2r
+    dB_s = B * dsr_s + sr * G2s
+    dB_a = sr * G2a
+    dB_b = sr * G2b
     g_r = (special.digamma(r + data.ux) - special.digamma(r))[data.ix] + math.log(alpha) - log_at
     g_r = g_r + w_a * dA_r + w_b * dB_r
     g_alpha = r / alpha - rx / (alpha + T) + w_a * dA_a + w_b * dB_a
@@ -190,16 +190,16 @@ class ParetoNBD(PurchaseModel):
         self,
         x: Array,
         t_x: Array,
-        T: Array,  # noqa: N803
+        T: Array,
         t: float,
     ) -> tuple[Array, Array, Array]:
         r, alpha, s, beta = self.r, self.alpha, self.s, self.beta
         theta = np.log(np.array([r, alpha, s, beta]))
-        Q = _ll(theta, Summary(x, t_x, T, np.ones(len(x))), gradient=False)[2]  # noqa: N806
+        Q = _ll(theta, Summary(x, t_x, T, np.ones(len(x))), gradient=False)[2]
         p_alive = np.exp(-Q)
         rx = r + x
-        bT = beta + T  # noqa: N806
-        aT = alpha + T  # noqa: N806
+        bT = beta + T
+        aT = alpha + T
         expected = p_alive * rx / aT * bT * _h(s - 1.0, np.log1p(t / bT))
         g0 = _g_any(rx + 1.0, s, aT, bT, 0.0)
         gt = _g_any(rx + 1.0, s, aT, bT, t)
@@ -212,29 +212,31 @@ class ParetoNBD(PurchaseModel):
         self,
         x: float,
         t_x: float,
-        T: float,  # noqa: N803
+        T: float,
         t: float,
     ) -> tuple[float, float, float]:
         r, alpha, s, beta = self.r, self.alpha, self.s, self.beta
         rx = r + x
-        R = r + s + x  # noqa: N806
+        R = r + s + x
         log_rho = rx * (math.log(alpha + T) - math.log(alpha + t_x)) + s * (
             math.log(beta + T) - math.log(beta + t_x)
         )
         g1 = _g_one(r, s, x, alpha, beta, t_x)
         g2 = _g_one(r, s, x, alpha, beta, T)
         log_sr = math.log(s) - math.log(R)
-        A = log_sr + log_rho + math.log(g1)  # noqa: N806
-        B = math.exp(log_sr) * g2  # noqa: N806
-        M = max(A, 0.0)  # noqa: N806
-        E = max(math.exp(-M) * (1.0 - B) + math.exp(A - M), 2.2250738585072014e-308)  # noqa: N806
+        A = log_sr + log_rho + math.log(g1)
+        B = math.exp(log_sr) * g2
+        M = max(A, 0.0)
+        E = max(math.exp(-M) * (1.0 - B) + math.exp(A - M), 2.2250738585072014e-308)
         p_alive = math.exp(-(M + math.log(E)))
-        bT = beta + T  # noqa: N806
-        aT = alpha + T  # noqa: N806
+        bT = beta + T
+        aT = alpha + T
         expected = p_alive * rx / aT * bT * _h_one(s - 1.0, math.log1p(t / bT))
         g0 = _g_any_one(rx + 1.0, s, aT, bT, 0.0)
         gt = _g_any_one(rx + 1.0, s, aT, bT, t)
-        tail = math.exp(rx * (math.log(aT) - math.log(aT + t)) + s * (math.log(bT) - math.log(bT + t)))
+        tail = math.exp(
+            rx * (math.log(aT) - math.log(aT + t)) + s * (math.log(bT) - math.log(bT + t))
+        )
         inner = bT / aT * g0 - tail * (bT + t) / (aT + t) * gt
         p_any = p_alive * rx / (rx + s) * max(inner, 0.0)
         return p_alive, min(p_any, p_alive), expected

@@ -1,5 +1,7 @@
 """What the continuous-time purchase models share: fitting on the summary, ``predict`` and ``predict_one``."""
 
+# ruff: noqa: N803, N806 (T, R, Q... are the names of the literature)
+
 from __future__ import annotations
 
 import math
@@ -15,6 +17,7 @@ from crmkit.clv._base import FitInfo, Model, maximize, rough_start
 from crmkit.clv._data import (
     Patterns,
     Summary,
+    TimeUnit,
     check_order,
     check_zero_span,
     column_arrays,
@@ -39,7 +42,9 @@ _WARM_START_PATTERNS = 20_000
 def check_horizon(value: object) -> float:
     """A forecast horizon: a finite number >= 0, in the model's time unit."""
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValidationError("horizon", expected="a number >= 0 (in the model's time unit)", got=value)
+        raise ValidationError(
+            "horizon", expected="a number >= 0 (in the model's time unit)", got=value
+        )
     number = float(value)
     if not (math.isfinite(number) and number >= 0):
         raise ValidationError("horizon", expected="a finite number >= 0", got=value)
@@ -55,7 +60,7 @@ def summary_arrays(
         {"x": repeat_purchases, "t_x": repeat_span, "T": age},
         integer=("x",),
     )
-    assert isinstance(frame, pd.DataFrame)  # checked by column_arrays  # noqa: S101
+    assert isinstance(frame, pd.DataFrame)  # checked by column_arrays
     check_order(frame, cols["t_x"], cols["T"], repeat_span, age)
     check_zero_span(frame, cols["x"], cols["t_x"], repeat_purchases, repeat_span)
     return cols["x"], cols["t_x"], cols["T"]
@@ -85,11 +90,22 @@ class PurchaseModel(Model):
         """Log-likelihood of each pattern of *data*."""
         raise NotImplementedError
 
-    def _predict_arrays(self, x: Array, t_x: Array, T: Array, t: float) -> tuple[Array, Array, Array]:  # noqa: N803
+    def _predict_arrays(
+        self, x: Array, t_x: Array, T: Array, t: float
+    ) -> tuple[Array, Array, Array]:
         raise NotImplementedError
 
-    def _predict_scalar(self, x: float, t_x: float, T: float, t: float) -> tuple[float, float, float]:  # noqa: N803
+    def _predict_scalar(
+        self, x: float, t_x: float, T: float, t: float
+    ) -> tuple[float, float, float]:
         raise NotImplementedError
+
+    @property
+    def unit(self) -> TimeUnit:
+        """The model's time unit (a purchase model always has one)."""
+        if self.time_unit is None:  # pragma: no cover - refused at construction
+            raise ValidationError("time_unit", expected="'D' or 'W'", got=None)
+        return self.time_unit
 
     # ------------------------------------------------------------ public API
     @classmethod
@@ -122,7 +138,7 @@ class PurchaseModel(Model):
             FitError: no optimum could be found (the message says why).
         """
         unit = frame_time_unit(frame, time_unit) if isinstance(frame, pd.DataFrame) else "W"
-        x, t_x, T = summary_arrays(frame, repeat_purchases, repeat_span, age)  # noqa: N806
+        x, t_x, T = summary_arrays(frame, repeat_purchases, repeat_span, age)
         w = _weights(frame, weights)
         if len(x) == 0 or (w is not None and w.sum() <= 0):
             raise FrameError("the frame has no customers to fit on", expected="at least one row")
@@ -133,7 +149,7 @@ class PurchaseModel(Model):
                 expected="some customers with repeat purchases",
             )
         patterns: Patterns = group_patterns([x, t_x, T], w)
-        px, ptx, pT = patterns.columns  # noqa: N806
+        px, ptx, pT = patterns.columns
         pw = patterns.weights
         data = Summary(px, ptx, pT, pw)
 
@@ -164,13 +180,13 @@ class PurchaseModel(Model):
         age: str = "age",
     ) -> float:
         """The total log-likelihood of *frame* under these parameters."""
-        require_unit(self.time_unit, frame, time_unit)
-        x, t_x, T = summary_arrays(frame, repeat_purchases, repeat_span, age)  # noqa: N806
+        require_unit(self.unit, frame, time_unit)
+        x, t_x, T = summary_arrays(frame, repeat_purchases, repeat_span, age)
         patterns = group_patterns([x, t_x, T])
-        px, ptx, pT = patterns.columns  # noqa: N806
+        px, ptx, pT = patterns.columns
         data = Summary(px, ptx, pT, patterns.weights)
         theta = np.log(np.array([self.params[n] for n in self.PARAMS]))
-        return (dot(self._pattern_ll(theta, data), patterns.weights))
+        return dot(self._pattern_ll(theta, data), patterns.weights)
 
     def predict(
         self,
@@ -194,10 +210,10 @@ class PurchaseModel(Model):
             FrameError: a bad value, or a frame in another time unit than the model's.
         """
         t = check_horizon(horizon)
-        require_unit(self.time_unit, frame, time_unit)
-        x, t_x, T = summary_arrays(frame, repeat_purchases, repeat_span, age)  # noqa: N806
+        require_unit(self.unit, frame, time_unit)
+        x, t_x, T = summary_arrays(frame, repeat_purchases, repeat_span, age)
         patterns = group_patterns([x, t_x, T])
-        px, ptx, pT = patterns.columns  # noqa: N806
+        px, ptx, pT = patterns.columns
         alive, anyp, expected = self._predict_arrays(px, ptx, pT, t)
         codes = patterns.codes
         return pd.DataFrame(
@@ -226,7 +242,7 @@ class PurchaseModel(Model):
         t = check_horizon(horizon)
         x = one_value(values, "repeat purchases", repeat_purchases, integer=True)
         t_x = one_value(values, "repeat span", repeat_span)
-        T = one_value(values, "age", age)  # noqa: N806
+        T = one_value(values, "age", age)
         if t_x > T * (1.0 + 1e-12):
             raise ValidationError(repeat_span, expected=f"a value <= {age} ({T!r})", got=t_x)
         if x == 0 and t_x != 0:
@@ -252,7 +268,9 @@ def unpack(theta: Array) -> list[float]:
     return [float(v) for v in np.exp(theta)]
 
 
-def weighted(value: Array, grads: list[Array], w: Array, params: list[float]) -> tuple[float, Array]:
+def weighted(
+    value: Array, grads: list[Array], w: Array, params: list[float]
+) -> tuple[float, Array]:
     """Negative total log-likelihood and its gradient over log-parameters."""
     total = -(dot(w, value))
     grad = np.array([-(dot(w, g)) * p for g, p in zip(grads, params, strict=True)])

@@ -1,5 +1,7 @@
 """Simulating a customer base from a purchase model (for tests, benchmarks and checks of fit)."""
 
+# ruff: noqa: N806 (T, R, Q... are the names of the literature)
+
 from __future__ import annotations
 
 from typing import TypeAlias
@@ -46,10 +48,14 @@ def simulate(
     (1.2, 1.2)
     """
     if not isinstance(model, BGNBD | ParetoNBD):
-        raise ValidationError("model", expected="a BGNBD, MBGNBD or ParetoNBD", got=type(model).__name__)
-    T = np.asarray(ages, dtype=np.float64).ravel()  # noqa: N806
+        raise ValidationError(
+            "model", expected="a BGNBD, MBGNBD or ParetoNBD", got=type(model).__name__
+        )
+    T = np.asarray(ages, dtype=np.float64).ravel()
     if T.size and (not np.all(np.isfinite(T)) or T.min() < 0):
-        raise ValidationError("ages", expected="finite times >= 0", got="negative or non-finite ages")
+        raise ValidationError(
+            "ages", expected="finite times >= 0", got="negative or non-finite ages"
+        )
     rng = np.random.default_rng(seed)
     size = T.size
     if isinstance(model, ParetoNBD):
@@ -72,8 +78,6 @@ def simulate(
         span = np.floor(span / resolution) * resolution
         age = np.floor(age / resolution + 1e-9) * resolution
         span = np.minimum(span, age)
-    frame = pd.DataFrame(
-        {"repeat_purchases": x.astype(np.int64), "repeat_span": span, "age": age}
-    )
+    frame = pd.DataFrame({"repeat_purchases": x.astype(np.int64), "repeat_span": span, "age": age})
     frame.attrs[ATTR_TIME_UNIT] = model.time_unit
     return frame

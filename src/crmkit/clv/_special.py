@@ -33,7 +33,7 @@ def _converged(term: Any, total: Any, ratio: Any, z: Any) -> Any:
     return (q < 1.0) & (np.abs(term) * q < EPS * np.abs(total) * (1.0 - q))
 
 
-def hyp2f1(a: Array, b: Array, c: Array, z: Array) -> Array:
+def hyp2f1(a: npt.ArrayLike, b: npt.ArrayLike, c: npt.ArrayLike, z: npt.ArrayLike) -> Array:
     """``2F1(a, b; c; z)`` elementwise for ``a, b, c > 0`` and ``0 <= z < 1``."""
     a, b, c, z = np.broadcast_arrays(
         np.asarray(a, float), np.asarray(b, float), np.asarray(c, float), np.asarray(z, float)
@@ -75,7 +75,7 @@ def hyp2f1_one(a: float, b: float, c: float, z: float) -> float:
     return total
 
 
-def series_1bc(b: Array, c: Array, z: Array) -> Array:
+def series_1bc(b: npt.ArrayLike, c: npt.ArrayLike, z: npt.ArrayLike) -> Array:
     """``2F1(1, b; c; z) = sum (b)_k / (c)_k z^k`` elementwise (``b, c > 0``, ``0 <= z < 1``)."""
     return series_1bc_with_derivatives(b, c, z, derivatives=False)[0]
 
@@ -98,7 +98,7 @@ def series_1bc_one(b: float, c: float, z: float) -> float:
 
 
 def series_1bc_with_derivatives(
-    b: Array, c: Array, z: Array, *, derivatives: bool = True
+    b: npt.ArrayLike, c: npt.ArrayLike, z: npt.ArrayLike, *, derivatives: bool = True
 ) -> tuple[Array, Array, Array, Array]:
     """``S = 2F1(1, b; c; z)`` and its partial derivatives ``dS/db``, ``dS/dc``, ``dS/dz``.
 

@@ -11,6 +11,8 @@ later change folds them into :mod:`crmkit.testing.strategies`.
 >>> test_p_alive_is_a_probability()
 """
 
+# ruff: noqa: N806 (T, R, Q... are the names of the literature)
+
 from __future__ import annotations
 
 from typing import Any
@@ -40,7 +42,12 @@ def bgnbd_models(time_unit: str = "W") -> st.SearchStrategy[BGNBD]:
     """BG/NBD models over a wide range of parameters (``a`` kept away from 1, where E[Y] has a removable pole)."""
     a = st.one_of(_positive(0.05, 0.95), _positive(1.05, 20.0))
     return st.builds(
-        BGNBD, r=_positive(), alpha=_positive(0.1, 50.0), a=a, b=_positive(), time_unit=st.just(time_unit)
+        BGNBD,
+        r=_positive(),
+        alpha=_positive(0.1, 50.0),
+        a=a,
+        b=_positive(),
+        time_unit=st.just(time_unit),
     )
 
 
@@ -48,7 +55,12 @@ def mbgnbd_models(time_unit: str = "W") -> st.SearchStrategy[MBGNBD]:
     """MBG/NBD models (``a`` kept away from 1)."""
     a = st.one_of(_positive(0.05, 0.95), _positive(1.05, 20.0))
     return st.builds(
-        MBGNBD, r=_positive(), alpha=_positive(0.1, 50.0), a=a, b=_positive(), time_unit=st.just(time_unit)
+        MBGNBD,
+        r=_positive(),
+        alpha=_positive(0.1, 50.0),
+        a=a,
+        b=_positive(),
+        time_unit=st.just(time_unit),
     )
 
 
@@ -81,7 +93,9 @@ def gamma_gamma_models() -> st.SearchStrategy[GammaGamma]:
 
 def bgbb_models() -> st.SearchStrategy[BGBB]:
     """BG/BB models."""
-    return st.builds(BGBB, alpha=_positive(), beta=_positive(), gamma=_positive(), delta=_positive())
+    return st.builds(
+        BGBB, alpha=_positive(), beta=_positive(), gamma=_positive(), delta=_positive()
+    )
 
 
 @st.composite
@@ -95,7 +109,7 @@ def summaries(
     age: str = "age",
 ) -> dict[str, Any]:
     """One customer's repeat-purchase summary: whole ``x >= 0``, ``0 <= t_x <= T`` (``t_x = 0`` when ``x = 0``)."""
-    T = draw(st.floats(0.0, max_age))  # noqa: N806
+    T = draw(st.floats(0.0, max_age))
     x = draw(st.integers(0, max_purchases))
     t_x = 0.0 if x == 0 else draw(st.floats(0.0, T))
     return {repeat_purchases: x, repeat_span: t_x, age: T}
