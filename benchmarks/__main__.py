@@ -23,6 +23,7 @@ SUITES = [
     "bench_loyalty",
     "bench_quality",
     "bench_dask",
+    "bench_clv",
 ]
 
 

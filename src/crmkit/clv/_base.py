@@ -94,7 +94,7 @@ def maximize(
     """Maximise a log-likelihood over log-parameters.
 
     *objective* returns the negative total log-likelihood and its gradient with
-    respect to the log-parameters. L-BFGS-B (with wide bounds) finds the
+    respect to the log-parameters. BFGS finds the
     region, then Newton steps on a Hessian from central differences of the
     analytic gradient (computed once, at the quasi-Newton optimum) polish
     the optimum and give the standard errors. A
@@ -107,6 +107,8 @@ def maximize(
     def scaled(theta: Array) -> tuple[float, Array]:
         nonlocal evaluations
         evaluations += 1
+        if np.any(np.abs(theta) > _LOG_BOUND):
+            return math.inf, np.zeros_like(theta)
         value, grad = objective(theta)
         if not math.isfinite(value) or not np.all(np.isfinite(grad)):
             return math.inf, np.zeros_like(theta)
@@ -115,14 +117,8 @@ def maximize(
     first, _ = scaled(start)
     if not math.isfinite(first):
         raise FitError(model, "the log-likelihood is not finite at the starting values")
-    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(start)
     result = optimize.minimize(
-        scaled,
-        start,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=bounds,
-        options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-7, "maxcor": 20},
+        scaled, start, jac=True, method="BFGS", options={"maxiter": 1000, "gtol": 1e-7}
     )
     theta = np.asarray(result.x, dtype=np.float64)
     message = str(result.message)
@@ -462,22 +458,19 @@ def _read_fit(fit: object, names: tuple[str, ...], problems: list[Problem]) -> F
 
 
 def rough_start(objective: Objective, start: Array, customers: float) -> Array:
-    """A quick, loose L-BFGS-B optimum (a warm start for the fit on all the data)."""
+    """A quick, loose BFGS optimum (a warm start for the fit on all the data)."""
     scale = 1.0 / max(customers, 1.0)
 
     def scaled(theta: Array) -> tuple[float, Array]:
+        if np.any(np.abs(theta) > _LOG_BOUND):
+            return math.inf, np.zeros_like(theta)
         value, grad = objective(theta)
         if not math.isfinite(value) or not np.all(np.isfinite(grad)):
             return math.inf, np.zeros_like(theta)
         return value * scale, grad * scale
 
     result = optimize.minimize(
-        scaled,
-        start,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-_LOG_BOUND, _LOG_BOUND)] * len(start),
-        options={"maxiter": 200, "gtol": 1e-5},
+        scaled, start, jac=True, method="BFGS", options={"maxiter": 200, "gtol": 1e-5}
     )
     theta = np.asarray(result.x, dtype=np.float64)
     return theta if np.all(np.isfinite(theta)) else start

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal, TypeAlias
 
@@ -260,7 +261,7 @@ def one_value(
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise ValidationError(name, expected="a number", got=value)
     number = float(value)
-    if not np.isfinite(number) or number < 0:
+    if not math.isfinite(number) or number < 0:
         raise ValidationError(name, expected="a finite number >= 0", got=value)
     if integer and number != int(number):
         raise ValidationError(name, expected="a whole number >= 0", got=value)

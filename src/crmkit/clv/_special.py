@@ -7,7 +7,8 @@ region the models use: ``a, b > 0``, ``0 <= z < 1`` and (for the BG/NBD
 conditional expectation) ``c > -1``; then all terms but possibly the first are
 positive and the sums have no cancellation.
 
-The stopping rule: stop after term *k* once the ratio of the next term is
+The stopping rule, checked after every second term: stop after term *k*
+once the ratio of the next term is
 below 1 in size and the tail, bounded by ``|term| * q / (1 - q)`` with ``q``
 the larger of that ratio's size and its limit *z*, is below ``2**-53`` of the
 sum.
@@ -44,15 +45,16 @@ def hyp2f1(a: npt.ArrayLike, b: npt.ArrayLike, c: npt.ArrayLike, z: npt.ArrayLik
     term = np.ones(a.shape)
     active = np.arange(a.size)
     k = 0.0
-    while active.size and k < MAX_TERMS:
+    while active.size and k < MAX_TERMS:  # two terms per step, then the stopping rule
         aa, bb, cc, zz = a[active], b[active], c[active], z[active]
-        t = term[active]
-        ratio = (aa + k) * (bb + k) / ((cc + k) * (k + 1.0)) * zz
-        t = t * ratio
+        t = term[active] * ((aa + k) * (bb + k) / ((cc + k) * (k + 1.0)) * zz)
         s = total[active] + t
+        k += 1.0
+        t = t * ((aa + k) * (bb + k) / ((cc + k) * (k + 1.0)) * zz)
+        s = s + t
+        k += 1.0
         term[active] = t
         total[active] = s
-        k += 1.0
         nxt = (aa + k) * (bb + k) / ((cc + k) * (k + 1.0)) * zz
         active = active[~_converged(t, s, nxt, zz)]
     return total.reshape(shape)
@@ -63,13 +65,15 @@ def hyp2f1_one(a: float, b: float, c: float, z: float) -> float:
     total = 1.0
     term = 1.0
     k = 0.0
-    while k < MAX_TERMS:
-        ratio = (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z
-        term = term * ratio
+    while k < MAX_TERMS:  # two terms per step, then the stopping rule
+        term = term * ((a + k) * (b + k) / ((c + k) * (k + 1.0)) * z)
         total = total + term
         k += 1.0
-        nxt = (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z
-        q = max(abs(nxt), z)
+        term = term * ((a + k) * (b + k) / ((c + k) * (k + 1.0)) * z)
+        total = total + term
+        k += 1.0
+        ratio = (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z
+        q = max(abs(ratio), z)
         if q < 1.0 and abs(term) * q < EPS * abs(total) * (1.0 - q):
             break
     return total
