@@ -17,7 +17,9 @@
   ``expected_purchases`` for a whole frame; ``predict_one(mapping, ...)``
   gives the same numbers for one customer in plain Python.
 * :func:`simulate` draws a customer base from a model (for checks of fit and
-  parameter recovery).
+  parameter recovery); :func:`tracking` sets a model's expected repeat
+  purchases, period by period, against a transaction log (the holdout
+  tracking plot of ``crmkit.adapters.clv_plots``).
 
 >>> import crmkit as ck
 >>> from crmkit.clv import BGNBD
@@ -40,6 +42,7 @@ from crmkit.clv._bgnbd import BGNBD, MBGNBD
 from crmkit.clv._gamma_gamma import GammaGamma, clv, clv_one
 from crmkit.clv._pareto import ParetoNBD
 from crmkit.clv._simulate import simulate
+from crmkit.clv._tracking import tracking
 
 __all__ = [
     "BGBB",
@@ -52,8 +55,21 @@ __all__ = [
     "clv",
     "clv_one",
     "simulate",
+    "tracking",
 ]
 
-for _obj in (BGBB, BGNBD, MBGNBD, FitError, FitInfo, GammaGamma, ParetoNBD, clv, clv_one, simulate):
+for _obj in (
+    BGBB,
+    BGNBD,
+    MBGNBD,
+    FitError,
+    FitInfo,
+    GammaGamma,
+    ParetoNBD,
+    clv,
+    clv_one,
+    simulate,
+    tracking,
+):
     _obj.__module__ = "crmkit.clv"
 del _obj

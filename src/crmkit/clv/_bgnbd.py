@@ -84,7 +84,7 @@ def _predict_arrays(
     x: Array,
     t_x: Array,
     T: Array,
-    t: float,
+    t: float | Array,
     *,
     modified: bool,
 ) -> tuple[Array, Array, Array]:
@@ -191,7 +191,7 @@ class BGNBD(PurchaseModel):
         x: Array,
         t_x: Array,
         T: Array,
-        t: float,
+        t: float | Array,
     ) -> tuple[Array, Array, Array]:
         return _predict_arrays(
             self.r, self.alpha, self.a, self.b, x, t_x, T, t, modified=self.MODIFIED

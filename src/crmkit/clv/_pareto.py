@@ -191,7 +191,7 @@ class ParetoNBD(PurchaseModel):
         x: Array,
         t_x: Array,
         T: Array,
-        t: float,
+        t: float | Array,
     ) -> tuple[Array, Array, Array]:
         r, alpha, s, beta = self.r, self.alpha, self.s, self.beta
         theta = np.log(np.array([r, alpha, s, beta]))
@@ -250,12 +250,12 @@ def _g_one(r: float, s: float, x: float, alpha: float, beta: float, t: float) ->
     return (1.0 - z) * series_1bc_one(s + 1.0, c, z)
 
 
-def _g_any(p: Array, q: float, a: Array, b: Array, u: float) -> Array:
+def _g_any(p: Array, q: float, a: Array, b: Array, u: float | Array) -> Array:
     """``G`` of ``integral_u^inf (a+tau)^-p (b+tau)^-q dtau`` (elementwise ``a``, ``b``)."""
     out = np.empty(np.shape(a))
     high = a >= b
-    au = a + u
-    bu = b + u
+    au = np.broadcast_to(a + u, np.shape(a))
+    bu = np.broadcast_to(b + u, np.shape(a))
     if high.any():
         out[high] = series_1bc_with_derivatives(
             p[high], p[high] + q, (a[high] - b[high]) / au[high], derivatives=False

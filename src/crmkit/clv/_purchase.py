@@ -91,7 +91,7 @@ class PurchaseModel(Model):
         raise NotImplementedError
 
     def _predict_arrays(
-        self, x: Array, t_x: Array, T: Array, t: float
+        self, x: Array, t_x: Array, T: Array, t: float | Array
     ) -> tuple[Array, Array, Array]:
         raise NotImplementedError
 
@@ -255,12 +255,9 @@ class PurchaseModel(Model):
         times = np.asarray(t, dtype=np.float64)
         if times.size and (not np.all(np.isfinite(times)) or np.min(times) < 0):
             raise ValidationError("t", expected="finite times >= 0", got=times)
-        flat = times.ravel()
-        out = np.empty(flat.shape)
-        zero = np.zeros(1)
-        for value in np.unique(flat):
-            out[flat == value] = self._predict_arrays(zero, zero, zero, float(value))[2][0]
-        return out.reshape(times.shape)
+        flat = np.ascontiguousarray(times.ravel())
+        zero = np.zeros(len(flat))
+        return self._predict_arrays(zero, zero, zero, flat)[2].reshape(times.shape)
 
 
 def unpack(theta: Array) -> list[float]:
