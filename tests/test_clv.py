@@ -413,3 +413,12 @@ def test_from_dict_reports_every_problem() -> None:
         assert part in text
     with pytest.raises(ConfigError, match="toml"):
         BGNBD.from_toml("model = ")
+
+
+def test_import_crmkit_does_not_import_scipy_or_clv() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, crmkit; print([m for m in ('scipy', 'crmkit.clv') if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
