@@ -34,8 +34,10 @@ def simulate(
         ages: each customer's time from first purchase to the end of observation
             (``T``, in the model's time unit).
         seed: the seed of numpy's default generator (the result depends only on it).
-        resolution: round purchase times down to multiples of this (``1/7``
-            for daily data in weeks), as a transaction log would.
+        resolution: report times in whole multiples of this (``1/7`` for
+            daily data in weeks), as a transaction log of purchase days would:
+            the span is the number of day boundaries between the first and
+            the last purchase (unbiased), the age is rounded down.
 
     Returns:
         A frame with ``repeat_purchases``, ``repeat_span`` and ``age``
@@ -75,8 +77,11 @@ def simulate(
     span = np.where(x > 0, span, 0.0)
     age = T.copy()
     if resolution is not None:
-        span = np.floor(span / resolution) * resolution
+        # The first purchase falls somewhere in its day: the span between the
+        # two purchase days is floor(offset + span), which is unbiased.
+        offset = rng.uniform(0.0, 1.0, size)
         age = np.floor(age / resolution + 1e-9) * resolution
+        span = np.where(x > 0, np.floor(offset + span / resolution) * resolution, 0.0)
         span = np.minimum(span, age)
     frame = pd.DataFrame({"repeat_purchases": x.astype(np.int64), "repeat_span": span, "age": age})
     frame.attrs[ATTR_TIME_UNIT] = model.time_unit
