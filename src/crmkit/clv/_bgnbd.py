@@ -15,7 +15,7 @@ from scipy import special
 from crmkit.clv._base import param
 from crmkit.clv._data import Summary, dot
 from crmkit.clv._purchase import PurchaseModel, unpack
-from crmkit.clv._special import hyp2f1, hyp2f1_one
+from crmkit.clv._special import hyp2f1_tail, hyp2f1_tail_one
 
 __all__ = ["BGNBD", "MBGNBD"]
 
@@ -99,13 +99,16 @@ def _predict_arrays(
         -np.inf,
     )
     p_alive = 1.0 / (1.0 + np.exp(odds))
-    log_stay = rx * (np.log(alpha + T) - np.log(alpha + T + t))
-    stay = np.exp(log_stay)
-    p_any = p_alive * (1.0 - stay)
+    # 1 - stay and 1 - stay * 2F1 through expm1/log1p: no cancellation at short horizons.
+    log_stay = -rx * np.log1p(t / (alpha + T))
+    p_any = p_alive * -np.expm1(log_stay)
     z = t / (alpha + T + t)
-    f = hyp2f1(rx, b + x + shift, a + b + x + shift - 1.0, z)
+    f1 = hyp2f1_tail(rx, b + x + shift, a + b + x + shift - 1.0, z)
     first = (a + b + x + shift - 1.0) / (a - 1.0)
-    expected = first * (1.0 - stay * f) * p_alive
+    g = 1.0 + f1  # 2F1 itself; below 0 only when a + b < 1 and x = 0
+    with np.errstate(invalid="ignore"):
+        bracket = np.where(g > 0, -np.expm1(log_stay + np.log1p(f1)), 1.0 - np.exp(log_stay) * g)
+    expected = first * bracket * p_alive
     return p_alive, p_any, np.maximum(expected, 0.0)
 
 
@@ -130,12 +133,17 @@ def _predict_scalar(
         p_alive = 1.0 / (1.0 + math.exp(odds))
     else:
         p_alive = 1.0
-    stay = math.exp(rx * (math.log(alpha + T) - math.log(alpha + T + t)))
-    p_any = p_alive * (1.0 - stay)
+    log_stay = -rx * math.log1p(t / (alpha + T))
+    p_any = p_alive * -math.expm1(log_stay)
     z = t / (alpha + T + t)
-    f = hyp2f1_one(rx, b + x + shift, a + b + x + shift - 1.0, z)
+    f1 = hyp2f1_tail_one(rx, b + x + shift, a + b + x + shift - 1.0, z)
     first = (a + b + x + shift - 1.0) / (a - 1.0)
-    expected = first * (1.0 - stay * f) * p_alive
+    g = 1.0 + f1
+    if g > 0:
+        bracket = -math.expm1(log_stay + math.log1p(f1))
+    else:
+        bracket = 1.0 - math.exp(log_stay) * g
+    expected = first * bracket * p_alive
     return p_alive, p_any, max(expected, 0.0)
 
 

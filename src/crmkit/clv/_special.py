@@ -21,7 +21,15 @@ from typing import Any, Final, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["hyp2f1", "hyp2f1_one", "series_1bc", "series_1bc_one", "series_1bc_with_derivatives"]
+__all__ = [
+    "hyp2f1",
+    "hyp2f1_one",
+    "hyp2f1_tail",
+    "hyp2f1_tail_one",
+    "series_1bc",
+    "series_1bc_one",
+    "series_1bc_with_derivatives",
+]
 
 Array: TypeAlias = npt.NDArray[np.float64]
 
@@ -36,12 +44,17 @@ def _converged(term: Any, total: Any, ratio: Any, z: Any) -> Any:
 
 def hyp2f1(a: npt.ArrayLike, b: npt.ArrayLike, c: npt.ArrayLike, z: npt.ArrayLike) -> Array:
     """``2F1(a, b; c; z)`` elementwise for ``a, b, c > 0`` and ``0 <= z < 1``."""
+    return 1.0 + hyp2f1_tail(a, b, c, z)
+
+
+def hyp2f1_tail(a: npt.ArrayLike, b: npt.ArrayLike, c: npt.ArrayLike, z: npt.ArrayLike) -> Array:
+    """``2F1(a, b; c; z) - 1`` (the series without its first term, exact for small z)."""
     a, b, c, z = np.broadcast_arrays(
         np.asarray(a, float), np.asarray(b, float), np.asarray(c, float), np.asarray(z, float)
     )
     shape = a.shape
     a, b, c, z = (np.ravel(v).copy() for v in (a, b, c, z))
-    total = np.ones(a.shape)
+    total = np.zeros(a.shape)  # the sum of the terms after the first (which is 1)
     term = np.ones(a.shape)
     active = np.arange(a.size)
     k = 0.0
@@ -56,13 +69,18 @@ def hyp2f1(a: npt.ArrayLike, b: npt.ArrayLike, c: npt.ArrayLike, z: npt.ArrayLik
         term[active] = t
         total[active] = s
         nxt = (aa + k) * (bb + k) / ((cc + k) * (k + 1.0)) * zz
-        active = active[~_converged(t, s, nxt, zz)]
+        active = active[~_converged(t, 1.0 + s, nxt, zz)]
     return total.reshape(shape)
 
 
 def hyp2f1_one(a: float, b: float, c: float, z: float) -> float:
     """``2F1(a, b; c; z)`` for one set of arguments, in plain Python (same sums as :func:`hyp2f1`)."""
-    total = 1.0
+    return 1.0 + hyp2f1_tail_one(a, b, c, z)
+
+
+def hyp2f1_tail_one(a: float, b: float, c: float, z: float) -> float:
+    """``2F1(a, b; c; z) - 1`` in plain Python (same sums as :func:`hyp2f1_tail`)."""
+    total = 0.0
     term = 1.0
     k = 0.0
     while k < MAX_TERMS:  # two terms per step, then the stopping rule
@@ -74,7 +92,7 @@ def hyp2f1_one(a: float, b: float, c: float, z: float) -> float:
         k += 1.0
         ratio = (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z
         q = max(abs(ratio), z)
-        if q < 1.0 and abs(term) * q < EPS * abs(total) * (1.0 - q):
+        if q < 1.0 and abs(term) * q < EPS * abs(1.0 + total) * (1.0 - q):
             break
     return total
 
