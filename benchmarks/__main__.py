@@ -24,6 +24,7 @@ SUITES = [
     "bench_quality",
     "bench_storage",
     "bench_dask",
+    "bench_clv",
 ]
 
 

@@ -25,12 +25,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crmkit.clv._base import Model
 from crmkit.config import Config
 from crmkit.core import ConfigError, CrmkitError, Definition
 from crmkit.lifecycle import Lifecycle
 from crmkit.loyalty import Catalogue, EarningRules, TierTable
 from crmkit.scoring import ValueModel
 from crmkit.segmentation import RFM, SegmentRules
+from crmkit.testing import _strategies_clv as clv_strategies
 from crmkit.testing import strategies as cs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +70,14 @@ GENERATED: dict[type[Definition], st.SearchStrategy[Any]] = {
     TierTable: cs.tier_table_configs().map(TierTable.from_dict),
     Catalogue: cs.catalogue_configs().map(Catalogue.from_dict),
     Config: cs.config_file_configs().map(Config.from_dict),
+    # The fitted customer-base models (crmkit.clv), all of them under their base class.
+    Model: st.one_of(
+        clv_strategies.bgnbd_models(),
+        clv_strategies.mbgnbd_models(),
+        clv_strategies.pareto_models(),
+        clv_strategies.gamma_gamma_models(),
+        clv_strategies.bgbb_models(),
+    ),
 }
 
 # ================================================================ presets and documented examples
@@ -136,7 +146,7 @@ def test_every_definition_class_is_covered() -> None:
 
 
 def _round_trips(x: Definition, fmt: str) -> None:
-    cls = type(x)
+    cls = type(x)  # the concrete class (a clv model reads back as its own kind)
     if fmt == "dict":
         data = x.to_dict()
         assert cls.from_dict(data) == x

@@ -25,6 +25,7 @@ MODULES = [
     "crmkit.app.cli",
     "crmkit.adapters.sqlite",
     "crmkit.testing",
+    "crmkit.clv",
 ]
 
 

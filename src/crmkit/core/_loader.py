@@ -90,7 +90,9 @@ def load_source(
             return tomllib.loads(text), origin
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(
-                [Problem(where=origin or "TOML", message=f"not valid TOML: {err}")], source=origin
+                [Problem(where=origin or "TOML", message=f"not valid TOML: {err}")],
+                source=origin,
+                what=what,
             ) from None
     try:
         data = json.loads(text, object_pairs_hook=_Object)
@@ -103,11 +105,13 @@ def load_source(
                 )
             ],
             source=origin,
+            what=what,
         ) from None
     if not isinstance(data, dict):
         raise ConfigError(
             [Problem(where=origin or "JSON", message="the document must be a JSON object")],
             source=origin,
+            what=what,
         )
     duplicates = list(_duplicates(data, ""))
     if duplicates:

@@ -187,6 +187,8 @@ def features(
         appearance (``.sort_index()`` sorts it), with the columns of
         ``FEATURE_COLUMNS``. An empty input gives an empty frame with the same
         columns and dtypes. A frame not given counts as an empty one.
+        ``frame.attrs`` records ``"crmkit.time_unit"`` and ``"crmkit.as_of"``
+        (ISO 8601), which the customer-base models of ``crmkit.clv`` check.
 
     Raises:
         MissingColumnError: a named column is not in its frame.
@@ -334,6 +336,9 @@ def features(
         parts = {key: value[..., keep] for key, value in parts.items()}
     columns = _assemble(parts, tx_ticks, as_of_ns, days_per_unit, date_)
     result = pd.DataFrame(columns, index=index[keep].rename(customer_), copy=False)
+    # Recorded for the models that read the repeat-purchase summary (crmkit.clv).
+    result.attrs["crmkit.time_unit"] = time_unit
+    result.attrs["crmkit.as_of"] = stamp.isoformat()
     return result
 
 
