@@ -154,7 +154,8 @@ def to_instant(value: object, *, field: str) -> datetime:
         if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
             value = value.replace(tzinfo=UTC)
         return to_utc(field, value)
-    return to_utc(field, parse_as_of(value, field=field).to_pydatetime())
+    # datetime holds microseconds: the instant is truncated to them (pandas would warn)
+    return to_utc(field, parse_as_of(value, field=field).floor("us").to_pydatetime())
 
 
 def check_window(start: object, end: object) -> tuple[datetime | None, datetime | None]:

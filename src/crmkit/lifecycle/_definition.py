@@ -610,7 +610,7 @@ class Lifecycle(Definition):
         while True:
             end = min(month.end_time.tz_localize("UTC"), when)
             feats = features_one(history, as_of=end)
-            step = self.step(current, feats, at=end.to_pydatetime(), customer_id=customer_id)
+            step = self.step(current, feats, at=end, customer_id=customer_id)
             steps.append(step)
             current = step.stage
             if end >= when:

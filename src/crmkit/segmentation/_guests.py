@@ -47,7 +47,7 @@ def guest_purchases(purchases: Iterable[object], *, as_of: AsOf) -> pd.Series[fl
     c-8    1.0
     Name: guest_purchases, dtype: float64
     """
-    cutoff = parse_as_of(as_of).to_pydatetime()
+    cutoff = parse_as_of(as_of).floor("us").to_pydatetime()
     if isinstance(purchases, str | bytes) or not isinstance(purchases, Iterable):
         raise ValidationError(
             "purchases", expected="an iterable of activities", got=type(purchases).__name__
