@@ -32,8 +32,8 @@ from crmkit.lifecycle import Lifecycle
 from crmkit.loyalty import Catalogue, EarningRules, TierTable
 from crmkit.scoring import ValueModel
 from crmkit.segmentation import RFM, SegmentRules
-from crmkit.testing import _strategies_clv as clv_strategies
 from crmkit.testing import strategies as cs
+from crmkit.testing.strategies import _clv as clv_strategies
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src" / "crmkit"

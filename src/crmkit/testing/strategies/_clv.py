@@ -4,7 +4,7 @@ Kept in a module of their own while the strategies module is being split; a
 later change folds them into :mod:`crmkit.testing.strategies`.
 
 >>> from hypothesis import given
->>> from crmkit.testing._strategies_clv import bgnbd_models, summaries
+>>> from crmkit.testing.strategies._clv import bgnbd_models, summaries
 >>> @given(bgnbd_models(), summaries())
 ... def test_p_alive_is_a_probability(model, row):
 ...     assert 0 <= model.predict_one(row, horizon=10)["p_alive"] <= 1
