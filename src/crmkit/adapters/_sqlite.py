@@ -131,8 +131,11 @@ def _micros(at: datetime) -> int:
     return (at - _EPOCH) // _MICROSECOND
 
 
+_ENCODE: Final = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _dump(record: Record) -> str:
-    return json.dumps(to_record(record), separators=(",", ":"))
+    return _ENCODE(to_record(record))
 
 
 def _load(text: str) -> Any:

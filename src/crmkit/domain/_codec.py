@@ -8,7 +8,7 @@ version of crmkit is read by the next: the ``"type"`` key is the record's
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -36,24 +36,55 @@ _PLAIN: frozenset[type] = frozenset({type(None), bool, int, float, str})
 _NAMES: dict[type, tuple[str, ...]] = {}
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+def _enum(value: Any) -> Any:
+    return value.value
+
+
+def _mapping(value: Any) -> Any:
+    return {k: _plain(v) for k, v in value.items()}
+
+
+def _set(value: Any) -> Any:
+    return sorted(_plain(v) for v in value) if value else []
+
+
+def _sequence(value: Any) -> Any:
+    return [_plain(v) for v in value]
+
+
+def _isoformat(value: Any) -> Any:
+    return value.isoformat()
+
+
+# How each kind of field value becomes JSON, in order of precedence (a str enum stays itself).
+_KINDS: tuple[tuple[type | tuple[type, ...], Callable[[Any], Any]], ...] = (
+    ((bool, int, float, str), _same),
+    (enum.Enum, _enum),
+    (Decimal, str),
+    (datetime, _isoformat),
+    (Record, lambda value: _fields(value)),
+    (FrozenDict, _mapping),
+    (frozenset, _set),
+    (tuple, _sequence),
+)
+_ENCODERS: dict[type, Callable[[Any], Any]] = {type(None): _same}
+
+
 def _plain(value: object) -> Any:
-    if type(value) in _PLAIN or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Record):
-        return _fields(value)
-    if isinstance(value, FrozenDict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, frozenset):
-        return sorted(_plain(v) for v in value)
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    raise TypeError(f"cannot encode {type(value).__name__}")  # a bug in crmkit, not user input
+    kind = type(value)
+    encode = _ENCODERS.get(kind)
+    if encode is None:
+        for base, found in _KINDS:
+            if issubclass(kind, base):
+                encode = _ENCODERS[kind] = found
+                break
+        else:
+            raise TypeError(f"cannot encode {kind.__name__}")  # a bug in crmkit, not user input
+    return encode(value)
 
 
 def _fields(record: Record) -> dict[str, Any]:
@@ -61,8 +92,12 @@ def _fields(record: Record) -> dict[str, Any]:
     names = _NAMES.get(cls)
     if names is None:
         names = _NAMES[cls] = tuple(f.name for f in attrs.fields(cls))
-    plain = _plain
-    return {name: plain(getattr(record, name)) for name in names}
+    # The hot path of bulk writes: plain values (most fields) skip the dispatch.
+    plain, simple, out = _plain, _PLAIN, {}
+    for name in names:
+        value = getattr(record, name)
+        out[name] = value if type(value) in simple else plain(value)
+    return out
 
 
 def to_record(record: Record) -> dict[str, Any]:
