@@ -156,9 +156,14 @@ def _progress(total: int) -> Any:
     return tqdm(total=total, disable=None, file=sys.stderr, unit="step", leave=False)
 
 
+def _counted(labels: Any) -> str:
+    counts = labels.fillna("").value_counts()
+    return ", ".join(f"{str(k) or '(none)'} {v}" for k, v in counts.items())
+
+
 def _score(args: argparse.Namespace, out: TextIO) -> int:
     from crmkit.adapters.files import read_table, write_table
-    from crmkit.app import Config, score_transactions
+    from crmkit.app import Config, score_transactions, segment_column
     from crmkit.app._text import table
 
     config = Config.load(args.config) if args.config is not None else Config()
@@ -215,11 +220,16 @@ def _score(args: argparse.Namespace, out: TextIO) -> int:
     ]
     q = scores["value"].quantile([0.25, 0.5, 0.75]).round(1).tolist()
     rows.append(("value quartiles", " / ".join(f"{x:g}" for x in q)))
-    for col in [c for c in scores.columns if c.startswith("segment_")] + ["stage", "tier"]:
+    for name, rules in config.segments.items():
+        if rules.mode == "exclusive":
+            rows.append((segment_column(name), _counted(scores[segment_column(name)])))
+        else:
+            # A multi-label set: one boolean column per segment; a customer may count in several.
+            held = {s.name: int(scores[segment_column(name, s.name)].sum()) for s in rules.segments}
+            rows.append((f"{segment_column(name)}__*", ", ".join(f"{k} {v}" for k, v in held.items())))
+    for col in ("stage", "tier"):
         if col in scores.columns:
-            counts = scores[col].fillna("").str.split(";").explode().value_counts()
-            shown = ", ".join(f"{str(k) or '(none)'} {v}" for k, v in counts.items())
-            rows.append((col, shown))
+            rows.append((col, _counted(scores[col])))
     if "points" in scores.columns:
         rows.append((f"points {start.date()} to {end.date()}", f"{int(scores['points'].sum()):,}"))
     print(table(rows, header=["summary", ""]), file=out)
