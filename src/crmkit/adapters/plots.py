@@ -136,9 +136,7 @@ def value_components(
         and pd.api.types.is_numeric_dtype(frame[c])
     ]
     best = frame.sort_values("value", ascending=False, kind="stable").head(top)
-    labels = [
-        str(names.get(i, i)) if names is not None else str(i) for i in best.index
-    ][::-1]
+    labels = [str(names.get(i, i)) if names is not None else str(i) for i in best.index][::-1]
     fig = _figure(8.0, 1.4 + 0.4 * max(len(best), 3))
     ax = fig.add_subplot()
     y = np.arange(len(best))
@@ -275,7 +273,7 @@ def _heatmap(fig: Figure, table: pd.DataFrame, *, fmt: str, cmap: str) -> None:
                     ha="center",
                     va="center",
                     fontsize=9,
-                    color=text_colour(image.cmap(image.norm(v))),
+                    color=text_colour(tuple(image.cmap(image.norm(v)))),
                 )
     fig.colorbar(image, ax=ax)
 
@@ -393,8 +391,8 @@ def transition_heatmap(
     frame = frame.set_axis([str(x) for x in frame.index], axis=0)
     frame = frame.set_axis([str(x) for x in frame.columns], axis=1)
     frame = frame.reindex(index=order, columns=order, fill_value=0)
-    side = 3.0 + 0.75 * len(order)
-    fig = _figure(side + 1.5, side)
+    side = 2.6 + 0.6 * len(order)
+    fig = _figure(side + 1.4, side)
     ax = fig.add_subplot()
     _heatmap(fig, frame, fmt=".0f", cmap="Oranges")
     ax.tick_params(axis="x", labelrotation=30)

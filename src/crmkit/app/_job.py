@@ -19,7 +19,7 @@ from crmkit.core import ValidationError, parse_as_of
 from crmkit.lifecycle import Lifecycle
 from crmkit.scoring import ValueModel, features
 
-__all__ = ["JobResult", "segment_column", "score_transactions"]
+__all__ = ["JobResult", "score_transactions", "segment_column"]
 
 _PROFILE_COMPONENTS = ("growth_potential", "brand")
 

@@ -54,7 +54,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Build a seeded, realistic customer base in a SQLite file, read it back "
         "through the repositories, and run the whole job: features, value with explanations, "
         "segments, stages over time, points in a ledger and tiers. Prints tables and writes "
-        "a report (index.html with the plots embedded) to DIR/report.",
+        "a report (one self-contained index.html, the plots embedded) to DIR/report. "
+        "With --customers N it also runs the crmkit score job on N synthetic customers "
+        "and times each step.",
     )
     demo.add_argument(
         "--dir",
@@ -63,6 +65,14 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for the SQLite file and the report",
     )
     demo.add_argument("--seed", type=int, default=7, help="random seed")
+    demo.add_argument(
+        "--customers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="also run the crmkit score job on N synthetic customers (e.g. 100000) and "
+        "record each step's time in the report (none: the showcase only)",
+    )
 
     check = sub.add_parser(
         "check-config",
@@ -226,10 +236,10 @@ def _score(args: argparse.Namespace, out: TextIO) -> int:
         else:
             # A multi-label set: one boolean column per segment; a customer may count in several.
             held = {s.name: int(scores[segment_column(name, s.name)].sum()) for s in rules.segments}
-            rows.append((f"{segment_column(name)}__*", ", ".join(f"{k} {v}" for k, v in held.items())))
-    for col in ("stage", "tier"):
-        if col in scores.columns:
-            rows.append((col, _counted(scores[col])))
+            rows.append(
+                (f"{segment_column(name)}__*", ", ".join(f"{k} {v}" for k, v in held.items()))
+            )
+    rows.extend((col, _counted(scores[col])) for col in ("stage", "tier") if col in scores.columns)
     if "points" in scores.columns:
         rows.append((f"points {start.date()} to {end.date()}", f"{int(scores['points'].sum()):,}"))
     print(table(rows, header=["summary", ""]), file=out)
@@ -254,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from crmkit.app._demo import run_demo
 
-            run_demo(folder=args.dir, seed=args.seed, out=sys.stdout)
+            run_demo(folder=args.dir, seed=args.seed, out=sys.stdout, customers=args.customers)
         return EXIT_OK
     except (CrmkitError, OSError) as err:
         # Input and file-system problems are the user's to fix: one clear line, no traceback.
