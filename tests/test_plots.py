@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 pytest.importorskip("matplotlib")
 
@@ -155,3 +157,19 @@ def test_wrong_inputs_are_clear_errors() -> None:
         plots.value_distribution([1.0, 2.0])  # type: ignore[arg-type]
     with pytest.raises(MissingColumnError):
         plots.rfm_grid(pd.DataFrame({"r_score": [1]}))
+
+
+@given(st.tuples(*[st.floats(0.0, 1.0)] * 3))
+def test_the_label_colour_is_the_one_of_higher_contrast_with_the_cell(
+    rgb: tuple[float, ...],
+) -> None:
+    def contrast(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+        la, lb = plots._luminance(a), plots._luminance(b)
+        return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
+
+    cell = (*rgb, 1.0)
+    black, white = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+    chosen, other = (black, white) if plots.text_colour(cell) == "black" else (white, black)
+    assert contrast(cell, chosen) >= contrast(cell, other)
+    # At least WCAG AA for normal text on any cell: the worst case is sqrt(21) ~ 4.58:1.
+    assert contrast(cell, chosen) >= 4.5
