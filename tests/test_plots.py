@@ -85,6 +85,12 @@ def test_a_frame_of_boolean_segment_columns_is_counted_per_column() -> None:
     ax = plots.segment_sizes(written).axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["old", "big"]
     assert [b.get_width() for b in ax.patches] == [1, 2]
+    nullable = written.astype("boolean")
+    nullable.loc[0, "big"] = pd.NA  # not known: not counted
+    ax = plots.segment_sizes(nullable).axes[0]
+    assert [b.get_width() for b in ax.patches] == [1, 1]
+    with pytest.raises(ValidationError):
+        plots.segment_sizes(pd.DataFrame({"big": ["yes", "no"]}))
 
 
 def _axis_labels(fig: Any) -> tuple[list[str], list[str]]:

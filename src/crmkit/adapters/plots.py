@@ -167,8 +167,13 @@ def _palette(n: int) -> list[Any]:
 
 def _counts(labels: pd.Series[Any] | pd.DataFrame, order: Sequence[str] | None) -> pd.Series[Any]:
     if isinstance(labels, pd.DataFrame):
-        # One boolean column per segment (a multi-label set): customers holding each.
-        counts = labels.astype(bool).sum()
+        # One boolean column per segment (a multi-label set): customers holding each (NA: not).
+        wrong = [str(c) for c in labels.columns if not pd.api.types.is_bool_dtype(labels[c])]
+        if wrong:
+            raise ValidationError(
+                "labels", expected="one boolean column per segment", got=f"columns {wrong}"
+            )
+        counts = labels.eq(True).sum().astype(np.int64)
     else:
         s = _series(labels, "labels").dropna()
         if len(s) and isinstance(s.iloc[0], tuple):
