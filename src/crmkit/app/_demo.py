@@ -558,12 +558,14 @@ def _print_stages(
     )
 
 
+_BASE = {"unit": 10.0, "points_per_unit": 1}
+_REFERRAL = {"referrer": 500, "referred": 200}
 _PROGRAMME = {
     "rounding": "floor",
     "expires_after_days": 730,
-    "base": {"unit": 10.0, "points_per_unit": 1},
+    "base": _BASE,
     "tier_multipliers": {"silver": 1.25, "gold": 1.5},
-    "referral": {"referrer": 500, "referred": 200},
+    "referral": _REFERRAL,
 }
 _TIERS = {
     "measure": "points",
@@ -625,9 +627,10 @@ def _print_points(
     report.section(
         "loyalty",
         "Points and tiers",
-        f"Members earn {_PROGRAMME['base']['points_per_unit']} point per "  # type: ignore[index]
-        f"{_PROGRAMME['base']['unit']:g} CNY spent (more in higher tiers), posted to a "  # type: ignore[index]
-        "ledger in the same SQLite file; points expire after two years. Tiers ("
+        f"Members earn {_BASE['points_per_unit']:g} point per "
+        f"{_BASE['unit']:g} CNY spent, and referral bonuses ({_REFERRAL['referrer']} to the "
+        f"referrer, {_REFERRAL['referred']} to the newcomer), posted to a ledger in the same SQLite file; points expire after two "
+        "years. Tiers ("
         + ", ".join(f"{t.name} from {t.threshold:g}" for t in tiers.tiers)
         + " points in a year) are re-evaluated every twelve months, with 30 days' grace "
         "before a downgrade.",
