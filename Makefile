@@ -11,7 +11,7 @@ PIP_FLAGS := --disable-pip-version-check --quiet
 .PHONY: help demo test lint typecheck pytest docs docs-serve test-compat bench clean
 
 help:
-	@echo "make demo   - set up .venv and run the crmkit demo"
+	@echo "make demo   - set up .venv (with the plot extra) and run the crmkit demo"
 	@echo "make test   - set up .venv (dev + docs extras) and run ruff, mypy --strict, pytest, mkdocs --strict, compat tests"
 	@echo "make bench  - run the benchmarks and rewrite benchmarks/RESULTS.md"
 	@echo "make docs-serve - serve the documentation locally"
@@ -28,9 +28,14 @@ $(VENV)/.installed-base: $(VENV)/.python-ok pyproject.toml
 
 $(VENV)/.installed-dev: $(VENV)/.python-ok pyproject.toml
 	$(BIN)/python -m pip install $(PIP_FLAGS) -e ".[dev,docs]"
+	@touch $@ $(VENV)/.installed-base $(VENV)/.installed-demo
+
+# The demo's report needs the plot extra (matplotlib): without it the report holds tables only.
+$(VENV)/.installed-demo: $(VENV)/.python-ok pyproject.toml
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e ".[plot]"
 	@touch $@ $(VENV)/.installed-base
 
-demo: $(VENV)/.installed-base
+demo: $(VENV)/.installed-demo
 	$(BIN)/crmkit demo
 
 lint: $(VENV)/.installed-dev

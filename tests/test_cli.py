@@ -1,8 +1,11 @@
 import contextlib
+import importlib.util
 import io
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,16 +18,37 @@ class Demo:
     dir: Path
     code: int
     out: str
+    plotted: dict[str, Any]
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    """One demo run (seed 3) that every test reading its output shares: the demo is slow."""
+    """One demo run (seed 3) that every test reading its output shares: the demo is slow.
+
+    With matplotlib, the frames the report plots are recorded (what the figures were drawn from).
+    """
     folder = tmp_path_factory.mktemp("demo")
     buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        code = main(["demo", "--dir", str(folder), "--seed", "3"])
-    return Demo(folder, code, buffer.getvalue())
+    plotted: dict[str, Any] = {}
+    with pytest.MonkeyPatch.context() as patch:
+        if importlib.util.find_spec("matplotlib") is not None:
+            from crmkit.adapters import plots
+
+            def record(name: str) -> Any:
+                draw = getattr(plots, name)
+
+                def recorded(*args: Any, **kwargs: Any) -> Any:
+                    fig = draw(*args, **kwargs)
+                    plotted.setdefault(name, []).append((args, kwargs, fig))
+                    return fig
+
+                return recorded
+
+            for name in ("stage_counts", "transition_heatmap", "value_components", "rfm_grid"):
+                patch.setattr(plots, name, record(name))
+        with contextlib.redirect_stdout(buffer):
+            code = main(["demo", "--dir", str(folder), "--seed", "3"])
+    return Demo(folder, code, buffer.getvalue(), plotted)
 
 
 def test_demo_builds_the_base_in_sqlite_and_prints_a_summary(demo: Demo) -> None:
@@ -107,3 +131,78 @@ def test_demo_runs_the_whole_job_and_writes_a_report(demo: Demo) -> None:
         ledger = Ledger(SQLiteLedgerRepository(store))
         members = [c.id for b in store.customers.iter_all() for c in b if c.is_member]
         assert sum(ledger.balance(m) for m in members) > 0
+
+
+def _page(demo: Demo) -> str:
+    return (demo.dir / "report" / "index.html").read_text(encoding="utf-8")
+
+
+def test_the_report_is_one_self_contained_page_with_the_marketers_sections(demo: Demo) -> None:
+    page = _page(demo)
+    for anchor in ("base", "value", "segments", "stages", "loyalty"):
+        assert f'<section id="{anchor}">' in page
+        assert f'href="#{anchor}"' in page  # the table of contents links to it
+    # Nothing outside the file: no external script, stylesheet or image.
+    assert not re.search(r'<(script|link)\b|src="(?!data:)', page)
+    assert list((demo.dir / "report").iterdir()) == [demo.dir / "report" / "index.html"]
+    # The value table and the explanation of the top customer, component by component.
+    assert "Who is worth most, and why" in page
+    top = re.search(r"Why (.+?) \((c-\d+)\) is on top", page)
+    assert top is not None
+    assert top.group(2) in demo.out
+    assert "<th>share of value</th>" in page
+    assert "consumption" in page
+    assert "total_spend = " in page
+    # Segments, points and tiers are there as tables.
+    assert "Segments as of 2025-12-31" in page
+    assert "RFM segments" in page
+    assert "Members by tier as of 2025-12-31" in page
+
+
+def test_the_stages_include_the_last_month_up_to_as_of(demo: Demo) -> None:
+    # As of 2025-12-31: December is stepped at as_of (its activity up to that day counts).
+    assert "2025-12 (as of 2025-12-31)" in demo.out
+    assert "2025-12 (as of 2025-12-31)" in _page(demo)
+    if "stage_counts" in demo.plotted:
+        (counts,), _, fig = demo.plotted["stage_counts"][0]
+        assert str(counts.index[-1]) == "2025-12"
+        assert fig.axes[0].get_xticklabels()[-1].get_text() == "2025-12"
+
+
+def test_the_transition_heatmap_has_every_stage_on_both_axes(demo: Demo) -> None:
+    pytest.importorskip("matplotlib")
+    from crmkit import Lifecycle
+
+    states = list(Lifecycle.five_stage().states)
+    ((_, _, fig),) = demo.plotted["transition_heatmap"]
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == states
+    assert [t.get_text() for t in ax.get_xticklabels()] == states
+    assert 'id="transition-heatmap"' in _page(demo)
+
+
+def test_the_report_plots_what_made_the_top_customers_value(demo: Demo) -> None:
+    pytest.importorskip("matplotlib")
+    ((_, _kwargs, fig),) = demo.plotted["value_components"]
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    top = re.search(r"Why (.+?) \(c-\d+\) is on top", demo.out)
+    assert top is not None
+    assert labels[-1] == top.group(1)
+    assert 'id="value-components"' in _page(demo)
+
+
+def test_demo_customers_runs_the_score_job_at_that_scale_and_times_it(
+    tmp_path: Path, capsys: Any
+) -> None:
+    assert main(["demo", "--dir", str(tmp_path), "--seed", "3", "--customers", "300"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "The job on 300 customers and 3,600 purchases (seconds)" in out
+    assert "At scale: 300 customers scored" in out
+    page = (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
+    assert '<section id="scale">' in page
+    for step in ("features", "stage", "points and tiers", "the whole job (score_transactions)"):
+        assert re.search(rf"<td>{re.escape(step)}</td><td class=n>\d+\.\d\d</td>", page), step
+    stages = re.findall(r"<td>stage [a-z]+</td><td class=n>(\d+)</td>", page)
+    assert sum(map(int, stages)) == 300  # every customer of the scaled base has a stage
+    assert main(["demo", "--dir", str(tmp_path), "--customers", "0"]) == EXIT_USER
+    assert "--customers" in capsys.readouterr().err

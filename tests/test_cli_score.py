@@ -264,3 +264,49 @@ def test_version_and_defaults_in_help(capsys: Any) -> None:
     shown = capsys.readouterr().out
     assert "(default: customer_id)" in shown
     assert "(default: occurred_at)" in shown
+
+
+MULTI = """
+[segments.kind.segments.big]
+rule = "total_spend >= 100"
+[segments.kind.segments.regular]
+rule = "purchase_days >= 2"
+[segments.kind.segments."big spender, loyal"]
+rule = "total_spend >= 100 and purchase_days >= 2"
+"""
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_multi_label_set_writes_one_boolean_column_per_segment(
+    files: dict[str, Path], suffix: str, capsys: Any
+) -> None:
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    files["config"].write_text(MULTI)
+    out = files["dir"] / f"scores{suffix}"
+    assert main(_args(files, out)) == EXIT_OK
+    scores = (pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)).set_index("cust")
+    columns = ["segment_kind__big", "segment_kind__regular", "segment_kind__big spender, loyal"]
+    assert [c for c in scores.columns if c.startswith("segment_")] == columns
+    # One fact per cell, read back as booleans (no joined labels to split).
+    assert all(scores[c].dtype == bool for c in columns)
+    assert scores.loc["a"].loc[columns].tolist() == [True, True, True]
+    assert scores.loc["b"].loc[columns].tolist() == [False, False, False]
+    assert scores.loc["c"].loc[columns].tolist() == [True, True, True]
+    printed = capsys.readouterr().out
+    assert "segment_kind__*" in printed
+    assert "big 2, regular 2, big spender, loyal 2" in printed
+
+
+def test_two_rule_sets_writing_the_same_column_are_refused(
+    files: dict[str, Path], capsys: Any
+) -> None:
+    files["config"].write_text(
+        '[segments.kind.segments.big]\nrule = "total_spend >= 100"\n'
+        '[segments.kind__big.rules]\nmode = "exclusive"\ndefault = "no"\n'
+        '[segments.kind__big.segments.yes]\nrule = "total_spend >= 1"\n'
+    )
+    assert main(_args(files, files["dir"] / "o.csv")) == EXIT_USER
+    err = _one_error_line(capsys)
+    assert "segments.kind__big" in err
+    assert "'segment_kind__big', already taken" in err

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import crmkit as ck
 from crmkit import EarningRules, Lifecycle, SegmentRules, TierTable, ValueModel
+from crmkit.app import segment_column
 from crmkit.app.cli import EXIT_OK, EXIT_USER, main
 from crmkit.config import Config, score_transactions
 from crmkit.errors import ConfigError
@@ -233,6 +234,15 @@ def test_the_frame_job_and_one_customer_at_a_time_agree() -> None:
     purchases = [a for a in base.activities if isinstance(a, Purchase)]
     tx = activity_frames(purchases).transactions
     config = Config.load(Path(__file__).parents[1] / "docs" / "assets" / "crm.toml")
+    # And a multi-label set: one boolean column per segment in the job's output.
+    data = config.to_dict()
+    data["segments"]["habits"] = {
+        "segments": {
+            "frequent": {"rule": "purchase_days >= quantile(purchase_days, 0.5)"},
+            "big": {"rule": "total_spend >= 5000"},
+        }
+    }
+    config = Config.from_dict(data)
     result = score_transactions(tx, config, as_of=base.as_of)
     fitted = config.fit(result.scores)
     repo = InMemoryActivityRepository()
@@ -250,8 +260,11 @@ def test_the_frame_job_and_one_customer_at_a_time_agree() -> None:
         values = {**feats, "value": score.value}
         for name, rules in fitted.segments.items():
             label = rules.assign_one(values)
-            shown = label if isinstance(label, str) else ";".join(label)
-            assert shown == row[f"segment_{name}"]
+            if isinstance(label, str):
+                assert label == row[segment_column(name)]
+            else:
+                held = [s.name for s in rules.segments if row[segment_column(name, s.name)]]
+                assert tuple(held) == label
         steps = fitted.lifecycle.replay_one(mine, customer_id=str(cid), as_of=base.as_of)
         assert steps[-1].stage == row["stage"]
         # points, one purchase at a time, and the tier from the table's history

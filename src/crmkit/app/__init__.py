@@ -17,7 +17,7 @@ It stands on every other layer and nothing stands on it:
 """
 
 from crmkit.app._config import Config
-from crmkit.app._job import JobResult, score_transactions
+from crmkit.app._job import JobResult, score_transactions, segment_column
 from crmkit.app._synthetic import SyntheticBase, synthetic_base, synthetic_transactions
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "JobResult",
     "SyntheticBase",
     "score_transactions",
+    "segment_column",
     "synthetic_base",
     "synthetic_transactions",
 ]

@@ -19,7 +19,7 @@ from crmkit.core import ValidationError, parse_as_of
 from crmkit.lifecycle import Lifecycle
 from crmkit.scoring import ValueModel, features
 
-__all__ = ["JobResult", "score_transactions"]
+__all__ = ["JobResult", "score_transactions", "segment_column"]
 
 _PROFILE_COMPONENTS = ("growth_potential", "brand")
 
@@ -30,8 +30,9 @@ class JobResult:
 
     Attributes:
         scores: one row per customer: features, ``value`` and ``value_<component>``,
-            one ``segment_<name>`` column per rule set (the label, or the labels
-            joined by ``;`` for a multi-label set), ``stage`` (the customer's
+            per rule set ``segment_<set>`` (an exclusive set: the label) or one
+            boolean column ``segment_<set>__<label>`` per segment (a multi-label
+            set: :func:`segment_column`), ``stage`` (the customer's
             state: replayed month by month up to ``as_of``), and with a
             loyalty section ``points`` (earned in the period) and ``tier``
             (``TierTable.assign`` as of ``as_of``: the tier the table's history
@@ -45,10 +46,25 @@ class JobResult:
     period: tuple[pd.Timestamp, pd.Timestamp]
 
 
-def _labels(assigned: pd.DataFrame, mode: str) -> pd.Series[Any]:
+def segment_column(rule_set: str, label: str | None = None) -> str:
+    """The name of a job output column for a segment rule set.
+
+    An exclusive set writes one text column, ``segment_<set>``: the label.
+    A multi-label set writes one boolean column per segment,
+    ``segment_<set>__<label>`` (two underscores), in the order the segments
+    are declared: one cell holds one fact, in CSV as in Parquet.
+
+    >>> segment_column("value_tiers"), segment_column("positioning", "big")
+    ('segment_value_tiers', 'segment_positioning__big')
+    """
+    return f"segment_{rule_set}" if label is None else f"segment_{rule_set}__{label}"
+
+
+def _segment_columns(name: str, assigned: pd.DataFrame, mode: str) -> dict[str, pd.Series[Any]]:
     if mode == "exclusive":
-        return assigned["segment"].astype("string")
-    return assigned["segments"].map(lambda t: ";".join(t)).astype("string")
+        return {segment_column(name): assigned["segment"].astype("string")}
+    labels = [c for c in assigned.columns if c != "segments"]
+    return {segment_column(name, label): assigned[label].astype(bool) for label in labels}
 
 
 def _stages(
@@ -157,7 +173,17 @@ def score_transactions(
         # Rules with statistics are fitted on this base, unless the configuration
         # carries fitted thresholds already (Config.fit, saved): those are kept.
         fitted = rules.fit(out) if rules.statistics and rules.thresholds is None else rules
-        out[f"segment_{name}"] = _labels(fitted.assign(out), rules.mode)
+        columns = _segment_columns(name, fitted.assign(out), rules.mode)
+        taken = [c for c in columns if c in out.columns]
+        if taken:
+            raise ValidationError(
+                f"segments.{name}",
+                expected="output columns no other rule set or feature writes",
+                got=f"{taken[0]!r}, already taken",
+                hint="rename the rule set or the segment",
+            )
+        for column, values in columns.items():
+            out[column] = values
 
     say("stage")
     lifecycle = filled.lifecycle or Lifecycle.five_stage()

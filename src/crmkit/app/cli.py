@@ -54,7 +54,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Build a seeded, realistic customer base in a SQLite file, read it back "
         "through the repositories, and run the whole job: features, value with explanations, "
         "segments, stages over time, points in a ledger and tiers. Prints tables and writes "
-        "a report (index.html with the plots embedded) to DIR/report.",
+        "a report (one self-contained index.html, the plots embedded) to DIR/report. "
+        "With --customers N it also runs the crmkit score job on N synthetic customers "
+        "and times each step.",
     )
     demo.add_argument(
         "--dir",
@@ -63,6 +65,14 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for the SQLite file and the report",
     )
     demo.add_argument("--seed", type=int, default=7, help="random seed")
+    demo.add_argument(
+        "--customers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="also run the crmkit score job on N synthetic customers (e.g. 100000) and "
+        "record each step's time in the report (none: the showcase only)",
+    )
 
     check = sub.add_parser(
         "check-config",
@@ -156,9 +166,14 @@ def _progress(total: int) -> Any:
     return tqdm(total=total, disable=None, file=sys.stderr, unit="step", leave=False)
 
 
+def _counted(labels: Any) -> str:
+    counts = labels.fillna("").value_counts()
+    return ", ".join(f"{str(k) or '(none)'} {v}" for k, v in counts.items())
+
+
 def _score(args: argparse.Namespace, out: TextIO) -> int:
     from crmkit.adapters.files import read_table, write_table
-    from crmkit.app import Config, score_transactions
+    from crmkit.app import Config, score_transactions, segment_column
     from crmkit.app._text import table
 
     config = Config.load(args.config) if args.config is not None else Config()
@@ -215,11 +230,16 @@ def _score(args: argparse.Namespace, out: TextIO) -> int:
     ]
     q = scores["value"].quantile([0.25, 0.5, 0.75]).round(1).tolist()
     rows.append(("value quartiles", " / ".join(f"{x:g}" for x in q)))
-    for col in [c for c in scores.columns if c.startswith("segment_")] + ["stage", "tier"]:
-        if col in scores.columns:
-            counts = scores[col].fillna("").str.split(";").explode().value_counts()
-            shown = ", ".join(f"{str(k) or '(none)'} {v}" for k, v in counts.items())
-            rows.append((col, shown))
+    for name, rules in config.segments.items():
+        if rules.mode == "exclusive":
+            rows.append((segment_column(name), _counted(scores[segment_column(name)])))
+        else:
+            # A multi-label set: one boolean column per segment; a customer may count in several.
+            held = {s.name: int(scores[segment_column(name, s.name)].sum()) for s in rules.segments}
+            rows.append(
+                (f"{segment_column(name)}__*", ", ".join(f"{k} {v}" for k, v in held.items()))
+            )
+    rows.extend((col, _counted(scores[col])) for col in ("stage", "tier") if col in scores.columns)
     if "points" in scores.columns:
         rows.append((f"points {start.date()} to {end.date()}", f"{int(scores['points'].sum()):,}"))
     print(table(rows, header=["summary", ""]), file=out)
@@ -244,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from crmkit.app._demo import run_demo
 
-            run_demo(folder=args.dir, seed=args.seed, out=sys.stdout)
+            run_demo(folder=args.dir, seed=args.seed, out=sys.stdout, customers=args.customers)
         return EXIT_OK
     except (CrmkitError, OSError) as err:
         # Input and file-system problems are the user's to fix: one clear line, no traceback.

@@ -37,7 +37,7 @@ _MODES: Final = ("multi", "exclusive")
 
 
 _RESERVED: Final = ("segments", "segment")
-#: Characters a segment name may not hold: a multi-label file column joins labels with ";".
+#: Characters a segment name may not hold: separators of list and text files (a label is one cell).
 LABEL_SEPARATORS: Final = (";", "\n", "\r")
 
 
@@ -113,7 +113,7 @@ def _compile(
             r.problem(
                 at,
                 f"a segment name may not contain {' or '.join(map(repr, LABEL_SEPARATORS))} "
-                f"(labels are joined with ';' in files), got {seg.name!r}",
+                f"(a label must read as one value in every file), got {seg.name!r}",
             )
         elif seg.name in seen:
             r.problem(
