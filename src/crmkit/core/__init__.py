@@ -23,6 +23,7 @@ share, once:
 Timestamp('2025-02-28 00:00:00+0000', tz='UTC')
 """
 
+from crmkit.core._arrays import distinct
 from crmkit.core._errors import (
     AlreadyExistsError,
     ConfigError,
@@ -106,6 +107,7 @@ __all__ = [
     "days_between",
     "days_between_array",
     "did_you_mean",
+    "distinct",
     "dumps_toml",
     "enum_codes",
     "factorize",

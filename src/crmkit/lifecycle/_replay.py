@@ -26,6 +26,7 @@ from crmkit.core import (
     check_frame,
     date_ticks,
     did_you_mean,
+    distinct,
     factorize,
     first_rows,
     parse_as_of,
@@ -401,7 +402,7 @@ def run_replay(
         stamps = [pd.Timestamp(e, tz="UTC") for e in ends_ns]
         s3 = np.array([shift_months(s, -3).value for s in stamps], dtype=np.int64)
         s6 = np.array([shift_months(s, -6).value for s in stamps], dtype=np.int64)
-        edges = np.unique(np.concatenate([ends_ns, s3, s6]))
+        edges = distinct(np.concatenate([ends_ns, s3, s6]))
         fb = np.searchsorted(edges, t, side="left")
         kk = len(edges)
         fine = np.bincount(c * kk + fb, weights=a, minlength=n * kk).reshape(n, kk)

@@ -24,6 +24,7 @@ from crmkit.core import (
     ValidationError,
     check_frame,
     date_ticks,
+    distinct,
     id_codes,
     parse_as_of,
     score_array,
@@ -101,7 +102,7 @@ def assign_tiers(
         lo_t = at - table.window_days * NS_PER_DAY
         # Rank every time among the event times of its own customer by one searchsorted on
         # (customer, time) pairs made comparable as one integer key per distinct time.
-        times = np.unique(np.concatenate([t, at, lo_t]))
+        times = distinct(np.concatenate([t, at, lo_t]))
         key = c * len(times) + np.searchsorted(times, t)
         hi = np.searchsorted(key, cust * len(times) + np.searchsorted(times, at), side="right")
         lo = np.searchsorted(key, cust * len(times) + np.searchsorted(times, lo_t), side="right")

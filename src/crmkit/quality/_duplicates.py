@@ -27,7 +27,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from crmkit.core import MissingColumnError, ValidationError, check_frame
+from crmkit.core import MissingColumnError, ValidationError, check_frame, distinct
 from crmkit.quality._standardize import as_objects, name_key
 
 __all__ = ["Duplicates", "find_duplicates"]
@@ -316,7 +316,7 @@ def find_duplicates(
             )
     left = np.concatenate(lefts) if lefts else np.empty(0, dtype=np.int64)
     right = np.concatenate(rights) if rights else np.empty(0, dtype=np.int64)
-    pair = np.unique(left * n + right)
+    pair = distinct(left * n + right)
     a, b = pair // n, pair % n
 
     from rapidfuzz import fuzz, process

@@ -20,6 +20,7 @@ from crmkit.core import (
     FrameError,
     ValidationError,
     check_frame,
+    distinct,
 )
 from crmkit.domain import FrozenDict
 from crmkit.segmentation._rules import SegmentRules
@@ -261,15 +262,15 @@ class RFM(Definition):
             cut = np.quantile(present, probs)
             if np.any(np.diff(cut) <= 0) or cut.size == 0:
                 if not self.allow_fewer_bins:
-                    distinct = np.unique(present).size
+                    distinct_values = distinct(present).size
                     raise FrameError(
                         f"column {name!r} has too few distinct values for {self.bins} quantile bins",
                         column=name,
                         expected=f"{self.bins - 1} distinct bin edges",
-                        got=f"edges {[float(x) for x in cut]} ({distinct} distinct values)",
+                        got=f"edges {[float(x) for x in cut]} ({distinct_values} distinct values)",
                         hint="pass allow_fewer_bins=True to merge the empty bins, or use fewer bins",
                     )
-                cut = np.unique(cut)
+                cut = distinct(cut)
             edges[part] = tuple(float(x) for x in cut)
         return attrs.evolve(self, edges=FrozenDict(edges))
 
