@@ -565,13 +565,16 @@ def merge(
     customer of referrals (:class:`ActivityRePointer`). An activity that would
     then name one customer twice is kept apart, unchanged, with its refunds.
 
-    If a re-pointer raises, those that ran are undone and the customers
-    restored before the error is raised. With a *journal*, the merge is
-    recorded before anything changes and each step is made so that running
-    it again completes it: a process killed during the merge leaves the
-    journal entry, and the same call (same ids and *at*) completes the merge
-    and returns the same record; the entry is removed when it is complete.
-    Without a journal a killed merge is left half done.
+    Without a *journal*, if a re-pointer raises, those that ran are undone
+    and the customers restored before the error is raised; a process killed
+    during the merge leaves it half done. With a *journal*, the merge is
+    recorded before anything changes, and each step is made so that running
+    it again completes it: an error, or a process killed during the merge,
+    leaves the journal entry (:meth:`MergeJournal.pending`), and the same
+    call (same ids and *at*) completes the merge and returns the same
+    record; the entry is removed when the merge is complete. crmkit's
+    re-pointers are resumable; a host's re-pointer without ``plan`` /
+    ``apply`` is recorded only once it has returned.
 
     Args:
         customer_ids: the duplicates (two or more ids), e.g. one of
@@ -681,15 +684,13 @@ def merge(
                 repointed[mover.name] = mover.repoint(from_ids, record.survivor_id, at=when)
             save()
     except BaseException:
-        if stored is None:  # a fresh merge failed: take back what it did
+        if journal is None:  # no record to resume from: take back what it did
             by_name = {m.name: m for m in movers}
             for name in reversed(list(repointed)):
                 by_name[name].undo(repointed[name], at=when)
             for before in record.merged_before:
                 _restore_customer(repositories, before, record.survivor_id)
             _restore_customer(repositories, record.survivor_before, None, record.survivor_after)
-            if journal is not None:
-                journal.remove(key)
         raise
     if journal is not None:
         journal.remove(key)
