@@ -327,12 +327,15 @@ def default_repointers(repositories: RepositorySet) -> list[RePointer]:
 class MergeJournal(Protocol):
     """Where :func:`merge` records a merge before making it, so a retry completes it.
 
-    A merge writes its plan here first (the customers as they were, each
-    re-pointer's plan), updates it as the steps are done, and removes it
-    when the merge is complete. A process killed during a merge leaves its
-    entry: run the same :func:`merge` again (same ids and ``at``) and it
-    carries on from the plan; :meth:`pending` lists what is left. The
-    entries hold personal data (the customers as they were) until removed.
+    A merge writes its entry here first (``{"record": ...}``: the customers
+    as they were, each re-pointer's plan), updates it as the steps are done,
+    and marks it ``"done": true`` when the merge is complete. A process
+    killed during a merge leaves its entry not done: run the same
+    :func:`merge` again (same ids and ``at``) and it carries on from the
+    plan; a done entry makes the call return the record and change nothing.
+    The entries hold personal data (the customers as they were): remove
+    them (:meth:`remove`, key :func:`merge_key`) once the records are kept
+    elsewhere.
     :class:`InMemoryMergeJournal` and
     :class:`crmkit.adapters.sqlite.SQLiteMergeJournal` are journals.
     """
@@ -350,7 +353,7 @@ class MergeJournal(Protocol):
         ...
 
     def pending(self) -> list[dict[str, Any]]:
-        """Every stored entry, ordered by key."""
+        """Every stored entry, done or not, ordered by key."""
         ...
 
 
@@ -572,7 +575,10 @@ def merge(
     it again completes it: an error, or a process killed during the merge,
     leaves the journal entry (:meth:`MergeJournal.pending`), and the same
     call (same ids and *at*) completes the merge and returns the same
-    record; the entry is removed when the merge is complete. crmkit's
+    record. The entry is then marked ``"done"`` and kept, so running the call
+    again returns the record and changes nothing; remove it
+    (``journal.remove(merge_key(ids, at))``) once the record is kept
+    elsewhere, as it holds personal data. crmkit's
     re-pointers are resumable; a host's re-pointer without ``plan`` /
     ``apply`` is recorded only once it has returned.
 
@@ -634,6 +640,8 @@ def merge(
     stored = None if journal is None else journal.get(key)
     if stored is not None:
         record = MergeRecord.from_dict(stored["record"])
+        if stored.get("done"):
+            return record
     else:
         customers = [repositories.customers.get(c) for c in ids]
         if survivor is not None:
@@ -692,9 +700,10 @@ def merge(
                 _restore_customer(repositories, before, record.survivor_id)
             _restore_customer(repositories, record.survivor_before, None, record.survivor_after)
         raise
+    done = attrs.evolve(record, repointed=repointed)
     if journal is not None:
-        journal.remove(key)
-    return attrs.evolve(record, repointed=repointed)
+        journal.put(key, {"record": done.to_dict(), "done": True})
+    return done
 
 
 def merge_key(customer_ids: Sequence[str], at: datetime) -> str:
@@ -763,9 +772,10 @@ def undo_merge(
     changes nothing.
 
     Raises:
-        ConflictError: the survivor was changed after the merge (its version
-            moved on); nothing was undone. Undo that change first, or merge
-            and fix by hand.
+        ConflictError: the survivor was changed after the merge (its fields
+            differ from what the merge stored; a change taken back since, such
+            as a later merge's re-pointing undone first, does not count);
+            nothing was undone. Undo that change first, or fix by hand.
         ValidationError: a re-pointer named in the record is not given, or
             one refuses (``check_undo``); nothing was undone.
     """
@@ -778,11 +788,9 @@ def undo_merge(
             "repointers", expected="re-pointers named " + ", ".join(record.repointed), got=missing
         )
     current = repositories.customers.get(record.survivor_id)
-    if current.version == record.survivor_after.version + 1 and _same(
-        current, record.survivor_before
-    ):
+    if current.version > record.survivor_after.version and _same(current, record.survivor_before):
         return  # undone already: the survivor is restored last
-    if current.version != record.survivor_after.version:
+    if not _same(current, record.survivor_after):
         raise ConflictError(
             "customer",
             record.survivor_id,
