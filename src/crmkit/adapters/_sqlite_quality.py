@@ -37,7 +37,9 @@ def _load(text: str) -> dict[str, Any]:
             hint="the database was changed outside crmkit",
         ) from exc
     if not isinstance(found, dict):
-        raise StorageError("a stored merge journal entry is not an object", got=type(found))
+        raise StorageError(
+            "a stored merge journal entry is not an object", got=type(found).__name__
+        )
     return found
 
 

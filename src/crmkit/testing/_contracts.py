@@ -41,6 +41,7 @@ from crmkit.domain import (
     Contact,
     ContactRepository,
     Customer,
+    CustomerKind,
     CustomerRepository,
     Direction,
     FrozenDict,
@@ -583,7 +584,9 @@ class RepositoryContract:
 
         @self._given(
             st.lists(
-                cks.customers(kind=st.just("individual")), max_size=8, unique_by=lambda c: c.id
+                cks.customers(kind=st.just(CustomerKind.INDIVIDUAL)),
+                max_size=8,
+                unique_by=lambda c: c.id,
             ),
             st.lists(st.sampled_from([None, *companies]), min_size=8, max_size=8),
         )

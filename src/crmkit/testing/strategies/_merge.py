@@ -8,7 +8,7 @@ from decimal import Decimal
 import attrs
 from hypothesis import strategies as st
 
-from crmkit.domain import Activity, Customer, Purchase, Referral, Refund
+from crmkit.domain import Activity, Customer, CustomerKind, Purchase, Referral, Refund
 
 __all__ = ["MergeBase", "merge_bases"]
 
@@ -63,21 +63,20 @@ def merge_bases(draw: st.DrawFn, *, max_customers: int = 8) -> MergeBase:
     def day(lo: int, hi: int) -> datetime:
         return _START + timedelta(days=draw(st.integers(lo, hi)))
 
-    customers: list[Customer] = []
-    for cid in company_ids:
-        customers.append(
-            Customer(id=cid, name=f"Firm {cid}", created_at=day(0, 30), kind="company")
+    customers: list[Customer] = [
+        Customer(id=cid, name=f"Firm {cid}", created_at=day(0, 30), kind=CustomerKind.COMPANY)
+        for cid in company_ids
+    ]
+    customers.extend(
+        Customer(
+            id=cid,
+            name=f"Person {cid}",
+            created_at=day(0, 30),
+            company_id=draw(st.none() | st.sampled_from(company_ids)),
+            email=draw(st.none() | st.just(f"{cid}@example.com")),
         )
-    for cid in people_ids:
-        customers.append(
-            Customer(
-                id=cid,
-                name=f"Person {cid}",
-                created_at=day(0, 30),
-                company_id=draw(st.none() | st.sampled_from(company_ids)),
-                email=draw(st.none() | st.just(f"{cid}@example.com")),
-            )
-        )
+        for cid in people_ids
+    )
 
     activities: list[Activity] = []
     for i in range(draw(st.integers(0, 8))):
@@ -107,7 +106,7 @@ def merge_bases(draw: st.DrawFn, *, max_customers: int = 8) -> MergeBase:
             )
     for i in range(draw(st.integers(0, 4))):
         referrer = draw(st.sampled_from(everyone))
-        referred = draw(st.sampled_from(everyone).filter(lambda c, r=referrer: c != r))
+        referred = draw(st.sampled_from([c for c in everyone if c != referrer]))
         activities.append(
             Referral(
                 id=f"f-{i}", customer_id=referrer, occurred_at=day(31, 60), referred_id=referred
