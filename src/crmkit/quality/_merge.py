@@ -154,6 +154,12 @@ class StaffRePointer:
     name = "staff"
 
     def __init__(self, customers: CustomerRepository) -> None:
+        if not callable(getattr(customers, "staff_of", None)):
+            raise ValidationError(
+                "customers",
+                expected="a CustomerRepository with staff_of() to re-point staff",
+                got=type(customers).__name__,
+            )
         self._customers = customers
 
     def plan(self, from_ids: Sequence[str], to_id: str, *, at: datetime) -> Any:
@@ -232,6 +238,12 @@ class ActivityRePointer:
             raise ValidationError(
                 "activities",
                 expected="a RewritableActivityRepository (with rewrite()) to re-point activities",
+                got=type(activities).__name__,
+            )
+        if not callable(getattr(activities, "naming", None)):
+            raise ValidationError(
+                "activities",
+                expected="an ActivityRepository with naming() to re-point references to customers",
                 got=type(activities).__name__,
             )
         self._activities = activities
