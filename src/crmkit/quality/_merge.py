@@ -348,8 +348,10 @@ class MergeJournal(Protocol):
     The entries hold personal data (the customers as they were): remove
     them (:meth:`remove`, key :func:`merge_key`) once the records are kept
     elsewhere.
-    :class:`InMemoryMergeJournal` and
-    :class:`crmkit.adapters.sqlite.SQLiteMergeJournal` are journals.
+    :class:`InMemoryMergeJournal`,
+    :class:`crmkit.adapters.sqlite.SQLiteMergeJournal` and
+    :class:`crmkit.adapters.postgres.PostgresMergeJournal` are journals
+    (:class:`crmkit.testing.MergeJournalContract` checks one).
     """
 
     def get(self, key: str) -> dict[str, Any] | None:
