@@ -379,3 +379,35 @@ def test_export_includes_the_records_of_others_that_name_her() -> None:
         data = export("a", repos)
         assert [r["id"] for r in data["named_in"]] == ["f", "p"]
         assert data["activities"] == []
+
+
+def test_the_re_pointers_refuse_repositories_without_the_queries_they_need() -> None:
+    class OldCustomers:
+        def get(self, customer_id: str) -> Any:
+            raise AssertionError
+
+    class OldLog:
+        def rewrite(self, activities: Any) -> int:
+            return 0
+
+        def append(self, activity: Any) -> bool:
+            return True
+
+        def append_many(self, activities: Any) -> int:
+            return 0
+
+        def get(self, activity_id: str) -> Any:
+            raise AssertionError
+
+        def for_customer(self, customer_id: str, **window: Any) -> list[Any]:
+            return []
+
+        def iter_batches(self, **kw: Any) -> Any:
+            return iter(())
+
+    from crmkit.quality import ActivityRePointer, StaffRePointer
+
+    with pytest.raises(ValidationError, match="staff_of"):
+        StaffRePointer(OldCustomers())  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="naming"):
+        ActivityRePointer(OldLog())  # type: ignore[arg-type]

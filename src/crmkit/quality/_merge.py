@@ -237,13 +237,10 @@ class ActivityRePointer:
         if not isinstance(activities, RewritableActivityRepository):
             raise ValidationError(
                 "activities",
-                expected="a RewritableActivityRepository (with rewrite()) to re-point activities",
-                got=type(activities).__name__,
-            )
-        if not callable(getattr(activities, "naming", None)):
-            raise ValidationError(
-                "activities",
-                expected="an ActivityRepository with naming() to re-point references to customers",
+                expected=(
+                    "a RewritableActivityRepository (with rewrite() and naming())"
+                    " to re-point activities"
+                ),
                 got=type(activities).__name__,
             )
         self._activities = activities
