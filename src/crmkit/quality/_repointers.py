@@ -43,7 +43,8 @@ class LedgerRePointer:
     (survivor, merged ids, time), so running :meth:`repoint` again with the
     same arguments posts nothing new and returns the same information; the
     undo information is read back from the stored entries, so it is never
-    lost with a crash.
+    lost with a crash. (So a transfer is identified by survivor, merged ids
+    and time: to merge a group again after undoing it, merge at another time.)
 
     :meth:`undo` gives each merged customer back, exactly, the lots that were
     transferred (points and expiry dates), again in one posting, drawing only
