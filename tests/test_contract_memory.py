@@ -1,5 +1,6 @@
 """The in-memory repositories meet the repository contract (the reference implementation)."""
 
+import crmkit.quality
 import crmkit.testing
 from crmkit.domain import (
     ActivityRepository,
@@ -21,3 +22,8 @@ def test_in_memory_repositories_satisfy_the_protocols() -> None:
     assert isinstance(InMemoryContactRepository(), ContactRepository)
     assert isinstance(InMemoryActivityRepository(), ActivityRepository)
     assert isinstance(crmkit.testing.Repositories.in_memory(), crmkit.testing.ClosableRepositorySet)
+
+
+class TestInMemoryMergeJournal(crmkit.testing.MergeJournalContract):
+    def create_journal(self) -> crmkit.quality.MergeJournal:
+        return crmkit.quality.InMemoryMergeJournal()

@@ -21,6 +21,7 @@ import crmkit.testing
 from crmkit.adapters.postgres import (
     PostgresCouponRepository,
     PostgresLedgerRepository,
+    PostgresMergeJournal,
     PostgresStore,
     PostgresTransitionHistory,
 )
@@ -107,3 +108,12 @@ class TestPostgresCoupons(_OnPostgres, crmkit.testing.PersistentCouponContract):
 
     def opener(self, repository: CouponRepository) -> crmkit.testing.CouponOpener:
         return functools.partial(PostgresCouponRepository.open, self.url, schema=self.schema)
+
+
+class TestPostgresMergeJournal(_OnPostgres, crmkit.testing.MergeJournalContract):
+    max_examples = 25
+
+    def create_journal(self) -> PostgresMergeJournal:
+        journal = PostgresMergeJournal(PostgresStore(self.conn, schema=self.schema))
+        _empty(self.conn, self.schema)
+        return journal

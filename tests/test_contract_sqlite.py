@@ -14,7 +14,7 @@ import pytest
 
 import crmkit.testing
 from crmkit.adapters import _sqlite
-from crmkit.adapters.sqlite import SCHEMA_VERSION, SQLiteStore
+from crmkit.adapters.sqlite import SCHEMA_VERSION, SQLiteMergeJournal, SQLiteStore
 from crmkit.domain import (
     ActivityRepository,
     ContactRepository,
@@ -270,3 +270,18 @@ def test_ids_are_text_so_a_number_finds_nothing() -> None:
         assert store.activities.for_customer(5) == []  # type: ignore[arg-type]
         assert store.contacts.for_customer(5) == []  # type: ignore[arg-type]
         assert store.customers.get_many([5]) == {}  # type: ignore[list-item]
+
+
+class TestSQLiteMergeJournal(crmkit.testing.MergeJournalContract):
+    max_examples = 30
+
+    def create_journal(self) -> SQLiteMergeJournal:
+        return SQLiteMergeJournal(SQLiteStore(":memory:"))
+
+
+def test_the_merge_journal_survives_reopening_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "crm.sqlite3"
+    with SQLiteStore(path) as store:
+        SQLiteMergeJournal(store).put("merge:k", {"record": {"survivor_id": "c-1"}})
+    with SQLiteStore(path) as store:
+        assert SQLiteMergeJournal(store).pending() == [{"record": {"survivor_id": "c-1"}}]

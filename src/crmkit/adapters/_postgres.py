@@ -421,6 +421,16 @@ class PostgresCustomerRepository(_Versioned[Customer]):
                 (rows[-1][0], limit),
             )
 
+    def staff_of(self, company_id: str) -> list[Customer]:
+        """Return the customers whose ``company_id`` is *company_id*, ordered by id (a scan)."""
+        if not _is_text(company_id):
+            return []
+        rows = self._db.query(
+            f"SELECT record FROM {self._t} WHERE record->>'company_id' = %s ORDER BY id",  # noqa: S608
+            (company_id,),
+        )
+        return [_load(r[0]) for r in rows]
+
 
 class PostgresContactRepository(_Versioned[Contact]):
     """The contacts of a :class:`PostgresStore` (a :class:`~crmkit.domain.ContactRepository`)."""
@@ -671,6 +681,23 @@ class PostgresActivityRepository:
             f"SELECT record FROM {self._t} WHERE {' AND '.join(where)}"  # noqa: S608
             " ORDER BY occurred_at, id",
             params,
+        )
+        return [_load(r[0]) for r in rows]
+
+    def naming(self, customer_id: str) -> list[Activity]:
+        """Return the purchases with *customer_id* as guest and the referrals that referred her.
+
+        Ordered by ``occurred_at``, then id (a scan of the records).
+        """
+        if not _is_text(customer_id):
+            return []
+        rows = self._db.query(
+            f"SELECT record FROM {self._t}"  # noqa: S608
+            " WHERE (type = 'purchase' AND EXISTS (SELECT 1 FROM"
+            " json_array_elements_text(record->'guests') AS g(id) WHERE g.id = %s))"
+            " OR (type = 'referral' AND record->>'referred_id' = %s)"
+            " ORDER BY occurred_at, id",
+            (customer_id, customer_id),
         )
         return [_load(r[0]) for r in rows]
 

@@ -444,6 +444,21 @@ class SQLiteCustomerRepository(_Versioned[Customer]):
                 (rows[-1][0], limit),
             )
 
+    def staff_of(self, company_id: str) -> list[Customer]:
+        """Return the customers whose ``company_id`` is *company_id*, ordered by id.
+
+        A scan of the customers' records (no index): it is meant for merges,
+        not for request paths.
+        """
+        if not _is_text(company_id):
+            return []
+        rows = self._db.query(
+            "SELECT record FROM crmkit_customers"
+            " WHERE json_extract(record, '$.company_id') = ? ORDER BY id",
+            (company_id,),
+        )
+        return [_load(r[0]) for r in rows]
+
 
 class SQLiteContactRepository(_Versioned[Contact]):
     """The contacts of a :class:`SQLiteStore` (a :class:`~crmkit.domain.ContactRepository`)."""
@@ -690,6 +705,24 @@ class SQLiteActivityRepository:
                 _MIN_KEY if start is None else _micros(start),
                 _MAX_KEY if end is None else _micros(end),
             ),
+        )
+        return [_load(r[0]) for r in rows]
+
+    def naming(self, customer_id: str) -> list[Activity]:
+        """Return the purchases with *customer_id* as guest and the referrals that referred her.
+
+        Ordered by ``occurred_at``, then id. A scan of the activity records
+        (no index): it is meant for merges and exports, not for request paths.
+        """
+        if not _is_text(customer_id):
+            return []
+        rows = self._db.query(
+            "SELECT record FROM crmkit_activities"
+            " WHERE (type = 'purchase' AND EXISTS (SELECT 1 FROM json_each(record, '$.guests')"
+            " WHERE json_each.value = ?1))"
+            " OR (type = 'referral' AND json_extract(record, '$.referred_id') = ?1)"
+            " ORDER BY occurred_at, id",
+            (customer_id,),
         )
         return [_load(r[0]) for r in rows]
 

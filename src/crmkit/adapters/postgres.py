@@ -33,17 +33,20 @@ from crmkit.adapters._postgres_loyalty import (
     PostgresCouponRepository,
     PostgresLedgerRepository,
 )
+from crmkit.adapters._postgres_quality import QUALITY_MIGRATIONS, PostgresMergeJournal
 
 __all__ = [
     "CORE_MIGRATIONS",
     "LIFECYCLE_MIGRATIONS",
     "LOYALTY_MIGRATIONS",
+    "QUALITY_MIGRATIONS",
     "SCHEMA_VERSION",
     "PostgresActivityRepository",
     "PostgresContactRepository",
     "PostgresCouponRepository",
     "PostgresCustomerRepository",
     "PostgresLedgerRepository",
+    "PostgresMergeJournal",
     "PostgresStore",
     "PostgresTransitionHistory",
 ]

@@ -20,6 +20,7 @@ from crmkit.adapters._sqlite import (
 )
 from crmkit.adapters._sqlite_lifecycle import SQLiteTransitionHistory
 from crmkit.adapters._sqlite_loyalty import SQLiteCouponRepository, SQLiteLedgerRepository
+from crmkit.adapters._sqlite_quality import SQLiteMergeJournal
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -28,6 +29,7 @@ __all__ = [
     "SQLiteCouponRepository",
     "SQLiteCustomerRepository",
     "SQLiteLedgerRepository",
+    "SQLiteMergeJournal",
     "SQLiteStore",
     "SQLiteTransitionHistory",
 ]

@@ -25,6 +25,7 @@ from crmkit.domain._activities import (
     ACTIVITY_TYPES,
     Activity,
     Purchase,
+    Referral,
     Refund,
     check_refund,
     check_refund_owner,
@@ -171,6 +172,12 @@ class InMemoryCustomerRepository(_Versioned[Customer]):
         with self._lock:
             ordered = [self._items[k] for k in sorted(self._items)]
         return _batches(ordered, batch_size)
+
+    def staff_of(self, company_id: str) -> list[Customer]:
+        """Return the customers whose ``company_id`` is *company_id*, ordered by id."""
+        with self._lock:
+            found = [c for c in self._items.values() if c.company_id == company_id]
+        return sorted(found, key=lambda c: c.id)
 
 
 class InMemoryContactRepository(_Versioned[Contact]):
@@ -337,6 +344,26 @@ class InMemoryActivityRepository:
         return [
             a for (at, _), a in rows if (start is None or at >= start) and (end is None or at < end)
         ]
+
+    def naming(self, customer_id: str) -> list[Activity]:
+        """Return the purchases with *customer_id* as guest and the referrals that referred her.
+
+        >>> from datetime import UTC, datetime
+        >>> from crmkit.domain import Purchase
+        >>> log = InMemoryActivityRepository()
+        >>> _ = log.append(Purchase(id="p-1", customer_id="c-1", amount=10, currency="EUR",
+        ...                         occurred_at=datetime(2025, 1, 1, tzinfo=UTC), guests={"c-2"}))
+        >>> [a.id for a in log.naming("c-2")], log.naming("c-1")
+        (['p-1'], [])
+        """
+        with self._lock:
+            found = [
+                a
+                for a in self._by_id.values()
+                if (isinstance(a, Purchase) and customer_id in a.guests)
+                or (isinstance(a, Referral) and a.referred_id == customer_id)
+            ]
+        return sorted(found, key=_order_key)
 
     def iter_batches(self, *, batch_size: int = 10_000) -> Iterator[list[Activity]]:
         """Yield every activity in batches, ordered by time then id (a snapshot taken at the call)."""

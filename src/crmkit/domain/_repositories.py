@@ -63,6 +63,14 @@ class CustomerRepository(Protocol):
         """Yield every customer, in batches of at most *batch_size*, ordered by id."""
         ...
 
+    def staff_of(self, company_id: str) -> list[Customer]:
+        """Return the customers whose ``company_id`` is *company_id* (its staff), ordered by id.
+
+        A merge of companies re-points them (:func:`crmkit.quality.merge`);
+        an id that names no stored customer has no staff (an empty list).
+        """
+        ...
+
 
 @runtime_checkable
 class ContactRepository(Protocol):
@@ -142,6 +150,17 @@ class ActivityRepository(Protocol):
 
     def iter_batches(self, *, batch_size: int = 10_000) -> Iterator[list[Activity]]:
         """Yield every activity in batches of at most *batch_size*, ordered by time then id."""
+        ...
+
+    def naming(self, customer_id: str) -> list[Activity]:
+        """Return the activities that name *customer_id* without being hers.
+
+        That is every purchase with *customer_id* among its ``guests`` and
+        every referral whose ``referred_id`` is *customer_id* (the referral
+        that brought her in), ordered by ``occurred_at``, then id. A merge
+        re-points these references (:func:`crmkit.quality.merge`) and an
+        export includes them (:func:`crmkit.privacy.export`).
+        """
         ...
 
 

@@ -30,7 +30,8 @@ ERASED = "erased"
 #: The attribute that marks an erased customer, holding the erasure time (ISO 8601).
 ERASED_AT = "crmkit_erased_at"
 
-EXPORT_FORMAT = "crmkit-export/1"
+#: The export format: ``/2`` added ``named_in`` (other customers' records that name her).
+EXPORT_FORMAT = "crmkit-export/2"
 
 
 @attrs.frozen(kw_only=True)
@@ -214,7 +215,10 @@ def export(
     """Everything held about a customer, as JSON types (a data subject access request).
 
     The customer record (consents included), its contacts and its activities,
-    each as :func:`~crmkit.domain.to_record` writes it. Parts of the host's
+    each as :func:`~crmkit.domain.to_record` writes it, and under
+    ``named_in`` the activities of other customers that name her
+    (:meth:`~crmkit.domain.ActivityRepository.naming`: a purchase she was a
+    guest at, the referral that brought her in). Parts of the host's
     (or of other crmkit layers, such as a points ledger) are added through
     *sections*: a name and a function from the customer id to JSON types.
     ``json.dumps`` the result to hand it over.
@@ -237,7 +241,7 @@ def export(
     >>> data = export("c-1", repos, sections={"notes": lambda cid: []})
     >>> customer = data["customer"]
     >>> sorted(data), customer["name"]
-    (['activities', 'contacts', 'customer', 'format', 'notes'], 'Ann Lee')
+    (['activities', 'contacts', 'customer', 'format', 'named_in', 'notes'], 'Ann Lee')
     >>> len(json.dumps(data)) > 0
     True
     """
@@ -248,6 +252,7 @@ def export(
         "customer": to_record(customer),
         "contacts": [to_record(c) for c in repositories.contacts.for_customer(customer_id)],
         "activities": [to_record(a) for a in repositories.activities.for_customer(customer_id)],
+        "named_in": [to_record(a) for a in repositories.activities.naming(customer_id)],
     }
     for name, fn in (sections or {}).items():
         if name in data:

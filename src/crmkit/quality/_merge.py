@@ -11,6 +11,7 @@ Nothing is deleted: the merged customers stay (marked), every activity stays
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -23,9 +24,11 @@ from crmkit.domain import (
     ActivityRepository,
     ContactRepository,
     Customer,
+    CustomerRepository,
     FrozenDict,
     Purchase,
     Referral,
+    Refund,
     RepositorySet,
     RewritableActivityRepository,
     check_id,
@@ -37,8 +40,11 @@ __all__ = [
     "MERGED_INTO",
     "ActivityRePointer",
     "ContactRePointer",
+    "InMemoryMergeJournal",
+    "MergeJournal",
     "MergeRecord",
     "RePointer",
+    "StaffRePointer",
     "default_repointers",
     "merge",
     "undo_merge",
@@ -69,8 +75,19 @@ class RePointer(Protocol):
     A host (or another crmkit layer) implements one per kind of record that
     names a customer: a points ledger, a lifecycle history. ``repoint``
     returns JSON types describing exactly what it moved; ``undo`` takes them
-    back. The merge calls every re-pointer in order and undoes them in
-    reverse order.
+    back, and running it again changes nothing more. The merge calls every
+    re-pointer in order and undoes them in reverse order.
+
+    A re-pointer that also has ``plan(from_ids, to_id, *, at)`` (read only:
+    the undo information, before anything moves) and ``apply(info)`` (make
+    the move, idempotently; return the completed undo information) is
+    *resumable*: :func:`merge` with a :class:`MergeJournal` records the plan
+    before applying it, so a merge killed half-way is completed by running
+    it again. crmkit's re-pointers are all resumable; for one that is not,
+    the journal records its information only after ``repoint`` returned. A
+    re-pointer may also have ``check_undo(info, *, at)``, raising what
+    ``undo`` would refuse: :func:`undo_merge` calls it on every re-pointer
+    before anything is undone.
     """
 
     @property
@@ -88,37 +105,130 @@ class RePointer(Protocol):
 
 
 class ContactRePointer:
-    """Re-points contacts (``customer_id``) through a :class:`~crmkit.domain.ContactRepository`."""
+    """Re-points contacts (``customer_id``) through a :class:`~crmkit.domain.ContactRepository`.
+
+    Resumable: :meth:`plan` lists the contacts, :meth:`apply` moves those not
+    moved yet, :meth:`undo` gives back those not given back yet.
+    """
 
     name = "contacts"
 
     def __init__(self, contacts: ContactRepository) -> None:
         self._contacts = contacts
 
+    def plan(self, from_ids: Sequence[str], to_id: str, *, at: datetime) -> Any:
+        """``{"to": to_id, "moved": [[contact id, old customer id]]}``, moving nothing yet."""
+        moved = [[c.id, cid] for cid in from_ids for c in self._contacts.for_customer(cid)]
+        return {"to": to_id, "moved": moved}
+
+    def apply(self, info: Any) -> Any:
+        """Move each planned contact still with its old customer to the survivor."""
+        for contact_id, customer_id in info["moved"]:
+            contact = self._contacts.get(contact_id)
+            if contact.customer_id == customer_id:
+                self._contacts.update(attrs.evolve(contact, customer_id=info["to"]))
+        return info
+
     def repoint(self, from_ids: Sequence[str], to_id: str, *, at: datetime) -> Any:
-        """Move the contacts of *from_ids* to *to_id*; return ``[[contact id, old customer id]]``."""
-        moved: list[list[str]] = []
-        for cid in from_ids:
-            for contact in self._contacts.for_customer(cid):
-                self._contacts.update(attrs.evolve(contact, customer_id=to_id))
-                moved.append([contact.id, cid])
-        return moved
+        """Move the contacts of *from_ids* to *to_id* (:meth:`plan`, then :meth:`apply`)."""
+        return self.apply(self.plan(from_ids, to_id, at=at))
 
     def undo(self, info: Any, *, at: datetime) -> None:
-        """Give each moved contact its old customer back."""
-        for contact_id, customer_id in info:
+        """Give each moved contact its old customer back (those not given back yet)."""
+        moved = info["moved"] if isinstance(info, Mapping) else info  # [[id, customer]] before 0.x
+        for contact_id, customer_id in moved:
             contact = self._contacts.get(contact_id)
-            self._contacts.update(attrs.evolve(contact, customer_id=customer_id))
+            if contact.customer_id != customer_id:
+                self._contacts.update(attrs.evolve(contact, customer_id=customer_id))
+
+
+class StaffRePointer:
+    """Re-points the staff of merged companies: other customers' ``company_id``.
+
+    An individual whose ``company_id`` names a merged customer gets the
+    survivor's id; undo gives it the old one back (unless it was changed to
+    something else since). Members of the merged group are left to the
+    merge itself. Resumable, like :class:`ContactRePointer`.
+    """
+
+    name = "staff"
+
+    def __init__(self, customers: CustomerRepository) -> None:
+        if not callable(getattr(customers, "staff_of", None)):
+            raise ValidationError(
+                "customers",
+                expected="a CustomerRepository with staff_of() to re-point staff",
+                got=type(customers).__name__,
+            )
+        self._customers = customers
+
+    def plan(self, from_ids: Sequence[str], to_id: str, *, at: datetime) -> Any:
+        """``{"to": to_id, "moved": [[customer id, old company id]]}``, moving nothing yet."""
+        group = {*from_ids, to_id}
+        moved = [
+            [c.id, fid]
+            for fid in from_ids
+            for c in self._customers.staff_of(fid)
+            if c.id not in group
+        ]
+        return {"to": to_id, "moved": moved}
+
+    def apply(self, info: Any) -> Any:
+        """Point each planned staff member still at its old company to the survivor."""
+        for customer_id, company_id in info["moved"]:
+            member = self._customers.get(customer_id)
+            if member.company_id == company_id:
+                self._customers.update(attrs.evolve(member, company_id=info["to"]))
+        return info
+
+    def repoint(self, from_ids: Sequence[str], to_id: str, *, at: datetime) -> Any:
+        """Re-point the staff of *from_ids* to *to_id* (:meth:`plan`, then :meth:`apply`)."""
+        return self.apply(self.plan(from_ids, to_id, at=at))
+
+    def undo(self, info: Any, *, at: datetime) -> None:
+        """Give each re-pointed staff member its old company back (if it still names the survivor)."""
+        for customer_id, company_id in info["moved"]:
+            member = self._customers.get(customer_id)
+            if member.company_id == info["to"]:
+                self._customers.update(attrs.evolve(member, company_id=company_id))
+
+
+def _refs(a: Activity) -> list[Any]:
+    """What a re-point changes of an activity: ``[id, customer_id, guests or None, referred_id or None]``."""
+    return [
+        a.id,
+        a.customer_id,
+        sorted(a.guests) if isinstance(a, Purchase) else None,
+        a.referred_id if isinstance(a, Referral) else None,
+    ]
+
+
+def _with_refs(a: Activity, refs: Sequence[Any]) -> Activity:
+    changes: dict[str, Any] = {"customer_id": refs[1]}
+    if len(refs) > 2 and isinstance(a, Purchase) and refs[2] is not None:
+        changes["guests"] = frozenset(refs[2])
+    if len(refs) > 3 and isinstance(a, Referral) and refs[3] is not None:
+        changes["referred_id"] = refs[3]
+    return attrs.evolve(a, **changes)
 
 
 class ActivityRePointer:
     """Re-points activities through a :class:`~crmkit.domain.RewritableActivityRepository`.
 
-    Every activity keeps its id, time, amounts and type; only ``customer_id``
-    changes, and the undo information records the original one. An activity
-    that would name the survivor twice after the move (a purchase with the
-    survivor as guest, a referral of the survivor) stays where it is and is
-    listed as kept apart: nothing is lost, and totals still add up.
+    In one rewrite (all or nothing), the activities of the merged customers
+    move to the survivor, and the references other activities hold to them
+    (the merged customers as guests of a purchase, as the referred customer
+    of a referral: :meth:`~crmkit.domain.ActivityRepository.naming`) are
+    re-pointed to the survivor. Every activity keeps its id, time, amounts
+    and type; the undo information records its customer and references as
+    they were.
+
+    An activity that would name one customer twice after the move (a
+    purchase whose payer would be its own guest or that would list one guest
+    twice, a referral of oneself) is left exactly as it is and listed as
+    kept apart, and so are the refunds of such a purchase: a refund always
+    stays with its purchase. No merge creates a self-guest purchase or a
+    self-referral; nothing is lost, and totals still add up.
     """
 
     name = "activities"
@@ -127,47 +237,167 @@ class ActivityRePointer:
         if not isinstance(activities, RewritableActivityRepository):
             raise ValidationError(
                 "activities",
-                expected="a RewritableActivityRepository (with rewrite()) to re-point activities",
+                expected=(
+                    "a RewritableActivityRepository (with rewrite() and naming())"
+                    " to re-point activities"
+                ),
                 got=type(activities).__name__,
             )
         self._activities = activities
 
-    def repoint(self, from_ids: Sequence[str], to_id: str, *, at: datetime) -> Any:
-        """Move the activities of *from_ids* to *to_id* in one rewrite.
+    def plan(self, from_ids: Sequence[str], to_id: str, *, at: datetime) -> Any:
+        """What :meth:`apply` will rewrite, moving nothing yet.
 
-        Returns ``{"moved": [[activity id, old customer id]], "kept_apart": [ids]}``.
+        ``{"to": to_id, "moved": [[id, customer id, guests, referred id]],
+        "after": [[id, customer id, guests, referred id]], "kept_apart": [ids]}``:
+        each changed activity as it was and as it will be (``guests`` is
+        ``None`` for a non-purchase, ``referred id`` for a non-referral).
         """
-        moved: list[Activity] = []
-        info: dict[str, list[Any]] = {"moved": [], "kept_apart": []}
+        merged = set(from_ids)
+
+        def to(cid: str) -> str:
+            return to_id if cid in merged else cid
+
+        found: dict[str, Activity] = {}
         for cid in from_ids:
-            for activity in self._activities.for_customer(cid):
-                if (isinstance(activity, Purchase) and to_id in activity.guests) or (
-                    isinstance(activity, Referral) and activity.referred_id == to_id
-                ):
-                    info["kept_apart"].append(activity.id)
+            for a in (*self._activities.for_customer(cid), *self._activities.naming(cid)):
+                found[a.id] = a
+        info: dict[str, Any] = {"to": to_id, "moved": [], "after": [], "kept_apart": []}
+        apart: set[str] = set()
+        changed: list[tuple[Activity, Activity]] = []
+        refunds: list[Refund] = []
+        for a in sorted(found.values(), key=lambda x: (x.occurred_at, x.id)):
+            if isinstance(a, Refund):
+                refunds.append(a)
+                continue
+            payer = to(a.customer_id)
+            new: Activity
+            if isinstance(a, Purchase):
+                guests = [to(g) for g in a.guests]
+                if payer in guests or len(set(guests)) < len(guests):
+                    apart.add(a.id)
                     continue
-                moved.append(attrs.evolve(activity, customer_id=to_id))
-                info["moved"].append([activity.id, cid])
-        self._activities.rewrite(moved)
+                new = attrs.evolve(a, customer_id=payer, guests=frozenset(guests))
+            elif isinstance(a, Referral):
+                referred = to(a.referred_id)
+                if referred == payer:
+                    apart.add(a.id)
+                    continue
+                new = attrs.evolve(a, customer_id=payer, referred_id=referred)
+            else:
+                new = attrs.evolve(a, customer_id=payer)
+            if new != a:
+                changed.append((a, new))
+        for r in refunds:
+            if r.purchase_id in apart:
+                apart.add(r.id)
+            elif r.customer_id in merged:
+                changed.append((r, attrs.evolve(r, customer_id=to_id)))
+        for before, after in changed:
+            info["moved"].append(_refs(before))
+            info["after"].append(_refs(after))
+        info["kept_apart"] = sorted(apart)
         return info
 
+    def apply(self, info: Any) -> Any:
+        """Rewrite the planned activities to their new references, in one rewrite (idempotent)."""
+        self._activities.rewrite(
+            _with_refs(self._activities.get(refs[0]), refs) for refs in info["after"]
+        )
+        return info
+
+    def repoint(self, from_ids: Sequence[str], to_id: str, *, at: datetime) -> Any:
+        """Move the activities of *from_ids* and the references to them (:meth:`plan`, :meth:`apply`)."""
+        return self.apply(self.plan(from_ids, to_id, at=at))
+
     def undo(self, info: Any, *, at: datetime) -> None:
-        """Give each moved activity its old customer back, in one rewrite."""
-        back = [
-            attrs.evolve(self._activities.get(aid), customer_id=cid) for aid, cid in info["moved"]
-        ]
-        self._activities.rewrite(back)
+        """Give each changed activity its old customer and references back, in one rewrite."""
+        self._activities.rewrite(
+            _with_refs(self._activities.get(refs[0]), refs) for refs in info["moved"]
+        )
 
 
 def default_repointers(repositories: RepositorySet) -> list[RePointer]:
-    """The re-pointers for contacts and activities of a repository set.
+    """The re-pointers of a repository set: contacts, staff of merged companies, activities.
 
     Records kept outside the repository set are re-pointed by re-pointers the
     host adds: :class:`LedgerRePointer` for a points ledger,
     :class:`TransitionRePointer` for a lifecycle transition history
     (``[*default_repointers(repos), TransitionRePointer(history)]``).
     """
-    return [ContactRePointer(repositories.contacts), ActivityRePointer(repositories.activities)]
+    return [
+        ContactRePointer(repositories.contacts),
+        StaffRePointer(repositories.customers),
+        ActivityRePointer(repositories.activities),
+    ]
+
+
+@runtime_checkable
+class MergeJournal(Protocol):
+    """Where :func:`merge` records a merge before making it, so a retry completes it.
+
+    A merge writes its entry here first (``{"record": ...}``: the customers
+    as they were, each re-pointer's plan), updates it as the steps are done,
+    and marks it ``"done": true`` when the merge is complete. A process
+    killed during a merge leaves its entry not done: run the same
+    :func:`merge` again (same ids and ``at``) and it carries on from the
+    plan; a done entry makes the call return the record and change nothing.
+    The entries hold personal data (the customers as they were): remove
+    them (:meth:`remove`, key :func:`merge_key`) once the records are kept
+    elsewhere.
+    :class:`InMemoryMergeJournal`,
+    :class:`crmkit.adapters.sqlite.SQLiteMergeJournal` and
+    :class:`crmkit.adapters.postgres.PostgresMergeJournal` are journals
+    (:class:`crmkit.testing.MergeJournalContract` checks one).
+    """
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The entry stored under *key*, or ``None``."""
+        ...
+
+    def put(self, key: str, entry: Mapping[str, Any]) -> None:
+        """Store *entry* (JSON types) under *key*, replacing what was there, durably."""
+        ...
+
+    def remove(self, key: str) -> None:
+        """Remove the entry under *key* (nothing if there is none)."""
+        ...
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Every stored entry, done or not, ordered by key."""
+        ...
+
+
+class InMemoryMergeJournal:
+    """A :class:`MergeJournal` in a dict (for tests and in-memory repositories).
+
+    >>> journal = InMemoryMergeJournal()
+    >>> journal.put("k", {"record": {}})
+    >>> journal.get("k"), len(journal.pending())
+    ({'record': {}}, 1)
+    >>> journal.remove("k"); journal.pending()
+    []
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, str] = {}
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The entry stored under *key*, or ``None``."""
+        text = self._entries.get(key)
+        return None if text is None else dict(json.loads(text))
+
+    def put(self, key: str, entry: Mapping[str, Any]) -> None:
+        """Store a copy of *entry* under *key*."""
+        self._entries[key] = json.dumps(entry)
+
+    def remove(self, key: str) -> None:
+        """Remove the entry under *key*."""
+        self._entries.pop(key, None)
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Every stored entry, ordered by key."""
+        return [json.loads(self._entries[k]) for k in sorted(self._entries)]
 
 
 def _field_names(changes: Mapping[str, Any]) -> str:
@@ -288,8 +518,11 @@ def _merged_customer(
         found = next((getattr(c, name) for c in pool if not _empty(getattr(c, name))), None)
         if found is not None:
             values[name] = found
-    if values.get("company_id") == survivor.id:
+    group = {survivor.id, *(o.id for o in others)}
+    if values.get("company_id") in group:
         values.pop("company_id")
+    if values.get("company_id", survivor.company_id) in group:
+        values["company_id"] = None  # a company merged into its own staff member
     if values.get("kind", survivor.kind) == "company":
         values["company_id"] = None
     consents = list(survivor.consents)
@@ -317,6 +550,7 @@ def merge(
     survivor: str | None = None,
     fields: Mapping[str, str] | None = None,
     repointers: Sequence[RePointer] | None = None,
+    journal: MergeJournal | None = None,
 ) -> MergeRecord:
     """Merge duplicate customers into one survivor, losing nothing; the record undoes it.
 
@@ -339,10 +573,25 @@ def merge(
     a lifecycle history (``[*default_repointers(repos), LedgerRePointer(ledger),
     TransitionRePointer(history)]``) or records of the host.
 
-    Not covered: references to a merged id held by *other* customers
-    (``company_id`` of a company's staff, ``guests``, ``referred_id``); the
-    repositories have no query for them. If a re-pointer fails, those that
-    ran are undone and the customers restored before the error is raised.
+    References other customers hold to a merged customer are re-pointed too:
+    the ``company_id`` of a merged company's staff (:class:`StaffRePointer`),
+    the merged customers as guests of others' purchases and as the referred
+    customer of referrals (:class:`ActivityRePointer`). An activity that would
+    then name one customer twice is kept apart, unchanged, with its refunds.
+
+    Without a *journal*, if a re-pointer raises, those that ran are undone
+    and the customers restored before the error is raised; a process killed
+    during the merge leaves it half done. With a *journal*, the merge is
+    recorded before anything changes, and each step is made so that running
+    it again completes it: an error, or a process killed during the merge,
+    leaves the journal entry (:meth:`MergeJournal.pending`), and the same
+    call (same ids and *at*) completes the merge and returns the same
+    record. The entry is then marked ``"done"`` and kept, so running the call
+    again returns the record and changes nothing; remove it
+    (``journal.remove(merge_key(ids, at))``) once the record is kept
+    elsewhere, as it holds personal data. crmkit's
+    re-pointers are resumable; a host's re-pointer without ``plan`` /
+    ``apply`` is recorded only once it has returned.
 
     Args:
         customer_ids: the duplicates (two or more ids), e.g. one of
@@ -353,11 +602,14 @@ def merge(
         survivor: the id of the survivor, one of *customer_ids*.
         fields: per field, ``"fill"``, ``"survivor"``, ``"oldest"`` or ``"newest"``.
         repointers: what to re-point; ``None`` for :func:`default_repointers`.
+        journal: where to record the merge while it is made (:class:`MergeJournal`).
 
     Raises:
         NotFoundError: an id is not stored.
         ValidationError: fewer than two distinct ids, an unknown rule, field
             or strategy, or a survivor not among the ids.
+        ConflictError: a customer of the group was changed by someone else
+            while a journaled merge was interrupted.
 
     >>> from datetime import UTC, datetime
     >>> from crmkit.domain import Customer, Purchase
@@ -394,46 +646,119 @@ def merge(
             )
         if how not in _STRATEGIES:
             raise ValidationError(f"fields[{name!r}]", expected=f"one of {_STRATEGIES}", got=how)
-    customers = [repositories.customers.get(c) for c in ids]
-    if survivor is not None:
-        if survivor not in ids:
-            raise ValidationError("survivor", expected="one of the merged ids", got=survivor)
-        kept = customers[ids.index(survivor)]
-    elif rule == "oldest":
-        kept = min(customers, key=_oldest_key)
-    else:
-        kept = min(customers, key=lambda c: (-_completeness(c), *_oldest_key(c)))
-    others = [c for c in customers if c.id != kept.id]
     movers = list(repointers) if repointers is not None else default_repointers(repositories)
+    key = merge_key(ids, when)
+    stored = None if journal is None else journal.get(key)
+    if stored is not None:
+        record = MergeRecord.from_dict(stored["record"])
+        if stored.get("done"):
+            return record
+    else:
+        customers = [repositories.customers.get(c) for c in ids]
+        if survivor is not None:
+            if survivor not in ids:
+                raise ValidationError("survivor", expected="one of the merged ids", got=survivor)
+            kept = customers[ids.index(survivor)]
+        elif rule == "oldest":
+            kept = min(customers, key=_oldest_key)
+        else:
+            kept = min(customers, key=lambda c: (-_completeness(c), *_oldest_key(c)))
+        others = [c for c in customers if c.id != kept.id]
+        merged = _merged_customer(kept, others, chosen_fields)
+        after = attrs.evolve(merged, version=kept.version + 1)
+        record = MergeRecord(
+            survivor_id=kept.id,
+            merged_ids=tuple(c.id for c in others),
+            at=when,
+            survivor_before=kept,
+            survivor_after=after,
+            merged_before=tuple(others),
+            changes=_changes(kept, after),
+            repointed={},
+        )
+        if journal is not None:
+            journal.put(key, {"record": record.to_dict()})
+    repointed = dict(record.repointed)
 
-    merged = _merged_customer(kept, others, chosen_fields)
-    after = repositories.customers.update(merged)
-    marked: list[Customer] = []
-    done: list[tuple[RePointer, Any]] = []
+    def save() -> None:
+        if journal is not None:
+            journal.put(key, {"record": attrs.evolve(record, repointed=repointed).to_dict()})
+
+    from_ids = list(record.merged_ids)
     try:
-        for other in others:
-            mark = FrozenDict({**other.attributes, MERGED_INTO: kept.id})
-            marked.append(repositories.customers.update(attrs.evolve(other, attributes=mark)))
+        _set_customer(repositories, record.survivor_before, record.survivor_after)
+        for other in record.merged_before:
+            mark = FrozenDict({**other.attributes, MERGED_INTO: record.survivor_id})
+            marked = attrs.evolve(other, attributes=mark, version=other.version + 1)
+            _set_customer(repositories, other, marked)
         for mover in movers:
-            info = mover.repoint([c.id for c in others], kept.id, at=when)
-            done.append((mover, info))
+            plan = getattr(mover, "plan", None)
+            apply = getattr(mover, "apply", None)
+            if plan is not None and apply is not None:
+                if mover.name not in repointed:
+                    repointed[mover.name] = plan(from_ids, record.survivor_id, at=when)
+                    save()
+                repointed[mover.name] = apply(repointed[mover.name])
+            elif mover.name not in repointed:
+                repointed[mover.name] = mover.repoint(from_ids, record.survivor_id, at=when)
+            save()
     except BaseException:
-        for mover, info in reversed(done):
-            mover.undo(info, at=when)
-        for before, now in zip(others, marked, strict=False):
-            repositories.customers.update(attrs.evolve(before, version=now.version))
-        repositories.customers.update(attrs.evolve(kept, version=after.version))
+        if journal is None:  # no record to resume from: take back what it did
+            by_name = {m.name: m for m in movers}
+            for name in reversed(list(repointed)):
+                by_name[name].undo(repointed[name], at=when)
+            for before in record.merged_before:
+                _restore_customer(repositories, before, record.survivor_id)
+            _restore_customer(repositories, record.survivor_before, None, record.survivor_after)
         raise
-    return MergeRecord(
-        survivor_id=kept.id,
-        merged_ids=tuple(c.id for c in others),
-        at=when,
-        survivor_before=kept,
-        survivor_after=after,
-        merged_before=tuple(others),
-        changes=_changes(kept, after),
-        repointed={mover.name: info for mover, info in done},
-    )
+    done = attrs.evolve(record, repointed=repointed)
+    if journal is not None:
+        journal.put(key, {"record": done.to_dict(), "done": True})
+    return done
+
+
+def merge_key(customer_ids: Sequence[str], at: datetime) -> str:
+    """The key of a merge in a :class:`MergeJournal`: its ids, in the order given, and its time.
+
+    >>> from datetime import UTC, datetime
+    >>> merge_key(["c-1", "c-2"], datetime(2025, 1, 9, tzinfo=UTC))
+    'merge:["c-1", "c-2"]@2025-01-09T00:00:00+00:00'
+    """
+    when = to_instant(at, field="at")
+    return f"merge:{json.dumps(list(customer_ids))}@{when.isoformat()}"
+
+
+def _same(a: Customer, b: Customer) -> bool:
+    return attrs.evolve(a, version=0) == attrs.evolve(b, version=0)
+
+
+def _set_customer(repositories: RepositorySet, before: Customer, after: Customer) -> None:
+    """Store *after* over *before*, unless it is stored already (a retry)."""
+    now = repositories.customers.get(before.id)
+    if now.version == after.version and _same(now, after):
+        return
+    if now.version != before.version:
+        raise ConflictError(
+            "customer", before.id, expected_version=before.version, actual_version=now.version
+        )
+    repositories.customers.update(attrs.evolve(after, version=before.version))
+
+
+def _restore_customer(
+    repositories: RepositorySet,
+    before: Customer,
+    merged_into: str | None,
+    after: Customer | None = None,
+) -> None:
+    """Put *before*'s fields back if the merge changed the stored customer (idempotent)."""
+    now = repositories.customers.get(before.id)
+    if _same(now, before):
+        return
+    if merged_into is not None and now.attributes.get(MERGED_INTO) != merged_into:
+        return
+    if after is not None and not _same(now, after):
+        return
+    repositories.customers.update(attrs.evolve(before, version=now.version))
 
 
 def undo_merge(
@@ -448,11 +773,22 @@ def undo_merge(
     Pass the same re-pointers as to :func:`merge` (``None`` for the default
     ones). Records added to the survivor after the merge stay with it.
 
+    First every re-pointer that can refuse is asked (``check_undo``): a
+    points ledger refuses when the survivor spent transferred points
+    (:class:`LedgerRePointer`), and then nothing is undone. Then the
+    re-pointers are undone in reverse order, the merged customers restored,
+    and the survivor restored last. Every step changes only what is not
+    undone yet, so if one fails (or the process is killed) running
+    ``undo_merge`` again completes it; once complete, running it again
+    changes nothing.
+
     Raises:
-        ConflictError: the survivor was changed after the merge (its version
-            moved on); nothing was undone. Undo that change first, or merge
-            and fix by hand.
-        ValidationError: a re-pointer named in the record is not given.
+        ConflictError: the survivor was changed after the merge (its fields
+            differ from what the merge stored; a change taken back since, such
+            as a later merge's re-pointing undone first, does not count);
+            nothing was undone. Undo that change first, or fix by hand.
+        ValidationError: a re-pointer named in the record is not given, or
+            one refuses (``check_undo``); nothing was undone.
     """
     when = to_instant(at, field="at")
     movers = list(repointers) if repointers is not None else default_repointers(repositories)
@@ -463,16 +799,21 @@ def undo_merge(
             "repointers", expected="re-pointers named " + ", ".join(record.repointed), got=missing
         )
     current = repositories.customers.get(record.survivor_id)
-    if current.version != record.survivor_after.version:
+    if current.version > record.survivor_after.version and _same(current, record.survivor_before):
+        return  # undone already: the survivor is restored last
+    if not _same(current, record.survivor_after):
         raise ConflictError(
             "customer",
             record.survivor_id,
             expected_version=record.survivor_after.version,
             actual_version=current.version,
         )
+    for name in record.repointed:
+        check = getattr(by_name[name], "check_undo", None)
+        if check is not None:
+            check(record.repointed[name], at=when)
     for name in reversed(list(record.repointed)):
         by_name[name].undo(record.repointed[name], at=when)
     for before in record.merged_before:
-        now = repositories.customers.get(before.id)
-        repositories.customers.update(attrs.evolve(before, version=now.version))
+        _restore_customer(repositories, before, record.survivor_id)
     repositories.customers.update(attrs.evolve(record.survivor_before, version=current.version))

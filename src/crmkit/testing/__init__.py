@@ -39,6 +39,7 @@ from crmkit.testing._ledger_contracts import (
     check_ledger,
 )
 from crmkit.testing._lifecycle_contracts import TransitionHistoryContract
+from crmkit.testing._merge_contracts import MergeJournalContract
 
 __all__ = [
     "ClosableRepositorySet",
@@ -46,6 +47,7 @@ __all__ = [
     "CouponOpener",
     "LedgerContract",
     "LedgerOpener",
+    "MergeJournalContract",
     "Opener",
     "PersistentCouponContract",
     "PersistentLedgerContract",

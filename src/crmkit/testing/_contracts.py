@@ -41,6 +41,7 @@ from crmkit.domain import (
     Contact,
     ContactRepository,
     Customer,
+    CustomerKind,
     CustomerRepository,
     Direction,
     FrozenDict,
@@ -575,6 +576,65 @@ class RepositoryContract:
             assert log_repo.rewrite(moved) == 2
             _assert_same(log_repo.for_customer("c-2"), moved)
             assert log_repo.for_customer("c-1") == []
+
+    # ------------------------------------------------------------ references held by others
+
+    def test_staff_of_returns_the_customers_of_a_company_by_id(self) -> None:
+        companies = ["co-1", "co-2"]
+
+        @self._given(
+            st.lists(
+                cks.customers(kind=st.just(CustomerKind.INDIVIDUAL)),
+                max_size=8,
+                unique_by=lambda c: c.id,
+            ),
+            st.lists(st.sampled_from([None, *companies]), min_size=8, max_size=8),
+        )
+        def check(customers: list[Customer], employers: list[str | None]) -> None:
+            staffed = [
+                attrs.evolve(c, company_id=e)
+                for c, e in zip(customers, employers, strict=False)
+                if c.id != e
+            ]
+            with self.fresh_repositories() as repos:
+                for c in staffed:
+                    repos.customers.add(c)
+                for company in [*companies, "co-none"]:
+                    expected = sorted(
+                        (c for c in staffed if c.company_id == company), key=lambda c: c.id
+                    )
+                    _assert_same(repos.customers.staff_of(company), expected)
+                if staffed:
+                    moved = repos.customers.update(attrs.evolve(staffed[0], company_id="co-3"))
+                    _assert_same(repos.customers.staff_of("co-3"), [moved])
+
+        check()
+
+    def test_naming_returns_the_guest_purchases_and_referrals_of_others(self) -> None:
+        @self._given(cks.activity_logs(customer_ids=["c-1", "c-2", "c-3"]), st.data())
+        def check(log: list[Activity], data: st.DataObject) -> None:
+            named = data.draw(st.sampled_from(["c-1", "c-2", "c-3", "c-none"]))
+
+            def names(a: Activity) -> bool:
+                return named in getattr(a, "guests", ()) or getattr(a, "referred_id", None) == named
+
+            with self.fresh_repositories() as repos:
+                repos.activities.append_many(log)
+                _assert_same(
+                    repos.activities.naming(named), _time_order([a for a in log if names(a)])
+                )
+                log_repo = repos.activities
+                if isinstance(log_repo, RewritableActivityRepository):
+                    # after a rewrite that drops the reference, the activity no longer names her
+                    dropped = [
+                        attrs.evolve(a, guests=a.guests - {named})
+                        for a in log
+                        if isinstance(a, Purchase) and named in a.guests
+                    ]
+                    log_repo.rewrite(dropped)
+                    assert all(not isinstance(a, Purchase) for a in log_repo.naming(named))
+
+        check()
 
     def test_appending_the_same_activity_twice_stores_it_once(self) -> None:
         @self._given(cks.activity_logs(min_size=1, max_size=4))

@@ -7,7 +7,7 @@ Decimal scales, optional fields left out).
 
 The package is organised in private modules by subject (``_basics``,
 ``_entities``, ``_activities``, ``_features``, ``_formulas``, ``_lifecycle``,
-``_segments``, ``_loyalty``, ``_config``); add new strategies to the module
+``_segments``, ``_loyalty``, ``_merge``, ``_config``); add new strategies to the module
 they belong to, or add a module, and re-export them here.
 
 >>> from hypothesis import given
@@ -75,6 +75,7 @@ from crmkit.testing.strategies._loyalty import (
     earning_rule_configs,
     tier_table_configs,
 )
+from crmkit.testing.strategies._merge import MergeBase, merge_bases
 from crmkit.testing.strategies._segments import (
     rfm_configs,
     segment_frames,
@@ -85,6 +86,7 @@ from crmkit.testing.strategies._segments import (
 __all__ = [
     "FeatureHistory",
     "FormulaType",
+    "MergeBase",
     "activities",
     "activity_logs",
     "amounts",
@@ -113,6 +115,7 @@ __all__ = [
     "lifecycle_configs",
     "lifecycle_transitions",
     "memberships",
+    "merge_bases",
     "names",
     "phones",
     "purchases",
