@@ -234,10 +234,14 @@ class ClvFeatures(Definition):
         ('p_alive', 'p_any_purchase', 'expected_purchases')
         """
         r = ConfigReader(source)
-        spec = r.section(data, "clv", allowed=["horizon", "discount_rate", "step", "purchases", "spend"])
+        spec = r.section(
+            data, "clv", allowed=["horizon", "discount_rate", "step", "purchases", "spend"]
+        )
         r.problems = [attrs.evolve(p, where=p.where.removeprefix("clv.")) for p in r.problems]
         if "horizon" not in spec:
-            r.problem("horizon", "missing (required): the forecast horizon in the model's time unit")
+            r.problem(
+                "horizon", "missing (required): the forecast horizon in the model's time unit"
+            )
         if "purchases" not in spec:
             r.problem("purchases", "missing (required): a fitted purchase model's table")
         horizon = r.number(spec, "", "horizon", minimum=0.0)
@@ -269,7 +273,9 @@ class ClvFeatures(Definition):
             except ConfigError as err:
                 r.extend(err.problems, "spend")
             if spend is not None and spend.q <= 1.0:
-                r.problem("spend.params.q", f"expected q > 1 (a finite mean spend), got {spend.q!r}")
+                r.problem(
+                    "spend.params.q", f"expected q > 1 (a finite mean spend), got {spend.q!r}"
+                )
         r.raise_if_problems(what=cls.definition_name)
         if purchases is None or horizon is None or rate is None or step is None:  # pragma: no cover
             raise ConfigError(r.problems, source=source, what=cls.definition_name)

@@ -31,7 +31,12 @@ from crmkit.scoring._convert import (
 )
 from crmkit.scoring._derive import DERIVED_FEATURES, DerivedFeature
 from crmkit.scoring._derive import derive as derive_features
-from crmkit.scoring._extension import MODEL_INPUTS, FeatureExtension, check_extensions
+from crmkit.scoring._extension import (
+    MODEL_INPUTS,
+    FeatureExtension,
+    check_extensions,
+    extension_columns,
+)
 from crmkit.scoring._features import TimeUnit, features
 from crmkit.scoring._monthly import score_monthly
 from crmkit.scoring._one import FeatureValue, features_one
@@ -57,6 +62,7 @@ __all__ = [
     "activity_frames",
     "check_extensions",
     "derive_features",
+    "extension_columns",
     "features",
     "features_one",
     "profile_frame",

@@ -28,6 +28,7 @@ __all__ = [
     "check_extensions",
     "extend_frame",
     "extend_one",
+    "extension_columns",
 ]
 
 #: The columns the customer-base models of ``crmkit.clv`` add as features
@@ -138,6 +139,32 @@ def extend_frame(
     """*frame* with every extension's columns added (float64, after the features)."""
     if not extensions:
         return frame
+    out = frame.assign(**extension_columns(frame, extensions, time_unit))
+    out.attrs.update(frame.attrs)
+    return out
+
+
+def extension_columns(
+    frame: pd.DataFrame, extensions: Iterable[FeatureExtension], time_unit: TimeUnit
+) -> dict[str, Any]:
+    """Every extension's columns for the rows of *frame*, as float64 arrays, checked.
+
+    *extensions* come from :func:`check_extensions`; *time_unit* is the unit of
+    ``repeat_span`` and ``age`` in *frame*.
+
+    Raises:
+        FrameError: an extension gave a frame of the wrong shape.
+
+    >>> import pandas as pd
+    >>> class Doubled:
+    ...     columns, needs = ("double_spend",), ("total_spend",)
+    ...     def frame(self, features, *, time_unit):
+    ...         return pd.DataFrame({"double_spend": 2 * features["total_spend"]})
+    ...     def one(self, features, *, time_unit):
+    ...         return {"double_spend": 2.0 * features["total_spend"]}
+    >>> extension_columns(pd.DataFrame({"total_spend": [1.5, 4.0]}), [Doubled()], "D")
+    {'double_spend': array([3., 8.])}
+    """
     added: dict[str, Any] = {}
     for ext in extensions:
         part = ext.frame(frame, time_unit=time_unit)
@@ -155,10 +182,10 @@ def extend_frame(
                 else f"columns {list(part.columns)}",
             )
         for name in columns:
-            added[name] = np.ascontiguousarray(part[name].to_numpy(dtype=np.float64))
-    out = frame.assign(**added)
-    out.attrs.update(frame.attrs)
-    return out
+            added[name] = np.ascontiguousarray(
+                part[name].to_numpy(dtype=np.float64, na_value=np.nan)
+            )
+    return added
 
 
 def extend_one(
