@@ -35,6 +35,7 @@ from crmkit.scoring import (
     activity_frames,
     features,
     features_one,
+    score_monthly,
 )
 from crmkit.segmentation import Segment, SegmentRules
 from crmkit.testing import strategies as cks
@@ -411,3 +412,23 @@ def test_the_job_with_a_clv_section_adds_the_forecasts_that_value_segments_and_s
     replayed = ALIVE.replay(tx, start="2023-01", as_of=as_of, date="date", extensions=[EXT])
     assert (scores["stage"] == replayed.stages.iloc[:, -1].astype("string")).all()
     assert set(scores["stage"]) == {"active", "fading", "gone"}
+
+
+def test_score_monthly_with_the_extension_scores_each_months_forecast() -> None:
+    tx = _log()
+    model = ck.ValueModel.from_dict(
+        {
+            "model": {"name": "forecast", "version": "1"},
+            "components": {"clv": {"formula": "clv"}, "alive": {"formula": "p_alive"}},
+        }
+    )
+    monthly = score_monthly(
+        tx, model=model, start="2024-01", end="2024-04", date="date", extensions=[EXT]
+    )
+    for month, part in monthly.groupby("month"):
+        end = (month + 1).start_time.tz_localize("UTC") - pd.Timedelta(1, unit="ns")
+        expected = model.score(features(tx, as_of=end, date="date", extensions=[EXT]))
+        got = part.set_index("customer_id")["value"]
+        assert np.array_equal(
+            got.to_numpy(), expected["value"].loc[got.index].to_numpy(), equal_nan=True
+        ), month
