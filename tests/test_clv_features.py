@@ -432,3 +432,40 @@ def test_score_monthly_with_the_extension_scores_each_months_forecast() -> None:
         assert np.array_equal(
             got.to_numpy(), expected["value"].loc[got.index].to_numpy(), equal_nan=True
         ), month
+
+
+def test_replay_computes_only_the_extensions_a_guard_reads() -> None:
+    calls: list[int] = []
+
+    class Counted:
+        columns = ("p_alive",)
+        needs = EXT.needs
+
+        def frame(self, features: pd.DataFrame, *, time_unit: Any) -> pd.DataFrame:
+            calls.append(len(features))
+            return EXT.frame(features, time_unit=time_unit)[["p_alive"]]
+
+        def one(self, features: Any, *, time_unit: Any) -> dict[str, float | None]:
+            return {"p_alive": EXT.one(features, time_unit=time_unit)["p_alive"]}
+
+    tx = _log()
+    plain = Lifecycle.five_stage().replay(tx, start="2023-03", end="2023-08", date="date")
+    unused = Lifecycle.five_stage().replay(
+        tx, start="2023-03", end="2023-08", date="date", extensions=[Counted()]
+    )
+    assert calls == []
+    assert np.array_equal(plain.codes, unused.codes)
+    fading = Lifecycle.from_dict(
+        {
+            "lifecycle": {
+                "name": "f",
+                "version": "1",
+                "states": ["a", "b"],
+                "initial": "a",
+                "final": ["b"],
+            },
+            "transitions": {"go": {"from": "a", "to": "b", "guard": "p_alive < 0.5"}},
+        }
+    )
+    fading.replay(tx, start="2023-03", end="2023-08", date="date", extensions=[Counted()])
+    assert len(calls) == 6

@@ -806,6 +806,7 @@ def replay(
             whose columns guards may read: computed at every period end from
             that period's features (``repeat_span`` and ``age`` in days), as
             ``features(..., as_of=<period end>, extensions=...)`` gives them.
+            An extension none of whose columns a guard reads is not computed.
 
     Returns:
         A :class:`Replay`: ``.stages``, ``.transitions``, ``.counts()``,
