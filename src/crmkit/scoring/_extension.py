@@ -94,23 +94,36 @@ class FeatureExtension(Protocol):
         ...
 
 
+def _is_extension(value: object) -> bool:
+    """The protocol's members are there (cheaper than ``isinstance`` on a runtime protocol)."""
+    return (
+        hasattr(value, "columns")
+        and hasattr(value, "needs")
+        and callable(getattr(value, "frame", None))
+        and callable(getattr(value, "one", None))
+    )
+
+
 def check_extensions(extensions: object) -> tuple[FeatureExtension, ...]:
     """*extensions* as a tuple, each checked: the protocol, new column names, known needs.
 
     Raises:
         ValidationError: not an iterable of extensions, a column that clashes
             with a feature or another extension's, or a need that is not a feature.
+
+    >>> check_extensions(())
+    ()
     """
-    if extensions is None:
+    if extensions is None or (isinstance(extensions, (tuple, list)) and not extensions):
         return ()
-    if isinstance(extensions, FeatureExtension) or not isinstance(extensions, Iterable):
+    if _is_extension(extensions) or not isinstance(extensions, Iterable):
         raise ValidationError(
             "extensions", expected="a list of feature extensions", got=type(extensions).__name__
         )
     out: list[FeatureExtension] = []
     seen: set[str] = set(FEATURE_COLUMNS)
     for item in extensions:
-        if not isinstance(item, FeatureExtension):
+        if not _is_extension(item):
             raise ValidationError(
                 "extensions",
                 expected="feature extensions (columns, needs, frame, one)",
