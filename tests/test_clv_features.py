@@ -39,6 +39,7 @@ from crmkit.scoring import (
 )
 from crmkit.segmentation import Segment, SegmentRules
 from crmkit.testing import strategies as cks
+from crmkit.testing.strategies._backtest import transaction_logs
 from crmkit.testing.strategies._clv import clv_feature_extensions
 
 BG = BGNBD(r=0.2426, alpha=4.4135, a=0.7929, b=2.4258, time_unit="W", as_of="1997-09-30")
@@ -469,3 +470,41 @@ def test_replay_computes_only_the_extensions_a_guard_reads() -> None:
     )
     fading.replay(tx, start="2023-03", end="2023-08", date="date", extensions=[Counted()])
     assert len(calls) == 6
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    names=cks.column_names("customer", "date", "amount"),
+    data=st.data(),
+    ext=clv_feature_extensions(),
+)
+def test_replay_at_each_month_end_is_features_with_the_extension_then(
+    names: dict[str, str], data: st.DataObject, ext: ClvFeatures
+) -> None:
+    tx = data.draw(
+        transaction_logs(customer=names["customer"], date=names["date"], amount=names["amount"])
+    )
+    columns = {k: names[k] for k in ("customer", "date", "amount")}
+    result = ALIVE.replay(tx, start="2024-01", end="2024-12", extensions=[ext], **columns)
+    prev: pd.Series[Any] | None = None
+    for period, end in zip(result.periods, result.ends, strict=True):
+        try:
+            feats = features(tx, as_of=end, extensions=[ext], **columns)
+        except FrameError:  # before all data
+            assert result.stages[period].isna().all()
+            continue
+        before = (
+            pd.Series(ALIVE.initial, index=feats.index, dtype=object)
+            if prev is None
+            else prev.reindex(feats.index).astype(object)
+        )
+        current = before.where(before.notna(), ALIVE.initial)
+        got = ALIVE.classify(feats, current=current)["stage"].astype(object)
+        assert got.equals(result.stages[period].reindex(feats.index).astype(object)), period
+        prev = got
+        here = (result.transitions["period"] == period).to_numpy()
+        rows = feats.loc[result.transitions[here].iloc[:, 0]]
+        reads = result.transition_inputs[here]
+        for name in ("p_alive", "expected_purchases"):
+            read = ~reads[name].isna().to_numpy()
+            assert np.array_equal(reads[name].to_numpy()[read], rows[name].to_numpy()[read])
