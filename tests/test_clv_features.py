@@ -11,6 +11,7 @@ answers on every engine.
 from __future__ import annotations
 
 import math
+import pickle
 from decimal import Decimal
 from typing import Any
 
@@ -372,6 +373,7 @@ CONFIG = {
 def test_the_clv_section_round_trips_and_reports_problems_under_its_key() -> None:
     config = Config.from_dict(CONFIG)
     assert config.clv == EXT
+    assert pickle.loads(pickle.dumps(EXT)) == EXT  # Dask's process workers get a copy
     assert Config.from_toml(config.to_toml()) == config
     assert "CLV features from bg_nbd and gamma_gamma (horizon 26 W)" in config.summary()
     pareto = ParetoNBD(r=0.55, alpha=10.58, s=0.61, beta=11.67, time_unit="W")
