@@ -510,3 +510,44 @@ def test_replay_at_each_month_end_is_features_with_the_extension_then(
         for name in ("p_alive", "expected_purchases"):
             read = ~reads[name].isna().to_numpy()
             assert np.array_equal(reads[name].to_numpy()[read], rows[name].to_numpy()[read])
+
+
+def test_a_backtest_reads_the_forecasts_as_features() -> None:
+    from crmkit.backtest import Signal, backtest, score_of, split
+
+    tx = _log()
+    plain = split(tx, calibration_end="2023-12-31", date="date")
+    # (BG/NBD finds no optimum on this synthetic log, whose customers hardly drop out)
+    fitted = ClvFeatures(purchases=BG, horizon=26)
+    s = split(tx, calibration_end="2023-12-31", date="date", extensions=[fitted])
+    expected = features(
+        plain.calibration, as_of=s.calibration_end, date="date", extensions=[fitted]
+    )
+    score = score_of("expected_purchases", s)["score"]
+    assert np.array_equal(
+        score.to_numpy(), expected["expected_purchases"].loc[score.index].to_numpy()
+    )
+    stage = score_of(ALIVE, s)["score"]
+    replayed = ALIVE.replay(
+        plain.calibration,
+        start=s.calibration_start,
+        end=s.calibration_end,
+        date="date",
+        extensions=[fitted],
+    )
+    assert (
+        stage.astype(object) == replayed.stages.iloc[:, -1].reindex(stage.index).astype(object)
+    ).all()
+    result = backtest(
+        tx,
+        {
+            "expected": "expected_purchases",
+            "churn": Signal(ChurnWarning(p_alive_below=0.5), risk=True),
+        },
+        calibration_end="2023-12-31",
+        date="date",
+        extensions=[fitted],
+    )
+    assert set(result.summary.index) == {"expected", "churn"}
+    with pytest.raises(ck.MissingColumnError):
+        score_of("expected_purchases + 0", plain)
