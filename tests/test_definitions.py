@@ -25,6 +25,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crmkit.clv import ClvFeatures
 from crmkit.clv._base import Model
 from crmkit.config import Config
 from crmkit.core import ConfigError, CrmkitError, Definition
@@ -70,6 +71,7 @@ GENERATED: dict[type[Definition], st.SearchStrategy[Any]] = {
     TierTable: cs.tier_table_configs().map(TierTable.from_dict),
     Catalogue: cs.catalogue_configs().map(Catalogue.from_dict),
     Config: cs.config_file_configs().map(Config.from_dict),
+    ClvFeatures: clv_strategies.clv_feature_extensions(),
     # The fitted customer-base models (crmkit.clv), all of them under their base class.
     Model: st.one_of(
         clv_strategies.bgnbd_models(),

@@ -41,7 +41,7 @@ cy                   7.0               1
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import dask.dataframe as dd
@@ -59,7 +59,7 @@ from crmkit.core import (
     parse_as_of,
 )
 from crmkit.lifecycle import Lifecycle
-from crmkit.scoring import TimeUnit, ValueModel
+from crmkit.scoring import FeatureExtension, TimeUnit, ValueModel, check_extensions
 from crmkit.scoring import features as pandas_features
 from crmkit.segmentation import SegmentRules
 
@@ -221,6 +221,7 @@ def _options(
     amount: str,
     settlement: str | None,
     time_unit: TimeUnit,
+    extensions: Iterable[FeatureExtension] = (),
 ) -> dict[str, Any]:
     return {
         "as_of": parse_as_of(as_of),
@@ -229,6 +230,7 @@ def _options(
         "amount": amount,
         "settlement": settlement,
         "time_unit": time_unit,
+        "extensions": check_extensions(extensions),
     }
 
 
@@ -256,6 +258,7 @@ def features(
     settlement: str | None = None,
     time_unit: TimeUnit = "D",
     npartitions: int | None = None,
+    extensions: Iterable[FeatureExtension] = (),
 ) -> dd.DataFrame:
     """:func:`crmkit.features` of a dask DataFrame of transactions, partitioned by customer.
 
@@ -277,6 +280,8 @@ def features(
         settlement: optional settlement-method column.
         time_unit: unit of ``repeat_span`` and ``age``: ``"D"`` or ``"W"``.
         npartitions: partitions after the shuffle (default: as many as the input).
+        extensions: feature extensions (e.g. :class:`crmkit.clv.ClvFeatures`),
+            computed per partition from its customers' features, as on pandas.
 
     >>> import dask
     >>> import pandas as pd
@@ -295,6 +300,7 @@ def features(
         amount=amount,
         settlement=settlement,
         time_unit=time_unit,
+        extensions=extensions,
     )
     base = _base(transactions, options, None, npartitions)
     meta = _meta_of(_finish_part, base._meta, None, None)
@@ -324,6 +330,7 @@ def score(
     settlement: str | None = None,
     time_unit: TimeUnit = "D",
     npartitions: int | None = None,
+    extensions: Iterable[FeatureExtension] = (),
 ) -> dd.DataFrame:
     """The whole job on Dask: features, value, segments and stage per customer.
 
@@ -349,6 +356,8 @@ def score(
         settlement: optional settlement-method column.
         time_unit: unit of ``repeat_span`` and ``age``.
         npartitions: partitions after the shuffle.
+        extensions: feature extensions whose columns the value model, the
+            segments and the lifecycle may read (as for :func:`features`).
 
     >>> import dask
     >>> import pandas as pd
@@ -381,6 +390,7 @@ def score(
         amount=amount,
         settlement=settlement,
         time_unit=time_unit,
+        extensions=extensions,
     )
     base = _base(transactions, options, model, npartitions)
     if segments is not None and not segments.is_fitted:

@@ -1,4 +1,4 @@
-"""One configuration file for the whole job: value, segments, lifecycle and loyalty.
+"""One configuration file for the whole job: value, segments, lifecycle, loyalty and CLV features.
 
 Each section is exactly what the section's own loader accepts, so each also
 loads alone; problems from every section are collected, re-homed under the
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
@@ -19,6 +19,9 @@ from crmkit.lifecycle import Lifecycle
 from crmkit.loyalty import EarningRules, TierTable
 from crmkit.scoring import ValueModel
 from crmkit.segmentation import SegmentRules
+
+if TYPE_CHECKING:  # crmkit.clv (scipy) loads only for a [clv] section: `import crmkit` stays light
+    from crmkit.clv import ClvFeatures
 
 __all__ = ["Config"]
 
@@ -38,6 +41,7 @@ _ALLOWED: dict[str, list[str]] = {
         "referral",
     ],
     "loyalty.tiers": ["measure", "window_days", "evaluation_months", "grace_days", "tiers"],
+    "clv": ["horizon", "discount_rate", "step", "purchases", "spend"],
 }
 
 
@@ -74,6 +78,8 @@ class Config(Definition):
     ``[lifecycle]``           :meth:`Lifecycle.from_dict <crmkit.Lifecycle.from_dict>`
     ``[loyalty.earning]``     :meth:`EarningRules.from_dict <crmkit.EarningRules.from_dict>`
     ``[loyalty.tiers]``       :meth:`TierTable.from_dict <crmkit.TierTable.from_dict>`
+    ``[clv]``                 :meth:`ClvFeatures.from_dict <crmkit.clv.ClvFeatures.from_dict>`
+                              (fitted models whose forecasts become features)
     ========================= =====================================================
 
     An absent section is ``None`` (or no rule sets); :meth:`with_presets`
@@ -87,6 +93,8 @@ class Config(Definition):
         lifecycle: the lifecycle, or ``None``.
         earning: the earning rules, or ``None``.
         tiers: the tier table, or ``None``.
+        clv: the CLV features (``p_alive``, ``expected_purchases``... that the
+            value model, segments and lifecycle may read), or ``None``.
 
     >>> config = Config.from_toml('''
     ... [value.model]
@@ -126,6 +134,7 @@ class Config(Definition):
     lifecycle: Lifecycle | None = None
     earning: EarningRules | None = None
     tiers: TierTable | None = None
+    clv: ClvFeatures | None = None
     source: str | None = attrs.field(default=None, eq=False, repr=False)
 
     # ------------------------------------------------------------ loading
@@ -139,12 +148,12 @@ class Config(Definition):
                 (``value.components.spend.formula``) with the formula position.
         """
         r = ConfigReader(source)
-        top = r.section(data, "", allowed=["value", "segments", "lifecycle", "loyalty"])
+        top = r.section(data, "", allowed=["value", "segments", "lifecycle", "loyalty", "clv"])
         # section(..., "") names unknown top-level keys ".key": strip the dot.
         r.problems = [
             attrs.evolve(p, where=p.where[1:]) if p.where.startswith(".") else p for p in r.problems
         ]
-        value = lifecycle = earning = tiers = None
+        value = lifecycle = earning = tiers = clv = None
         if "value" in top:
             value = _load(r, ValueModel, top["value"], "value", "value")
         rule_sets: dict[str, SegmentRules] = {}
@@ -161,6 +170,10 @@ class Config(Definition):
             )
         if "tiers" in loyalty:
             tiers = _load(r, TierTable, loyalty["tiers"], "loyalty.tiers", "loyalty.tiers")
+        if "clv" in top:
+            from crmkit.clv import ClvFeatures
+
+            clv = _load(r, ClvFeatures, top["clv"], "clv", "clv")
         r.raise_if_problems(what="configuration")
         return cls(
             value=value,
@@ -168,6 +181,7 @@ class Config(Definition):
             lifecycle=lifecycle,
             earning=earning,
             tiers=tiers,
+            clv=clv,
             source=source,
         )
 
@@ -197,6 +211,8 @@ class Config(Definition):
             loyalty["tiers"] = self.tiers.to_dict()
         if loyalty:
             out["loyalty"] = loyalty
+        if self.clv is not None:
+            out["clv"] = self.clv.to_dict()
         return out
 
     # ------------------------------------------------------------ use
@@ -253,6 +269,12 @@ class Config(Definition):
             parts.append(f"earning rules ({len(self.earning.campaigns)} campaigns)")
         if self.tiers is not None:
             parts.append("tiers " + ", ".join(t.name for t in self.tiers.tiers))
+        if self.clv is not None:
+            parts.append(
+                f"CLV features from {self.clv.purchases.NAME}"
+                + (" and gamma_gamma" if self.clv.spend is not None else "")
+                + f" (horizon {self.clv.horizon:g} {self.clv.time_unit})"
+            )
         return "; ".join(parts) or "empty (every section absent: presets apply)"
 
 

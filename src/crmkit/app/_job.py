@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
@@ -18,6 +18,9 @@ from crmkit.app._config import Config
 from crmkit.core import ValidationError, parse_as_of
 from crmkit.lifecycle import Lifecycle
 from crmkit.scoring import ValueModel, features
+
+if TYPE_CHECKING:
+    from crmkit.clv import ClvFeatures
 
 __all__ = ["JobResult", "score_transactions", "segment_column"]
 
@@ -29,10 +32,12 @@ class JobResult:
     """What :func:`score_transactions` gives: one row per customer and what was used.
 
     Attributes:
-        scores: one row per customer: features, ``value`` and ``value_<component>``,
-            per rule set ``segment_<set>`` (an exclusive set: the label) or one
-            boolean column ``segment_<set>__<label>`` per segment (a multi-label
-            set: :func:`segment_column`), ``stage`` (the customer's
+        scores: one row per customer: features (with a ``[clv]`` section, the
+            forecasts ``p_alive``, ``p_any_purchase``, ``expected_purchases`` and,
+            with a spend model, ``expected_spend`` and ``clv``), ``value`` and
+            ``value_<component>``, per rule set ``segment_<set>`` (an exclusive set:
+            the label) or one boolean column ``segment_<set>__<label>`` per segment
+            (a multi-label set: :func:`segment_column`), ``stage`` (the customer's
             state: replayed month by month up to ``as_of``), and with a
             loyalty section ``points`` (earned in the period) and ``tier``
             (``TierTable.assign`` as of ``as_of``: the tier the table's history
@@ -75,6 +80,7 @@ def _stages(
     customer: str,
     date: str,
     amount: str,
+    extensions: tuple[ClvFeatures, ...] = (),
 ) -> pd.Series[Any]:
     """Each customer's stage as of *when*: a state, replayed month by month from the first purchase.
 
@@ -87,7 +93,13 @@ def _stages(
     if pd.isna(first):
         return pd.Series(pd.NA, index=feats.index, dtype="string")
     replayed = lifecycle.replay(
-        transactions, start=first, as_of=when, customer=customer, date=date, amount=amount
+        transactions,
+        start=first,
+        as_of=when,
+        customer=customer,
+        date=date,
+        amount=amount,
+        extensions=extensions,
     )
     stage = replayed.stages.iloc[:, -1].astype("string")
     return stage.reindex(feats.index)
@@ -146,6 +158,10 @@ def score_transactions(
             hint="points are earned in [since, as_of)",
         )
 
+    # [clv]: the fitted models' forecasts (p_alive, expected_purchases, clv...) become
+    # feature columns, here and at every month end of the stage replay.
+    extensions = (filled.clv,) if filled.clv is not None else ()
+
     say("features")
     feats = features(
         transactions,
@@ -154,6 +170,7 @@ def score_transactions(
         date=date,
         amount=amount,
         settlement=settlement,
+        extensions=extensions,
     )
 
     say("value")
@@ -187,7 +204,7 @@ def score_transactions(
 
     say("stage")
     lifecycle = filled.lifecycle or Lifecycle.five_stage()
-    out["stage"] = _stages(lifecycle, transactions, feats, when, customer, date, amount)
+    out["stage"] = _stages(lifecycle, transactions, feats, when, customer, date, amount, extensions)
 
     if filled.earning is not None or filled.tiers is not None:
         say("points")

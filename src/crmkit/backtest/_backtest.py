@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -14,7 +14,7 @@ from crmkit.backtest._split import Split, split
 from crmkit.core import FrameError, ValidationError
 from crmkit.expr import Formula
 from crmkit.lifecycle import ChurnWarning, Lifecycle
-from crmkit.scoring import AsOf, ValueModel
+from crmkit.scoring import AsOf, FeatureExtension, ValueModel
 from crmkit.segmentation import RFM, SegmentRules
 
 __all__ = ["BacktestResult", "Signal", "backtest", "evaluate", "score_of"]
@@ -116,6 +116,7 @@ def _lifecycle_stage(lc: Lifecycle, s: Split) -> pd.Series[Any]:
         customer=s.customer,
         date=s.date,
         amount=s.amount,
+        extensions=s.extensions,
     )
     return r.stages.iloc[:, -1]
 
@@ -424,6 +425,7 @@ def backtest(
     customer: str = "customer_id",
     date: str = "occurred_at",
     amount: str = "amount",
+    extensions: Iterable[FeatureExtension] = (),
 ) -> BacktestResult:
     """Backtest scores on a transaction log: ``evaluate(split(...), signals)``.
 
@@ -442,6 +444,9 @@ def backtest(
         customer: the customer-id column.
         date: the timestamp column (naive = UTC).
         amount: the amount column.
+        extensions: feature extensions whose columns the scores may read
+            (e.g. :class:`crmkit.clv.ClvFeatures` of models fitted on the
+            calibration period), see :func:`split`.
 
     Returns:
         A :class:`BacktestResult`; ``.summary`` has one row per score.
@@ -472,5 +477,6 @@ def backtest(
         customer=customer,
         date=date,
         amount=amount,
+        extensions=extensions,
     )
     return evaluate(s, signals)

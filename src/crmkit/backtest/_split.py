@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -16,7 +17,7 @@ from crmkit.core import (
     date_ticks,
     parse_as_of,
 )
-from crmkit.scoring import AsOf, TimeUnit, features
+from crmkit.scoring import AsOf, FeatureExtension, TimeUnit, check_extensions, features
 
 __all__ = ["Split", "split"]
 
@@ -63,6 +64,8 @@ class Split:
         customer: the customer-id column name.
         date: the timestamp column name.
         amount: the amount column name.
+        extensions: feature extensions (e.g. :class:`crmkit.clv.ClvFeatures`)
+            added to :meth:`features` and read by a replayed lifecycle.
     """
 
     calibration: pd.DataFrame
@@ -75,6 +78,7 @@ class Split:
     customer: str
     date: str
     amount: str
+    extensions: tuple[FeatureExtension, ...] = ()
     _cache: dict[str, pd.DataFrame] = attrs.field(factory=dict, repr=False, alias="_cache")
 
     @property
@@ -91,7 +95,8 @@ class Split:
         """Every base customer's features as of the calibration end (computed once per unit).
 
         ``time_unit="W"`` gives the repeat-purchase summary in weeks, the
-        input of the customer-base models.
+        input of the customer-base models. The split's extensions' columns
+        are added (computed from the calibration period only).
         """
         if time_unit not in self._cache:
             self._cache[time_unit] = features(
@@ -101,6 +106,7 @@ class Split:
                 date=self.date,
                 amount=self.amount,
                 time_unit=time_unit,
+                extensions=self.extensions,
             )
         return self._cache[time_unit]
 
@@ -114,6 +120,7 @@ def split(
     customer: str = "customer_id",
     date: str = "occurred_at",
     amount: str = "amount",
+    extensions: Iterable[FeatureExtension] = (),
 ) -> Split:
     """Split *transactions* at *calibration_end*: the calibration log, and each customer's holdout.
 
@@ -121,7 +128,11 @@ def split(
     activity at or before an instant counts, so with
     ``calibration_end="1997-09-30"`` purchases stamped 30 September are in the
     calibration period. The holdout is what comes after, up to *holdout_end*
-    (default: the last transaction).
+    (default: the last transaction). *extensions* (e.g.
+    :class:`crmkit.clv.ClvFeatures`) add their columns to the split's features,
+    so that scores may read a model's forecasts: fit those models on the
+    calibration period only (``split(...).features(time_unit="W")``), or the
+    holdout leaks into the scores.
 
     Raises:
         MissingColumnError: a named column is absent.
@@ -143,6 +154,7 @@ def split(
     >>> s.newcomers, s.holdout_days
     (1, 121.0)
     """
+    exts = check_extensions(extensions)
     for field, name in (("customer", customer), ("date", date), ("amount", amount)):
         if not isinstance(name, str) or not name:
             raise ValidationError(field, expected="a column name", got=name)
@@ -242,4 +254,5 @@ def split(
         customer=customer,
         date=date,
         amount=amount,
+        extensions=exts,
     )

@@ -16,6 +16,10 @@
 * ``predict(frame, horizon=...)`` gives ``p_alive``, ``p_any_purchase`` and
   ``expected_purchases`` for a whole frame; ``predict_one(mapping, ...)``
   gives the same numbers for one customer in plain Python.
+* :class:`ClvFeatures` makes the forecasts features (``p_alive``,
+  ``expected_purchases``, ``clv``...): ``crmkit.features(..., extensions=[...])``,
+  ``features_one``, lifecycle replay, so formulas, segment rules, guards and
+  churn rules read them.
 * :func:`simulate` draws a customer base from a model (for checks of fit and
   parameter recovery); :func:`tracking` sets a model's expected repeat
   purchases, period by period, against a transaction log (the holdout
@@ -39,6 +43,7 @@
 from crmkit.clv._base import FitError, FitInfo
 from crmkit.clv._bgbb import BGBB
 from crmkit.clv._bgnbd import BGNBD, MBGNBD
+from crmkit.clv._features import ClvFeatures
 from crmkit.clv._gamma_gamma import GammaGamma, clv, clv_one
 from crmkit.clv._pareto import ParetoNBD
 from crmkit.clv._simulate import simulate
@@ -48,6 +53,7 @@ __all__ = [
     "BGBB",
     "BGNBD",
     "MBGNBD",
+    "ClvFeatures",
     "FitError",
     "FitInfo",
     "GammaGamma",
@@ -62,6 +68,7 @@ for _obj in (
     BGBB,
     BGNBD,
     MBGNBD,
+    ClvFeatures,
     FitError,
     FitInfo,
     GammaGamma,

@@ -17,7 +17,7 @@ from crmkit.clv._data import column_arrays, frame_as_of, group_patterns, one_val
 from crmkit.clv._purchase import PurchaseModel, check_horizon, unpack, weighted
 from crmkit.core import FrameError, ValidationError
 
-__all__ = ["GammaGamma", "clv", "clv_one"]
+__all__ = ["GammaGamma", "check_rate", "check_step", "clv", "clv_one"]
 
 Array: TypeAlias = npt.NDArray[np.float64]
 
@@ -203,7 +203,8 @@ class GammaGamma(Model):
         return self.p * (self.v + x * z) / (self.p * x + self.q - 1.0)
 
 
-def _check_rate(value: object) -> float:
+def check_rate(value: object) -> float:
+    """A discount rate: a finite number >= 0 per time unit."""
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise ValidationError("discount_rate", expected="a number >= 0 (per time unit)", got=value)
     rate = float(value)
@@ -212,13 +213,19 @@ def _check_rate(value: object) -> float:
     return rate
 
 
-def _steps(horizon: float, step: object) -> list[float]:
+def check_step(step: object) -> float:
+    """A discounting period: a finite number > 0 in the model's time unit."""
     if (
         isinstance(step, bool)
         or not isinstance(step, int | float)
         or not (math.isfinite(float(step)) and float(step) > 0)
     ):
         raise ValidationError("step", expected="a number > 0 (in the model's time unit)", got=step)
+    return float(step)
+
+
+def _steps(horizon: float, step: object) -> list[float]:
+    step = check_step(step)
     n = max(1, math.ceil(horizon / float(step) - 1e-12)) if horizon > 0 else 0
     return [min(float(step) * k, horizon) for k in range(1, n + 1)]
 
@@ -250,7 +257,7 @@ def clv(
         FrameError, ValidationError: bad input.
     """
     t = check_horizon(horizon)
-    rate = _check_rate(discount_rate)
+    rate = check_rate(discount_rate)
     per_purchase = spend.expected_spend(
         frame, repeat_purchases=repeat_purchases, repeat_avg_spend=repeat_avg_spend
     ).to_numpy()
@@ -293,7 +300,7 @@ def clv_one(
     39.83
     """
     t = check_horizon(horizon)
-    rate = _check_rate(discount_rate)
+    rate = check_rate(discount_rate)
     per_purchase = spend.expected_spend_one(
         values, repeat_purchases=repeat_purchases, repeat_avg_spend=repeat_avg_spend
     )

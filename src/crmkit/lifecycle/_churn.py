@@ -16,23 +16,25 @@ from crmkit.lifecycle._inputs import GUARD_INPUTS, _columns_for, _with_derived
 
 __all__ = ["ChurnWarning", "churn_warning"]
 
-_RULES = ("overdue", "spend drop", "one-time lapsed")
+_RULES = ("overdue", "spend drop", "one-time lapsed", "unlikely alive")
 _RISK = Formula("days_since_last_purchase / (repeat_purchases + 1)", schema=GUARD_INPUTS)
 
 
-def _reasons(count: int) -> tuple[list[str], npt.NDArray[np.int8]]:
-    """The reasons the first *count* rules can give together, and the category of each bit code.
+def _reasons(names: list[str]) -> tuple[list[str], npt.NDArray[np.int8]]:
+    """The reasons the rules *names* can give together, and the category of each bit code.
 
     Bit *i* of a code is rule *i*; overdue (a repeat buyer) and one-time lapsed
     (no repeat purchase) never hold together, so those combinations are left out.
     """
+    count = len(names)
     labels: list[str] = []
     lookup = np.full(2**count + 1, -1, dtype=np.int8)
     for code in range(1, 2**count):
-        if code & 1 and code & 4:
+        held = [n for i, n in enumerate(names) if code >> i & 1]
+        if "overdue" in held and "one-time lapsed" in held:
             continue
         lookup[code] = len(labels)
-        labels.append(", ".join(n for i, n in enumerate(_RULES[:count]) if code >> i & 1))
+        labels.append(", ".join(held))
     return labels, lookup
 
 
@@ -47,6 +49,17 @@ def _days_or_none(instance: object, attribute: attrs.Attribute[Any], value: obje
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ValidationError(
             f"ChurnWarning.{attribute.name}", expected="a number of days > 0, or None", got=value
+        )
+
+
+def _probability_or_none(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise ValidationError(
+            f"ChurnWarning.{attribute.name}",
+            expected="a probability in (0, 1], or None",
+            got=value,
         )
 
 
@@ -73,6 +86,11 @@ class ChurnWarning:
     * **one-time lapsed**: ``repeat_purchases == 0 and
       days_since_last_purchase > one_time_days``: bought on one day only, and
       not for *one_time_days* (``None`` turns the rule off).
+    * **unlikely alive** (off unless *p_alive_below* is given): ``p_alive <
+      p_alive_below``: a customer-base model gives the customer a low
+      probability of still being a customer. ``p_alive`` is a model output:
+      compute the features with ``extensions=[crmkit.clv.ClvFeatures(...)]``
+      (in a replay too), or the rule's column is missing.
 
     Beside the flag, :meth:`flag` gives a graded **risk** for every customer,
     one-time buyers included: ``days_since_last_purchase / (repeat_purchases
@@ -91,6 +109,8 @@ class ChurnWarning:
             is trusted.
         one_time_days: the days of silence that flag a one-time buyer
             (``None``: never).
+        p_alive_below: the ``p_alive`` under which a customer is flagged
+            (``None``: the rule is off, as in the preset).
 
     >>> import pandas as pd
     >>> feats = pd.DataFrame({"repeat_purchases": [3, 2, 0],
@@ -108,10 +128,13 @@ class ChurnWarning:
     spend_drop: float = attrs.field(default=0.5, validator=_share)
     min_repeat_purchases: int = attrs.field(default=1, validator=_positive)
     one_time_days: float | None = attrs.field(default=120.0, validator=_days_or_none)
+    p_alive_below: float | None = attrs.field(
+        default=None, validator=_probability_or_none, kw_only=True
+    )
 
     @property
     def rules(self) -> dict[str, Formula]:
-        """The rules as formulas, by reason (two without ``one_time_days``).
+        """The rules as formulas, by reason (two without ``one_time_days``, one more with ``p_alive_below``).
 
         >>> ChurnWarning(gap_multiple=3).rules["overdue"].text
         'repeat_purchases >= 1 and days_since_last_purchase > 3.0 * usual_gap_days'
@@ -134,6 +157,10 @@ class ChurnWarning:
                 f"days_since_last_purchase > {float(self.one_time_days)!r}",
                 schema=GUARD_INPUTS,
             )
+        if self.p_alive_below is not None:
+            rules["unlikely alive"] = Formula(
+                f"p_alive < {float(self.p_alive_below)!r}", schema=GUARD_INPUTS
+            )
         return rules
 
     def flag(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -141,8 +168,8 @@ class ChurnWarning:
 
         Returns:
             A new frame with *frame*'s index: ``at_risk`` (bool), ``reason``
-            (categorical: ``overdue``, ``spend drop`` or both; NaN when not at
-            risk), the evidence: ``recency_ratio`` (days since the last
+            (categorical: the rules that hold, joined by ``", "``; NaN when
+            not at risk), the evidence: ``recency_ratio`` (days since the last
             purchase over the usual gap) and ``spend_change`` (relative change
             of the last three months' spend against the three before), and
             ``risk``, the days of silence per purchase day (higher = more at
@@ -165,7 +192,7 @@ class ChurnWarning:
         bits = np.zeros(n, dtype=np.int8)
         for i, h in enumerate(hits):
             bits |= h.astype(np.int8) << i
-        labels, lookup = _reasons(len(hits))
+        labels, lookup = _reasons(list(rules))
         code = lookup[bits]
         reason = pd.Categorical.from_codes(code, dtype=pd.CategoricalDtype(labels))
         trend = np.asarray(arrays["spend_trend"], dtype=np.float64)
@@ -187,6 +214,10 @@ class ChurnWarning:
         >>> ChurnWarning().flag_one({"repeat_purchases": 2, "repeat_span": 20.0,
         ...     "days_since_last_purchase": 35.0, "spend_last_3m": 50.0, "spend_prev_3m": 60.0})
         (True, 'overdue')
+        >>> ChurnWarning(p_alive_below=0.3).flag_one({"repeat_purchases": 4, "repeat_span": 200.0,
+        ...     "days_since_last_purchase": 90.0, "spend_last_3m": 0.0, "spend_prev_3m": 0.0,
+        ...     "p_alive": 0.12})
+        (True, 'unlikely alive')
         """
         values = dict(features)
         found = [
@@ -204,6 +235,7 @@ def churn_warning(
     spend_drop: float = 0.5,
     min_repeat_purchases: int = 1,
     one_time_days: float | None = 120.0,
+    p_alive_below: float | None = None,
 ) -> pd.DataFrame:
     """Flag customers at risk of churning, with the reason: ``ChurnWarning(...).flag(frame)``.
 
@@ -214,4 +246,6 @@ def churn_warning(
        at_risk   reason
     0     True  overdue
     """
-    return ChurnWarning(gap_multiple, spend_drop, min_repeat_purchases, one_time_days).flag(frame)
+    return ChurnWarning(
+        gap_multiple, spend_drop, min_repeat_purchases, one_time_days, p_alive_below=p_alive_below
+    ).flag(frame)

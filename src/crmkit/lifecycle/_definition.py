@@ -40,7 +40,7 @@ from crmkit.lifecycle._inputs import (
 from crmkit.lifecycle._plan import Step, Transition, _Plan
 from crmkit.lifecycle._records import LifecycleTransition
 from crmkit.lifecycle._replay import Replay, run_replay
-from crmkit.scoring import features_one
+from crmkit.scoring import FeatureExtension, check_extensions, features_one
 
 __all__ = ["Lifecycle", "replay"]
 
@@ -549,6 +549,7 @@ class Lifecycle(Definition):
         as_of: AsOf,
         stage: str | None = None,
         since: AsOf | None = None,
+        extensions: Iterable[FeatureExtension] = (),
     ) -> list[Step]:
         """One customer's steps up to *as_of*, month by month: the app's path to the job's stage.
 
@@ -566,6 +567,9 @@ class Lifecycle(Definition):
             as_of: the instant of the last step.
             stage: the stored stage, if the host keeps one.
             since: when the stored stage was reached (required with *stage*).
+            extensions: feature extensions whose columns guards read, as for
+                :meth:`replay` (here their one-customer path, on
+                ``features_one(..., extensions=...)`` at each step).
 
         Returns:
             One :class:`Step` per step, in time order (empty before the first
@@ -584,6 +588,7 @@ class Lifecycle(Definition):
         ['introduction', 'growth', 'growth']
         """
         history = list(activities)
+        exts = check_extensions(extensions)
         when = parse_as_of(as_of)
         if stage is None:
             if since is not None:
@@ -609,7 +614,7 @@ class Lifecycle(Definition):
         steps: list[Step] = []
         while True:
             end = min(month.end_time.tz_localize("UTC"), when)
-            feats = features_one(history, as_of=end)
+            feats = features_one(history, as_of=end, extensions=exts)
             step = self.step(current, feats, at=end, customer_id=customer_id)
             steps.append(step)
             current = step.stage
@@ -723,6 +728,7 @@ class Lifecycle(Definition):
         date: str = "occurred_at",
         amount: str = "amount",
         as_of: Any = None,
+        extensions: Iterable[FeatureExtension] = (),
     ) -> Replay:
         """Replay a transaction log period by period: see :func:`crmkit.lifecycle.replay`."""
         return run_replay(
@@ -735,6 +741,7 @@ class Lifecycle(Definition):
             date=date,
             amount=amount,
             as_of=as_of,
+            extensions=extensions,
         )
 
     # ------------------------------------------------------------ reports
@@ -768,6 +775,7 @@ def replay(
     date: str = "occurred_at",
     amount: str = "amount",
     as_of: AsOf | None = None,
+    extensions: Iterable[FeatureExtension] = (),
 ) -> Replay:
     """Replay a transaction log: every customer's stage at every period end, and what fired.
 
@@ -794,6 +802,11 @@ def replay(
         as_of: cut the last period short at this instant: its step is taken
             ``as_of`` it, on the activity at or before it (a customer's stage
             *now*, mid-month). Must lie in the last period.
+        extensions: feature extensions (e.g. :class:`crmkit.clv.ClvFeatures`)
+            whose columns guards may read: computed at every period end from
+            that period's features (``repeat_span`` and ``age`` in days), as
+            ``features(..., as_of=<period end>, extensions=...)`` gives them.
+            An extension none of whose columns a guard reads is not computed.
 
     Returns:
         A :class:`Replay`: ``.stages``, ``.transitions``, ``.counts()``,
@@ -830,4 +843,5 @@ def replay(
         date=date,
         amount=amount,
         as_of=as_of,
+        extensions=extensions,
     )

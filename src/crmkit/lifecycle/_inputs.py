@@ -15,7 +15,7 @@ import pandas as pd
 
 from crmkit.core import FrozenDict, MissingColumnError, ValidationError
 from crmkit.expr import Formula
-from crmkit.scoring import FEATURE_INPUTS
+from crmkit.scoring import FEATURE_INPUTS, MODEL_INPUTS
 
 __all__ = ["DERIVED", "GUARD_INPUTS", "derive_arrays"]
 
@@ -30,8 +30,11 @@ DERIVED: Mapping[str, str] = FrozenDict(
     }
 )
 
-#: Every name a guard may read without declaring it: number features and derived inputs.
-GUARD_INPUTS: Mapping[str, str] = FrozenDict({**FEATURE_INPUTS, **dict.fromkeys(DERIVED, "number")})
+#: Every name a guard may read without declaring it: number features, derived inputs and
+#: the model outputs a feature extension adds (``MODEL_INPUTS``: ``p_alive``, ...).
+GUARD_INPUTS: Mapping[str, str] = FrozenDict(
+    {**FEATURE_INPUTS, **dict.fromkeys(DERIVED, "number"), **MODEL_INPUTS}
+)
 
 _DERIVED_FORMULAS: dict[str, Formula] = {
     name: Formula(text, schema=GUARD_INPUTS) for name, text in DERIVED.items()

@@ -5,11 +5,14 @@ sorted once by customer and time, bucketed by period (and by the edges of the
 three-month spend windows), and the running per-customer aggregates at each
 period end are cumulative sums over the buckets. The features derived from
 them are the ones :func:`~crmkit.scoring.features` gives ``as_of`` the
-period's last instant.
+period's last instant. Feature extensions (``extensions=``, e.g. the
+forecasts of ``crmkit.clv.ClvFeatures``) are computed at each period end from
+that period's features.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -36,7 +39,14 @@ from crmkit.domain import FrozenDict
 from crmkit.lifecycle._inputs import _DERIVED_FORMULAS, DERIVED, derive_arrays
 from crmkit.lifecycle._plan import _Plan
 from crmkit.lifecycle._records import LifecycleTransition
-from crmkit.scoring import AsOf, derive_features
+from crmkit.scoring import (
+    MODEL_INPUTS,
+    AsOf,
+    FeatureExtension,
+    check_extensions,
+    derive_features,
+    extension_columns,
+)
 
 if TYPE_CHECKING:  # the definition imports this module, never the other way round
     from crmkit.lifecycle._definition import Lifecycle
@@ -262,20 +272,25 @@ def _column_name(index: pd.Index[Any]) -> str:
     return "customer_id" if index.name is None else str(index.name)
 
 
-def _needed(lifecycle: Lifecycle) -> set[str]:
-    wanted: set[str] = set()
+def _needed(lifecycle: Lifecycle, extensions: tuple[FeatureExtension, ...] = ()) -> set[str]:
+    """The features replay computes: those the guards read, and those the extensions read."""
+    added = {c for ext in extensions for c in ext.columns}
+    wanted: set[str] = {n for ext in extensions for n in ext.needs}
     for name in lifecycle.names:
         if name in DERIVED:
             wanted |= _DERIVED_FORMULAS[name].names
-        else:
+        elif name not in added:
             wanted.add(name)
     unsupported = sorted(wanted - set(REPLAY_INPUTS))
     if unsupported:
         hints = [h for u in unsupported if (h := did_you_mean(u, REPLAY_INPUTS))]
+        if any(u in MODEL_INPUTS for u in unsupported):
+            hints.append("pass extensions=[crmkit.clv.ClvFeatures(...)] for the model outputs")
         raise ValidationError(
             "lifecycle",
             expected="guards over the features replay computes from transactions: "
-            + ", ".join(REPLAY_INPUTS),
+            + ", ".join(REPLAY_INPUTS)
+            + (", and the extensions' " + ", ".join(sorted(added)) if added else ""),
             got=unsupported,
             hint="; ".join(hints)
             or "step or classify with your own features for guards over other inputs",
@@ -294,6 +309,7 @@ def run_replay(
     date: str = "occurred_at",
     amount: str = "amount",
     as_of: AsOf | None = None,
+    extensions: Iterable[FeatureExtension] = (),
 ) -> Replay:
     """The replay engine behind :func:`crmkit.lifecycle.replay` (arguments checked here but *lifecycle*)."""
     if not isinstance(freq, str) or freq not in _FREQS:
@@ -322,7 +338,9 @@ def run_replay(
         )
     if last_p < first_p:
         raise ValidationError("end", expected=f"a time at or after {start}", got=end)
-    wanted = _needed(lifecycle)
+    # Only the extensions whose columns a guard reads are computed (at every period end).
+    exts = tuple(e for e in check_extensions(extensions) if set(e.columns) & lifecycle.names)
+    wanted = _needed(lifecycle, exts)
 
     frame = check_frame(transactions, "transactions", [customer, date, amount])
     periods = pd.period_range(first_p, last_p, freq=freq)
@@ -457,6 +475,10 @@ def run_replay(
                 cols[name] = fine[rows, i_s3[j] + 1 : i_end[j] + 1].sum(axis=1)
             elif name == "spend_prev_3m":
                 cols[name] = fine[rows, i_s6[j] + 1 : i_s3[j] + 1].sum(axis=1)
+        if exts:
+            # The extensions read this period end's features (in days, as replay computes them).
+            at_end = pd.DataFrame({k: cols[k] for k in sorted(wanted)}, copy=False)
+            cols.update(extension_columns(at_end, exts, "D"))
         derive_arrays(cols, lifecycle.names, len(rows))
         current = prev[rows]
         current = np.where(current >= 0, current, initial)

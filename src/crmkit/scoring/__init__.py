@@ -13,6 +13,9 @@
   components of the domain), over a frame (:meth:`ValueModel.score`) or one
   customer (:meth:`ValueModel.score_one`, with :meth:`Score.explain`);
   :func:`score_monthly` gives the value at every month end.
+* :class:`FeatureExtension` adds columns computed from the features (the
+  forecasts of :class:`crmkit.clv.ClvFeatures`: :data:`MODEL_INPUTS`) on
+  every engine: ``features(..., extensions=...)``, ``features_one``, replay.
 
 Every column and convention is described in the Features concept page.
 """
@@ -28,6 +31,12 @@ from crmkit.scoring._convert import (
 )
 from crmkit.scoring._derive import DERIVED_FEATURES, DerivedFeature
 from crmkit.scoring._derive import derive as derive_features
+from crmkit.scoring._extension import (
+    MODEL_INPUTS,
+    FeatureExtension,
+    check_extensions,
+    extension_columns,
+)
 from crmkit.scoring._features import TimeUnit, features
 from crmkit.scoring._monthly import score_monthly
 from crmkit.scoring._one import FeatureValue, features_one
@@ -38,18 +47,22 @@ __all__ = [
     "FEATURE_COLUMNS",
     "FEATURE_INPUTS",
     "FEATURE_KINDS",
+    "MODEL_INPUTS",
     "PROFILE_TYPES",
     "VALUE_INPUTS",
     "ActivityFrames",
     "AsOf",
     "Component",
     "DerivedFeature",
+    "FeatureExtension",
     "FeatureValue",
     "Score",
     "TimeUnit",
     "ValueModel",
     "activity_frames",
+    "check_extensions",
     "derive_features",
+    "extension_columns",
     "features",
     "features_one",
     "profile_frame",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Final, Literal, TypeAlias
 
 import numpy as np
@@ -34,6 +35,7 @@ from crmkit.scoring._columns import (
     SEVERITY_COLUMNS,
 )
 from crmkit.scoring._derive import derive
+from crmkit.scoring._extension import FeatureExtension, check_extensions, extend_frame
 from crmkit.scoring._kernels import (
     INT64_MIN,
     category_counts,
@@ -143,6 +145,7 @@ def features(
     score: str = "score",
     scale: str | None = None,
     time_unit: TimeUnit = "D",
+    extensions: Iterable[FeatureExtension] = (),
 ) -> pd.DataFrame:
     """Compute every customer's features as of a point in time.
 
@@ -179,6 +182,9 @@ def features(
         scale: optional scale column of ``surveys`` (``SurveyScale`` values);
             when given, each score must lie on its scale.
         time_unit: unit of ``repeat_span`` and ``age``: ``"D"`` or ``"W"``.
+        extensions: feature extensions (:class:`FeatureExtension`, e.g.
+            :class:`crmkit.clv.ClvFeatures`) whose columns are added after the
+            features, computed from them (as of *as_of*).
 
     Returns:
         A new frame indexed by customer (index named *customer*, of the
@@ -223,6 +229,7 @@ def features(
     channel_ = _name("channel", channel)
     score_ = _name("score", score)
     scale_ = _optional_name("scale", scale)
+    exts = check_extensions(extensions)
 
     tx = _Input(
         "transactions",
@@ -339,7 +346,7 @@ def features(
     # Recorded for the models that read the repeat-purchase summary (crmkit.clv).
     result.attrs["crmkit.time_unit"] = time_unit
     result.attrs["crmkit.as_of"] = stamp.isoformat()
-    return result
+    return extend_frame(result, exts, time_unit)
 
 
 def _to_ns(ticks: npt.NDArray[np.int64], unit: str, column: str) -> npt.NDArray[np.int64]:

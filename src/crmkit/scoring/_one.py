@@ -42,6 +42,7 @@ from crmkit.scoring._columns import (
     SEVERITY_COLUMNS,
 )
 from crmkit.scoring._derive import derive
+from crmkit.scoring._extension import FeatureExtension, check_extensions, extend_one
 from crmkit.scoring._features import TimeUnit, unit_days
 
 __all__ = ["FeatureValue", "features_one"]
@@ -86,6 +87,7 @@ def features_one(
     *,
     as_of: AsOf,
     time_unit: TimeUnit = "D",
+    extensions: Iterable[FeatureExtension] = (),
 ) -> dict[str, FeatureValue]:
     """Compute one customer's features from their activities, as of a point in time.
 
@@ -101,6 +103,8 @@ def features_one(
             types are an error).
         as_of: the point in time (as for :func:`features`).
         time_unit: unit of ``repeat_span`` and ``age``: ``"D"`` or ``"W"``.
+        extensions: feature extensions whose values are added after the
+            features (their ``one`` path; the keys of each ``columns``).
 
     Returns:
         A new dict of feature name to value (``float``, ``int``, an aware UTC
@@ -128,6 +132,7 @@ def features_one(
     stamp = parse_as_of(as_of)
     now = int(stamp.value)
     days_per_unit = unit_days(time_unit)
+    exts = check_extensions(extensions)
     last3_start = int(shift_months(stamp, -3).value)
     prev3_start = int(shift_months(stamp, -6).value)
 
@@ -232,4 +237,4 @@ def features_one(
         for value in latest_scores:
             total_score += value
         out["latest_survey_score"] = total_score / len(latest_scores)
-    return out
+    return extend_one(out, exts, time_unit) if exts else out

@@ -28,6 +28,7 @@ from crmkit.core import (
 from crmkit.domain import FrozenDict
 from crmkit.expr import Formula, Table, read_formula, read_inputs, read_tables
 from crmkit.scoring._columns import FEATURE_INPUTS
+from crmkit.scoring._extension import MODEL_INPUTS
 
 __all__ = ["PROFILE_TYPES", "VALUE_INPUTS", "Component", "Score", "ValueModel"]
 
@@ -43,8 +44,9 @@ PROFILE_TYPES: Final = FrozenDict(
     }
 )
 
-#: Every name a value model may read without declaring it: features and profile attributes.
-VALUE_INPUTS: Final = FrozenDict({**FEATURE_INPUTS, **PROFILE_TYPES})
+#: Every name a value model may read without declaring it: features, the model outputs of
+#: a feature extension (``MODEL_INPUTS``) and profile attributes.
+VALUE_INPUTS: Final = FrozenDict({**FEATURE_INPUTS, **MODEL_INPUTS, **PROFILE_TYPES})
 
 
 @attrs.frozen

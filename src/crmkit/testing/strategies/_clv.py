@@ -19,12 +19,13 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from crmkit.clv import BGBB, BGNBD, MBGNBD, GammaGamma, ParetoNBD
+from crmkit.clv import BGBB, BGNBD, MBGNBD, ClvFeatures, GammaGamma, ParetoNBD
 
 __all__ = [
     "bgbb_models",
     "bgbb_summaries",
     "bgnbd_models",
+    "clv_feature_extensions",
     "gamma_gamma_models",
     "mbgnbd_models",
     "pareto_models",
@@ -135,3 +136,24 @@ def bgbb_summaries(draw: st.DrawFn, *, max_opportunities: int = 20) -> dict[str,
     t_x = draw(st.integers(0, n))
     x = 0 if t_x == 0 else draw(st.integers(1, t_x))
     return {"repeat_purchases": x, "repeat_span": t_x, "opportunities": n}
+
+
+@st.composite
+def clv_feature_extensions(draw: st.DrawFn, *, spend: bool | None = None) -> ClvFeatures:
+    """:class:`~crmkit.clv.ClvFeatures` of any purchase model (in days or weeks), with or without spend.
+
+    *spend* ``True`` / ``False`` forces the Gamma-Gamma model in or out;
+    ``None`` draws it. Horizons include 0 and ones not a whole number of steps.
+    """
+    unit = draw(st.sampled_from(["D", "W"]))
+    purchases = draw(purchase_models(unit))
+    with_spend = draw(st.booleans()) if spend is None else spend
+    gg = draw(gamma_gamma_models()) if with_spend else None
+    horizon = draw(st.sampled_from([0.0, 1.0, 13.0, 52.0]) | st.floats(0.0, 60.0))
+    return ClvFeatures(
+        purchases=purchases,
+        spend=gg,
+        horizon=horizon,
+        discount_rate=draw(st.sampled_from([0.0, 0.001, 0.02])),
+        step=draw(st.sampled_from([1.0, 4.0, 7.5])),
+    )

@@ -6,6 +6,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from crmkit.testing.strategies._clv import clv_feature_extensions
 from crmkit.testing.strategies._features import value_model_configs
 from crmkit.testing.strategies._formulas import formula_names, formula_schemas
 from crmkit.testing.strategies._lifecycle import lifecycle_configs
@@ -24,7 +25,7 @@ def config_file_configs(draw: st.DrawFn) -> dict[str, Any]:
     ``segments`` rule sets (:func:`segment_rule_configs`), ``lifecycle``
     (:func:`lifecycle_configs`), ``loyalty.earning``
     (:func:`earning_rule_configs` with every key) and ``loyalty.tiers``
-    (:func:`tier_table_configs`).
+    (:func:`tier_table_configs`) and ``clv`` (:func:`clv_feature_extensions`).
     """
     config: dict[str, Any] = {}
     if draw(st.booleans()):
@@ -44,4 +45,6 @@ def config_file_configs(draw: st.DrawFn) -> dict[str, Any]:
         loyalty["tiers"] = draw(tier_table_configs())
     if loyalty:
         config["loyalty"] = loyalty
+    if draw(st.booleans()):
+        config["clv"] = draw(clv_feature_extensions()).to_dict()
     return config
