@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import crmkit as ck
-from crmkit.app import synthetic_transactions
+from crmkit.app import segment_column, synthetic_transactions
 from crmkit.clv import BGBB, BGNBD, ClvFeatures, GammaGamma, ParetoNBD
 from crmkit.config import Config, score_transactions
 from crmkit.domain import Purchase
@@ -410,8 +410,10 @@ def test_the_job_with_a_clv_section_adds_the_forecasts_that_value_segments_and_s
     for name in COLUMNS:
         assert np.array_equal(scores[name].to_numpy(), expected[name].to_numpy()), name
     assert np.allclose(scores["value"], expected["clv"])
-    labels = RULES.assign(expected)["segments"].map(";".join)
-    assert (scores["segment_alive"] == labels).all()
+    assigned = RULES.assign(expected)
+    for segment in ("keep", "lost", "worth"):
+        column = segment_column("alive", segment)
+        assert (scores[column] == assigned[segment].astype(bool)).all(), column
     replayed = ALIVE.replay(tx, start="2023-01", as_of=as_of, date="date", extensions=[EXT])
     assert (scores["stage"] == replayed.stages.iloc[:, -1].astype("string")).all()
     assert set(scores["stage"]) == {"active", "fading", "gone"}
