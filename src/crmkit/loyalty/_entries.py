@@ -14,20 +14,31 @@ import enum
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import attrs
 
-from crmkit.core import ValidationError, to_optional_utc, to_utc
+from crmkit.core import ConflictError, ValidationError, to_optional_utc, to_utc
 from crmkit.domain import Record, check, check_id, is_storable, to_enum, to_optional_money
 
 __all__ = [
+    "MAX_POINTS",
     "EntryKind",
     "LedgerEntry",
     "Lot",
     "entry_from_record",
     "idempotency_key",
+    "same_content",
 ]
+
+#: The most points one entry may carry, and the largest balance (either sign).
+#:
+#: 10**15 is below 2**53, so every balance, lot and frame column of points is
+#: an exact float64 (and an exact JSON number for JavaScript readers), and far
+#: below 2**63: no sum of a customer's entries can overflow the 64-bit
+#: integers of SQLite and PostgreSQL, so a cached balance always equals the
+#: fold of the entries.
+MAX_POINTS: Final = 10**15
 
 
 class EntryKind(enum.StrEnum):
@@ -61,8 +72,10 @@ def idempotency_key(source_kind: str, source_id: str, rule: str, period: str) ->
 
 
 def _points(field: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(field, expected="a whole number of points (int)", got=value)
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_POINTS:
+        raise ValidationError(
+            field, expected=f"a whole number of points (int) within +-{MAX_POINTS}", got=value
+        )
     return int(value)
 
 
@@ -193,6 +206,13 @@ class LedgerEntry(Record):
                 expected="None on an entry that takes points",
                 got=self.expires_at,
             )
+        if self.expires_at is not None and self.expires_at <= self.at:
+            raise ValidationError(
+                "LedgerEntry.expires_at",
+                expected=f"an expiry after the entry's time ({self.at.isoformat()})",
+                got=self.expires_at,
+                hint="points that lapse when they are earned are never spendable",
+            )
         if (self.kind is EntryKind.REVERSE) != (self.refers_to is not None):
             raise ValidationError(
                 "LedgerEntry.refers_to",
@@ -204,6 +224,32 @@ class LedgerEntry(Record):
     def uncovered(self) -> int:
         """Points this entry took beyond the lots it drew from (a negative balance)."""
         return max(0, -self.points - sum(p for _, p in self.draws))
+
+
+def same_content(stored: LedgerEntry, entry: LedgerEntry) -> bool:
+    """Whether *entry* repeats *stored* (same key): same customer, kind, points, amount and award.
+
+    The time, expiry and draws are not compared: a repeat computed later (earning
+    rules run again, a retried redemption) is the same write. Anything else under
+    a stored key is a :class:`~crmkit.core.ConflictError`.
+    """
+    return (
+        stored.customer_id == entry.customer_id
+        and stored.kind is entry.kind
+        and stored.points == entry.points
+        and stored.amount == entry.amount
+        and stored.refers_to == entry.refers_to
+    )
+
+
+def conflict(stored: LedgerEntry, customer_id: str, points: int) -> ConflictError:
+    """The error for a key stored for another customer or another number of points."""
+    return ConflictError(
+        "ledger entry",
+        stored.key,
+        expected=f"customer {stored.customer_id!r} and {stored.points} points as stored",
+        got=f"customer {customer_id!r} and {points} points",
+    )
 
 
 def entry_from_record(data: Mapping[str, Any]) -> LedgerEntry:
