@@ -242,13 +242,26 @@ def same_content(stored: LedgerEntry, entry: LedgerEntry) -> bool:
     )
 
 
-def conflict(stored: LedgerEntry, customer_id: str, points: int) -> ConflictError:
-    """The error for a key stored for another customer or another number of points."""
+def _describe(customer_id: str, kind: object, points: int, amount: Decimal | None) -> str:
+    money = "" if amount is None else f", amount {amount}"
+    return f"{kind} of {points} points for customer {customer_id!r}{money}"
+
+
+def conflict(
+    stored: LedgerEntry,
+    customer_id: str,
+    points: int,
+    *,
+    kind: object = None,
+    amount: Decimal | None = None,
+) -> ConflictError:
+    """The error for a key stored with other content (customer, kind, points, amount)."""
     return ConflictError(
         "ledger entry",
         stored.key,
-        expected=f"customer {stored.customer_id!r} and {stored.points} points as stored",
-        got=f"customer {customer_id!r} and {points} points",
+        expected=_describe(stored.customer_id, stored.kind, stored.points, stored.amount)
+        + " (as stored)",
+        got=_describe(customer_id, kind or stored.kind, points, amount),
     )
 
 

@@ -60,7 +60,7 @@ def _repeat(existing: LedgerEntry, customer_id: str, kind: EntryKind, points: in
         or existing.kind is not kind
         or existing.points != points
     ):
-        raise conflict(existing, customer_id, points)
+        raise conflict(existing, customer_id, points, kind=kind)
     return existing
 
 
@@ -368,7 +368,13 @@ class Ledger:
             existing = view.find(key)
             if existing is not None:
                 if existing.kind is not EntryKind.REVERSE or existing.amount != refund:
-                    raise conflict(existing, existing.customer_id, existing.points)
+                    raise conflict(
+                        existing,
+                        existing.customer_id,
+                        existing.points,
+                        kind=EntryKind.REVERSE,
+                        amount=refund,
+                    )
                 return [existing]
             award = view.find(award_key)
             if award is None:

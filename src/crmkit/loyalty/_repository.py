@@ -137,7 +137,9 @@ def check_posting(
         existing = staged.get(key) or find(key)
         if existing is not None:
             if not same_content(existing, entry):
-                raise conflict(existing, entry.customer_id, entry.points)
+                raise conflict(
+                    existing, entry.customer_id, entry.points, kind=entry.kind, amount=entry.amount
+                )
             out.append((existing, False))
             continue
         if entry.refers_to is not None:

@@ -208,7 +208,7 @@ class InMemoryCouponRepository:
     def __init__(self) -> None:
         self._by_code: dict[str, Coupon] = {}
         self._by_entry: dict[str, str] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # post_and_issue holds it around issue
 
     def add(self, coupon: Coupon) -> None:
         """Store a new coupon."""
