@@ -19,7 +19,16 @@ from typing import Any, ClassVar, Final
 import attrs
 
 from crmkit.core import ConflictError, ValidationError, to_optional_utc, to_utc
-from crmkit.domain import Record, check, check_id, is_storable, to_enum, to_optional_money
+from crmkit.domain import (
+    Record,
+    check,
+    check_id,
+    from_record,
+    is_storable,
+    register_record_type,
+    to_enum,
+    to_optional_money,
+)
 
 __all__ = [
     "MAX_POINTS",
@@ -113,6 +122,7 @@ def _draws(field: str, value: object) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
+@register_record_type
 @attrs.frozen(kw_only=True)
 class LedgerEntry(Record):
     """One immutable entry of the points ledger.
@@ -276,12 +286,13 @@ def entry_from_record(data: Mapping[str, Any]) -> LedgerEntry:
     >>> entry_from_record(to_record(e)) == e
     True
     """
-    fields = dict(data)
-    if fields.pop("type", None) != LedgerEntry.type_name:
-        raise ValidationError(
-            "record.type", expected=repr(LedgerEntry.type_name), got=data.get("type")
-        )
-    return LedgerEntry(**fields)
+    if not isinstance(data, Mapping) or data.get("type") != LedgerEntry.type_name:
+        got = data.get("type") if isinstance(data, Mapping) else data
+        raise ValidationError("record.type", expected=repr(LedgerEntry.type_name), got=got)
+    entry = from_record(data)
+    if not isinstance(entry, LedgerEntry):  # pragma: no cover - the name is registered above
+        raise ValidationError("record.type", expected="a ledger entry", got=type(entry).__name__)
+    return entry
 
 
 @attrs.frozen(kw_only=True)
