@@ -117,7 +117,8 @@ class Ledger:
     >>> jan = datetime(2025, 1, 1, tzinfo=UTC)
     >>> a = ledger.earn("c-1", 100, at=jan, source_kind="purchase", source_id="p-1",
     ...                 expires_at=jan + timedelta(days=365), amount="50.00")
-    >>> ledger.earn("c-1", 100, at=jan, source_kind="purchase", source_id="p-1") == a
+    >>> ledger.earn("c-1", 100, at=jan, source_kind="purchase", source_id="p-1",
+    ...             amount="50.00") == a   # a retry: the stored entry
     True
     >>> r = ledger.redeem("c-1", 30, at=jan, source_kind="reward", source_id="r-1")
     >>> r.draws
