@@ -32,7 +32,7 @@ class TestSQLiteFileCoupons(crmkit.testing.PersistentCouponContract):
 
     def create_ledger_repository_for(self, coupons: CouponRepository) -> LedgerRepository:
         assert isinstance(coupons, SQLiteCouponRepository)
-        return SQLiteLedgerRepository(coupons._store)  # the coupons' store: one transaction
+        return SQLiteLedgerRepository(coupons.store)  # the coupons' store: one transaction
 
     def opener(self, repository: CouponRepository) -> crmkit.testing.CouponOpener:
         assert isinstance(repository, SQLiteCouponRepository)

@@ -103,7 +103,7 @@ class TestPostgresCoupons(_OnPostgres, crmkit.testing.PersistentCouponContract):
 
     def create_ledger_repository_for(self, coupons: CouponRepository) -> LedgerRepository:
         assert isinstance(coupons, PostgresCouponRepository)
-        return PostgresLedgerRepository(coupons._store)  # the coupons' store: one transaction
+        return PostgresLedgerRepository(coupons.store)  # the coupons' store: one transaction
 
     def create_coupon_repository(self) -> CouponRepository:
         coupons = PostgresCouponRepository(PostgresStore(self.conn, schema=self.schema))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -130,7 +131,11 @@ def _state(path: str) -> dict[str, object]:
             assert coupon is not None, f"a debit without its coupon: {debit.key}"
             assert (coupon.customer_id, coupon.reward_id) == (debit.customer_id, debit.rule)
             issued[debit.source_id] = coupon
-        rows = store._db.query("SELECT entry_key FROM crmkit_loyalty_coupons")
+        raw = sqlite3.connect(path)
+        try:
+            rows = raw.execute("SELECT entry_key FROM crmkit_loyalty_coupons").fetchall()
+        finally:
+            raw.close()
         for (entry_key,) in rows:
             assert repo.find(entry_key) is not None, f"a coupon without its debit: {entry_key}"
         assert len(rows) == len(debits)

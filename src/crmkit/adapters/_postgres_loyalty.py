@@ -543,6 +543,11 @@ class PostgresCouponRepository:
         repo._owned = True
         return repo
 
+    @property
+    def store(self) -> PostgresStore:
+        """The store the coupons live in (share it to redeem in one transaction)."""
+        return self._store
+
     def close(self) -> None:
         """Close the store if this repository opened it (:meth:`open`); otherwise nothing."""
         if self._owned:

@@ -309,6 +309,11 @@ class SQLiteLedgerRepository:
         """The database path."""
         return self._store.path
 
+    @property
+    def store(self) -> SQLiteStore:
+        """The store the repository lives in (share it to redeem in one transaction)."""
+        return self._store
+
     def close(self) -> None:
         """Close the store if this repository opened it (:meth:`open`); otherwise nothing."""
         if self._owned:
@@ -494,6 +499,11 @@ class SQLiteCouponRepository:
     def path(self) -> str:
         """The database path."""
         return self._store.path
+
+    @property
+    def store(self) -> SQLiteStore:
+        """The store the repository lives in (share it to redeem in one transaction)."""
+        return self._store
 
     def close(self) -> None:
         """Close the store if this repository opened it (:meth:`open`); otherwise nothing."""
