@@ -100,6 +100,11 @@ class TestPostgresTransitionHistory(_OnPostgres, crmkit.testing.TransitionHistor
 
 class TestPostgresCoupons(_OnPostgres, crmkit.testing.PersistentCouponContract):
     max_examples = 50
+    atomic_redeem = True
+
+    def create_ledger_repository_for(self, coupons: CouponRepository) -> LedgerRepository:
+        assert isinstance(coupons, PostgresCouponRepository)
+        return PostgresLedgerRepository(coupons.store)  # the coupons' store: one transaction
 
     def create_coupon_repository(self) -> CouponRepository:
         coupons = PostgresCouponRepository(PostgresStore(self.conn, schema=self.schema))

@@ -14,7 +14,12 @@ import pytest
 
 import crmkit.testing
 from crmkit.adapters import _sqlite
-from crmkit.adapters.sqlite import SCHEMA_VERSION, SQLiteMergeJournal, SQLiteStore
+from crmkit.adapters.sqlite import (
+    SCHEMA_VERSION,
+    SQLiteLedgerRepository,
+    SQLiteMergeJournal,
+    SQLiteStore,
+)
 from crmkit.domain import (
     ActivityRepository,
     ContactRepository,
@@ -133,10 +138,32 @@ def test_a_file_that_is_not_a_database_is_refused(db_path: Path) -> None:
 
 
 def test_an_empty_database_of_no_application_gets_the_schema(db_path: Path) -> None:
-    _set_pragma(db_path, "CREATE TABLE notes (body TEXT)")
+    _set_pragma(db_path, "PRAGMA user_version = 0")  # an SQLite file with nothing in it
     with SQLiteStore(db_path) as store:
         assert store.schema_version == SCHEMA_VERSION
-    assert ("notes",) in _raw(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'")
+    db_path.with_name("zero.sqlite3").write_bytes(b"")  # a zero-byte file is empty too
+    with SQLiteStore(db_path.with_name("zero.sqlite3")) as store:
+        assert store.schema_version == SCHEMA_VERSION
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        "CREATE TABLE notes (body TEXT)",
+        "CREATE VIEW answers AS SELECT 42 AS answer",
+        "CREATE TABLE crmkit_customers (id TEXT)",  # crmkit's names without crmkit's ids
+    ],
+)
+def test_a_file_of_another_application_with_default_ids_is_refused(
+    db_path: Path, schema: str
+) -> None:
+    _set_pragma(db_path, schema)  # application_id 0 and user_version 0, but not empty
+    with pytest.raises(StorageError, match="another application"):
+        SQLiteStore(db_path)
+    with pytest.raises(StorageError, match="another application"):
+        SQLiteLedgerRepository(db_path)
+    assert _raw(db_path, "PRAGMA application_id") == [(0,)]  # the file is left untouched
+    assert _raw(db_path, "SELECT count(*) FROM sqlite_master") == [(1,)]
 
 
 def test_records_are_stored_as_their_codec_json_with_exact_amounts(db_path: Path) -> None:

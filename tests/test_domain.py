@@ -508,6 +508,8 @@ RECORD_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
     "referral": cks.referrals(),
     "interaction": cks.interactions(),
     "survey_response": cks.survey_responses(),
+    "loyalty_entry": cks.ledger_entries(),  # registered by crmkit.loyalty
+    "lifecycle_transition": cks.lifecycle_transitions(),  # registered by crmkit.lifecycle
 }
 
 

@@ -290,3 +290,40 @@ def test_earn_frame_refuses_bool_amounts_integer_dates_and_an_empty_window() -> 
     assert rules.earn_frame(good, start="2025-03-01", end="2025-04-01")["points"].tolist() == [
         rules.points(10.0, at="2025-03-02")["base"]
     ]
+
+
+@pytest.mark.parametrize("method", ["earn_frame", "points_frame"])
+@pytest.mark.parametrize(
+    ("column", "values", "rows"),
+    [
+        ("amount", [10.0, float("inf"), 1.0], (1,)),
+        ("amount", [10.0, 2.0, float("nan")], (2,)),
+        ("amount", [-1.0, 2.0, 3.0], (0,)),
+        ("amount", [True, False, True], None),  # a bool column: refused whole
+        ("customer_id", ["a", None, None], (1, 2)),
+        ("occurred_at", [20250302, 20250303, 20250304], None),  # integer dates
+        ("occurred_at", ["2025-03-02", None, "2025-03-04"], (1,)),
+        ("settlement", ["cash", "barter", "prepaid"], (1,)),
+    ],
+)
+def test_both_frame_paths_name_the_column_and_rows_of_every_bad_input(
+    method: str, column: str, values: list[object], rows: tuple[int, ...] | None
+) -> None:
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "occurred_at": pd.to_datetime(["2025-03-02", "2025-03-03", "2025-03-04"]),
+            "amount": [10.0, 20.0, 30.0],
+            "settlement": ["cash", None, "prepaid"],
+        }
+    )
+    frame[column] = pd.Series(values, dtype=object if column != "amount" else None)
+    run = getattr(EarningRules.from_dict(CONFIG), method)
+    with pytest.raises(FrameError) as info:
+        run(frame, start="2025-03-01", end="2025-04-01", settlement="settlement")
+    assert info.value.column == column
+    if rows is not None:
+        assert info.value.rows == rows
+    with pytest.raises(ValidationError) as window:  # start after end: refused, not empty
+        run(frame.iloc[:0], start="2025-04-01", end="2025-03-01")
+    assert window.value.field == "end"

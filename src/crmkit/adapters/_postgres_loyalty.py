@@ -44,9 +44,10 @@ from crmkit.adapters._postgres import utc as _utc
 from crmkit.adapters._postgres import utc_or_none as _utc_or_none
 from crmkit.core import AlreadyExistsError, NotFoundError, StorageError, to_utc
 from crmkit.loyalty import (
+    AtomicCouponRepository,
     Build,
     Coupon,
-    CouponRepository,
+    CouponMaker,
     CouponState,
     LedgerEntry,
     LedgerRepository,
@@ -221,6 +222,16 @@ class _View:
         )
         row = self._cur.fetchone()
         return 0 if row is None else int(row[0])
+
+    def balances(self, customer_ids: list[str]) -> dict[str, int]:
+        """The balances of *customer_ids* (absent: 0), whose buckets the posting holds."""
+        self.lock([_bucket(c) for c in customer_ids])
+        self._cur.execute(
+            f"SELECT customer_id, balance FROM {self._s}.crmkit_loyalty_balances"  # noqa: S608
+            " WHERE customer_id = ANY(%s)",
+            (customer_ids,),
+        )
+        return {r[0]: int(r[1]) for r in self._cur.fetchall()}
 
     def lots(self, customer_id: str) -> list[Lot]:
         if not _is_text(customer_id):
@@ -435,7 +446,7 @@ class PostgresLedgerRepository:
         def lot(key: str) -> Lot | None:
             return lots.get(key) if key in drawn else view.find_lot(key)
 
-        decided = check_posting(entries, find, lot)
+        decided = check_posting(entries, find, lot, view.balances)
         new = [entry for entry, is_new in decided if is_new]
         if new:
             self._insert(cur, new)
@@ -532,6 +543,11 @@ class PostgresCouponRepository:
         repo._owned = True
         return repo
 
+    @property
+    def store(self) -> PostgresStore:
+        """The store the coupons live in (share it to redeem in one transaction)."""
+        return self._store
+
     def close(self) -> None:
         """Close the store if this repository opened it (:meth:`open`); otherwise nothing."""
         if self._owned:
@@ -539,6 +555,46 @@ class PostgresCouponRepository:
 
     def add(self, coupon: Coupon) -> None:
         """Store a new coupon (AlreadyExistsError if its code or entry key is taken)."""
+
+        def work(cur: Cursor) -> None:
+            if not self._insert(cur, coupon):
+                raise AlreadyExistsError("coupon", coupon.code)
+
+        self._db.run(work)
+
+    def issue(self, coupon: Coupon) -> Coupon:
+        """Store *coupon* unless its entry key has one; return the stored one (one transaction)."""
+        return self._db.run(lambda cur: self._issue(cur, coupon), retry=True)
+
+    def post_and_issue(self, ledger: LedgerRepository, build: Build, make: CouponMaker) -> Coupon:
+        """Post the debit and store its coupon in one transaction.
+
+        One transaction when *ledger* is a :class:`PostgresLedgerRepository`
+        of the same store; otherwise two idempotent steps.
+        """
+        if not isinstance(ledger, PostgresLedgerRepository) or ledger._db is not self._db:
+            return self.issue(make(ledger.post(build)[-1]))
+
+        def work(cur: Cursor) -> Coupon:
+            entry = ledger._post(cur, build)[-1]
+            return self._issue(cur, make(entry))
+
+        return self._db.run(work, retry=True)
+
+    def _issue(self, cur: Cursor, coupon: Coupon) -> Coupon:
+        if self._insert(cur, coupon):
+            return coupon
+        cur.execute(
+            f"SELECT {_COUPON_COLUMNS} FROM {self._db.s}.crmkit_loyalty_coupons"  # noqa: S608
+            " WHERE entry_key = %s",
+            (coupon.entry_key,),
+        )
+        row = cur.fetchone()
+        if row is None:  # the code is another entry's coupon
+            raise AlreadyExistsError("coupon", coupon.code)
+        return _coupon(row)
+
+    def _insert(self, cur: Cursor, coupon: Coupon) -> bool:
         row = (
             coupon.code,
             coupon.entry_key,
@@ -549,17 +605,12 @@ class PostgresCouponRepository:
             coupon.state.value,
             coupon.redeemed_at,
         )
-
-        def work(cur: Cursor) -> None:
-            cur.execute(
-                f"INSERT INTO {self._db.s}.crmkit_loyalty_coupons ({_COUPON_COLUMNS})"  # noqa: S608
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                row,
-            )
-            if cur.rowcount == 0:
-                raise AlreadyExistsError("coupon", coupon.code)
-
-        self._db.run(work)
+        cur.execute(
+            f"INSERT INTO {self._db.s}.crmkit_loyalty_coupons ({_COUPON_COLUMNS})"  # noqa: S608
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            row,
+        )
+        return bool(cur.rowcount == 1)
 
     def get(self, code: str) -> Coupon:
         """The coupon with this code (NotFoundError if none)."""
@@ -612,5 +663,5 @@ if TYPE_CHECKING:  # mypy --strict proves the repositories satisfy the Protocols
 
     def _conforms(
         repo: PostgresLedgerRepository, coupons: PostgresCouponRepository
-    ) -> tuple[LedgerRepository, CouponRepository]:
+    ) -> tuple[LedgerRepository, AtomicCouponRepository]:
         return repo, coupons

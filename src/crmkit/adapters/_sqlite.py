@@ -274,7 +274,12 @@ def _user_version(conn: sqlite3.Connection) -> int:
 
 def _check_version(conn: sqlite3.Connection, version: int) -> None:
     app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-    if app_id != _APPLICATION_ID and (app_id != 0 or version > 0):
+    # SQLite's default ids (0, 0) are crmkit's only on an empty file: one with
+    # tables (or views, indexes, triggers) of its own belongs to another application.
+    foreign = (
+        app_id == 0 and version == 0 and conn.execute("SELECT 1 FROM sqlite_master").fetchone()
+    )
+    if app_id != _APPLICATION_ID and (app_id != 0 or version > 0 or foreign):
         raise StorageError(
             "the file is an SQLite database of another application",
             expected=f"application_id {_APPLICATION_ID} (crmkit)",

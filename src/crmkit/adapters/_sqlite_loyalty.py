@@ -25,11 +25,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
 from crmkit.adapters._sqlite import SQLiteStore, _Database, _is_text, _micros, ensure_part
-from crmkit.core import AlreadyExistsError, NotFoundError, StorageError, to_utc
+from crmkit.core import AlreadyExistsError, NotFoundError, StorageError, ValidationError, to_utc
 from crmkit.loyalty import (
+    AtomicCouponRepository,
     Build,
     Coupon,
-    CouponRepository,
+    CouponMaker,
     CouponState,
     LedgerEntry,
     LedgerRepository,
@@ -166,6 +167,21 @@ def _row(seq: int, e: LedgerEntry) -> tuple[object, ...]:
 _CHUNK: Final = 500  # keys per IN (...) query, below SQLite's variable limit
 
 
+def _balances(conn: sqlite3.Connection, customer_ids: list[str]) -> dict[str, int]:
+    """The stored balances of *customer_ids* (absent: 0), one query per 500 ids."""
+    found: dict[str, int] = {}
+    for i in range(0, len(customer_ids), _CHUNK):
+        chunk = customer_ids[i : i + _CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        rows = conn.execute(
+            "SELECT customer_id, balance FROM crmkit_loyalty_balances"  # noqa: S608
+            f" WHERE customer_id IN ({marks})",
+            chunk,
+        ).fetchall()
+        found.update((r[0], int(r[1])) for r in rows)
+    return found
+
+
 def _stored_keys(conn: sqlite3.Connection, keys: list[str]) -> set[str]:
     """Which of *keys* are stored: one query per 500 keys, not one per entry."""
     found: set[str] = set()
@@ -178,6 +194,17 @@ def _stored_keys(conn: sqlite3.Connection, keys: list[str]) -> set[str]:
         ).fetchall()
         found.update(r[0] for r in rows)
     return found
+
+
+def _store_of(store: object) -> tuple[SQLiteStore, bool]:
+    """The store to use, and whether the repository opened it (a path: it owns it)."""
+    if isinstance(store, SQLiteStore):
+        return store, False
+    if isinstance(store, (str, os.PathLike)):
+        return SQLiteStore(store), True
+    raise ValidationError(
+        "store", expected="an SQLiteStore or a database path", got=type(store).__name__
+    )
 
 
 class _Reader:
@@ -238,7 +265,9 @@ class SQLiteLedgerRepository:
 
     Args:
         store: the open store whose file holds the ledger (its tables are
-            created or migrated on first use).
+            created or migrated on first use), or a database path: the
+            repository then opens a store of its own (as :meth:`open` does),
+            closed with :meth:`close`.
 
     Use :meth:`open` to open a file for the ledger alone (closed with :meth:`close`).
 
@@ -254,16 +283,24 @@ class SQLiteLedgerRepository:
     25
     """
 
-    def __init__(self, store: SQLiteStore) -> None:
-        self._store = store
-        self._owned = False
-        self._db: _Database = store._db
-        ensure_part(self._db, "loyalty", LOYALTY_MIGRATIONS)
+    def __init__(self, store: SQLiteStore | str | os.PathLike[str]) -> None:
+        self._store, self._owned = _store_of(store)
+        self._db: _Database = self._store._db
+        try:
+            ensure_part(self._db, "loyalty", LOYALTY_MIGRATIONS)
+        except BaseException:
+            self.close()
+            raise
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, timeout: float = 10.0) -> SQLiteLedgerRepository:
         """Open (or create) a database file for the ledger; :meth:`close` closes it."""
-        repo = cls(SQLiteStore(path, timeout=timeout))
+        store = SQLiteStore(path, timeout=timeout)
+        try:
+            repo = cls(store)
+        except BaseException:
+            store.close()
+            raise
         repo._owned = True
         return repo
 
@@ -271,6 +308,11 @@ class SQLiteLedgerRepository:
     def path(self) -> str:
         """The database path."""
         return self._store.path
+
+    @property
+    def store(self) -> SQLiteStore:
+        """The store the repository lives in (share it to redeem in one transaction)."""
+        return self._store
 
     def close(self) -> None:
         """Close the store if this repository opened it (:meth:`open`); otherwise nothing."""
@@ -343,20 +385,24 @@ class SQLiteLedgerRepository:
     def post(self, build: Build) -> list[LedgerEntry]:
         """Run *build* and store its entries in one ``BEGIN IMMEDIATE`` transaction."""
         with self._db.transaction(write=True) as conn:
-            view = _Reader(conn)
-            entries = list(build(view))
-            keys = {e.key for e in entries if isinstance(e, LedgerEntry)}
-            present = _stored_keys(conn, list(keys))
+            return self._post(conn, build)
 
-            def find(key: str) -> LedgerEntry | None:
-                # The posting's own keys were looked up in bulk; anything else, one by one.
-                return None if key in keys and key not in present else view.find(key)
+    def _post(self, conn: sqlite3.Connection, build: Build) -> list[LedgerEntry]:
+        """The posting inside the caller's write transaction on *conn*."""
+        view = _Reader(conn)
+        entries = list(build(view))
+        keys = {e.key for e in entries if isinstance(e, LedgerEntry)}
+        present = _stored_keys(conn, list(keys))
 
-            decided = check_posting(entries, find, view.find_lot)
-            new = [entry for entry, is_new in decided if is_new]
-            if new:
-                self._insert(conn, new)
-            return [entry for entry, _ in decided]
+        def find(key: str) -> LedgerEntry | None:
+            # The posting's own keys were looked up in bulk; anything else, one by one.
+            return None if key in keys and key not in present else view.find(key)
+
+        decided = check_posting(entries, find, view.find_lot, lambda ids: _balances(conn, ids))
+        new = [entry for entry, is_new in decided if is_new]
+        if new:
+            self._insert(conn, new)
+        return [entry for entry, _ in decided]
 
     @staticmethod
     def _insert(conn: sqlite3.Connection, new: list[LedgerEntry]) -> None:
@@ -428,16 +474,24 @@ class SQLiteCouponRepository:
     'redeemed'
     """
 
-    def __init__(self, store: SQLiteStore) -> None:
-        self._store = store
-        self._owned = False
-        self._db: _Database = store._db
-        ensure_part(self._db, "loyalty", LOYALTY_MIGRATIONS)
+    def __init__(self, store: SQLiteStore | str | os.PathLike[str]) -> None:
+        self._store, self._owned = _store_of(store)
+        self._db: _Database = self._store._db
+        try:
+            ensure_part(self._db, "loyalty", LOYALTY_MIGRATIONS)
+        except BaseException:
+            self.close()
+            raise
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, timeout: float = 10.0) -> SQLiteCouponRepository:
         """Open (or create) a database file for the coupons alone; :meth:`close` closes it."""
-        repo = cls(SQLiteStore(path, timeout=timeout))
+        store = SQLiteStore(path, timeout=timeout)
+        try:
+            repo = cls(store)
+        except BaseException:
+            store.close()
+            raise
         repo._owned = True
         return repo
 
@@ -446,6 +500,11 @@ class SQLiteCouponRepository:
         """The database path."""
         return self._store.path
 
+    @property
+    def store(self) -> SQLiteStore:
+        """The store the repository lives in (share it to redeem in one transaction)."""
+        return self._store
+
     def close(self) -> None:
         """Close the store if this repository opened it (:meth:`open`); otherwise nothing."""
         if self._owned:
@@ -453,6 +512,49 @@ class SQLiteCouponRepository:
 
     def add(self, coupon: Coupon) -> None:
         """Store a new coupon (AlreadyExistsError if its code or entry key is taken)."""
+        with self._db.transaction(write=True) as conn:
+            taken = conn.execute(
+                "SELECT 1 FROM crmkit_loyalty_coupons WHERE code = ? OR entry_key = ?",
+                (coupon.code, coupon.entry_key),
+            ).fetchone()
+            if taken is not None:
+                raise AlreadyExistsError("coupon", coupon.code)
+            self._insert(conn, coupon)
+
+    def issue(self, coupon: Coupon) -> Coupon:
+        """Store *coupon* unless its entry key has one; return the stored one (one transaction)."""
+        with self._db.transaction(write=True) as conn:
+            return self._issue(conn, coupon)
+
+    def post_and_issue(self, ledger: LedgerRepository, build: Build, make: CouponMaker) -> Coupon:
+        """Post the debit and store its coupon in one ``BEGIN IMMEDIATE`` transaction.
+
+        One transaction when *ledger* is a :class:`SQLiteLedgerRepository` of
+        the same store; otherwise two idempotent steps.
+        """
+        if not isinstance(ledger, SQLiteLedgerRepository) or ledger._db is not self._db:
+            return self.issue(make(ledger.post(build)[-1]))
+        with self._db.transaction(write=True) as conn:
+            entry = ledger._post(conn, build)[-1]
+            return self._issue(conn, make(entry))
+
+    @staticmethod
+    def _issue(conn: sqlite3.Connection, coupon: Coupon) -> Coupon:
+        row = conn.execute(
+            f"SELECT {_COUPON_COLUMNS} FROM crmkit_loyalty_coupons WHERE entry_key = ?",  # noqa: S608
+            (coupon.entry_key,),
+        ).fetchone()
+        if row is not None:
+            return _coupon(row)
+        if conn.execute(
+            "SELECT 1 FROM crmkit_loyalty_coupons WHERE code = ?", (coupon.code,)
+        ).fetchone():
+            raise AlreadyExistsError("coupon", coupon.code)
+        SQLiteCouponRepository._insert(conn, coupon)
+        return coupon
+
+    @staticmethod
+    def _insert(conn: sqlite3.Connection, coupon: Coupon) -> None:
         row = (
             coupon.code,
             coupon.entry_key,
@@ -463,18 +565,11 @@ class SQLiteCouponRepository:
             coupon.state.value,
             None if coupon.redeemed_at is None else _micros(coupon.redeemed_at),
         )
-        with self._db.transaction(write=True) as conn:
-            taken = conn.execute(
-                "SELECT 1 FROM crmkit_loyalty_coupons WHERE code = ? OR entry_key = ?",
-                (coupon.code, coupon.entry_key),
-            ).fetchone()
-            if taken is not None:
-                raise AlreadyExistsError("coupon", coupon.code)
-            conn.execute(
-                f"INSERT INTO crmkit_loyalty_coupons ({_COUPON_COLUMNS})"  # noqa: S608
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
+        conn.execute(
+            f"INSERT INTO crmkit_loyalty_coupons ({_COUPON_COLUMNS})"  # noqa: S608
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            row,
+        )
 
     def get(self, code: str) -> Coupon:
         """The coupon with this code (NotFoundError if none)."""
@@ -527,5 +622,5 @@ if TYPE_CHECKING:  # mypy --strict proves the repositories satisfy the Protocols
 
     def _conforms(
         repo: SQLiteLedgerRepository, coupons: SQLiteCouponRepository
-    ) -> tuple[LedgerRepository, CouponRepository]:
+    ) -> tuple[LedgerRepository, AtomicCouponRepository]:
         return repo, coupons

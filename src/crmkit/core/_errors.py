@@ -179,24 +179,47 @@ class AlreadyExistsError(CrmkitError, ValueError):
 
 
 class ConflictError(CrmkitError, RuntimeError):
-    """An optimistic-concurrency check failed: the record changed since it was read.
+    """A write conflicts with what is stored: nothing was written.
 
-    Nothing was written. Read the record again, re-apply the change, and retry.
+    Either an optimistic-concurrency check failed (the record changed since it
+    was read: read it again, re-apply the change, and retry), or a key that
+    makes a write idempotent was reused for different content (an idempotency
+    key posted again for another customer or another number of points).
 
     Attributes:
         entity: what kind of record.
-        key: its id.
-        expected_version: the version the caller based its change on.
-        actual_version: the version stored now.
+        key: its id (or idempotency key).
+        expected_version: the version the caller based its change on (``None``
+            for a reused key).
+        actual_version: the version stored now (``None`` for a reused key).
+
+    >>> str(ConflictError("ledger entry", "purchase|p-1||", expected="c-1, 10 points",
+    ...                   got="c-2, 10 points"))
+    "ledger entry 'purchase|p-1||' is stored with other content: expected c-1, 10 points, got c-2, 10 points (an idempotency key names one write: use a new key for a new one)"
     """
 
     def __init__(
-        self, entity: str, key: object, *, expected_version: int, actual_version: int
+        self,
+        entity: str,
+        key: object,
+        *,
+        expected_version: int | None = None,
+        actual_version: int | None = None,
+        expected: str | None = None,
+        got: str | None = None,
     ) -> None:
         self.entity = entity
         self.key = key
         self.expected_version = expected_version
         self.actual_version = actual_version
+        if expected_version is None or actual_version is None:
+            super().__init__(
+                f"{entity} {_show(key)} is stored with other content",
+                expected=expected,
+                got=got,
+                hint="an idempotency key names one write: use a new key for a new one",
+            )
+            return
         super().__init__(
             f"{entity} {_show(key)} was changed by someone else",
             expected=f"stored version {expected_version}",

@@ -18,7 +18,7 @@ from crmkit.domain._activities import (
     check_rewrite,
     refundable_amount,
 )
-from crmkit.domain._codec import from_record, to_record
+from crmkit.domain._codec import from_record, register_record_type, to_record
 from crmkit.domain._entities import Consent, Contact, Customer, Membership
 from crmkit.domain._memory import (
     InMemoryActivityRepository,
@@ -112,6 +112,7 @@ __all__ = [
     "personal_fields",
     "personal_repr",
     "refundable_amount",
+    "register_record_type",
     "to_enum",
     "to_fraction",
     "to_frozen_dict",

@@ -21,7 +21,7 @@ from crmkit.domain._entities import Consent, Contact, Customer, Membership
 from crmkit.domain._record import Record
 from crmkit.domain._values import FrozenDict
 
-__all__ = ["RECORD_TYPES", "from_record", "to_record"]
+__all__ = ["RECORD_TYPES", "from_record", "register_record_type", "to_record"]
 
 RECORD_TYPES: dict[str, type[Record]] = {
     Customer.type_name: Customer,
@@ -30,6 +30,26 @@ RECORD_TYPES: dict[str, type[Record]] = {
     Membership.type_name: Membership,
     **ACTIVITY_TYPES,
 }
+
+
+def register_record_type(cls: type[Record]) -> type[Record]:
+    """Let :func:`from_record` read records of *cls* (a layer above the domain's own types).
+
+    crmkit's loyalty ledger entries (``"loyalty_entry"``) and lifecycle
+    transitions (``"lifecycle_transition"``) register themselves when their
+    package is imported (``import crmkit`` imports both). A type name belongs
+    to one class: registering another class under a taken name is refused.
+
+    >>> register_record_type(Customer) is Customer
+    True
+    """
+    name = cls.type_name
+    if not name or RECORD_TYPES.get(name, cls) is not cls:
+        raise ValidationError(
+            "type_name", expected="a type name no other record type uses", got=name
+        )
+    RECORD_TYPES[name] = cls
+    return cls
 
 
 _PLAIN: frozenset[type] = frozenset({type(None), bool, int, float, str})
@@ -115,6 +135,9 @@ def to_record(record: Record) -> dict[str, Any]:
 def from_record(data: Mapping[str, Any]) -> Record:
     """Rebuild a record from :func:`to_record`'s output (validating it again).
 
+    Any registered type (:func:`register_record_type`) is read; unknown or
+    missing fields are a :class:`~crmkit.core.ValidationError`.
+
     >>> from crmkit.domain import Purchase
     >>> from datetime import UTC, datetime
     >>> p = Purchase(id="p-1", customer_id="c-1", amount=3, currency="EUR",
@@ -138,5 +161,14 @@ def from_record(data: Mapping[str, Any]) -> Record:
             f"{cls.__name__} record",
             expected="only the fields " + ", ".join(sorted(names)),
             got=unknown,
+        )
+    missing = [
+        f.name for f in attrs.fields(cls) if f.default is attrs.NOTHING and f.name not in fields
+    ]
+    if missing:
+        raise ValidationError(
+            f"{cls.__name__} record",
+            expected="every required field (" + ", ".join(missing) + " are missing)",
+            got=sorted(fields),
         )
     return cls(**fields)

@@ -18,7 +18,7 @@ from crmkit.core import (
     check_window,
     to_utc,
 )
-from crmkit.domain import FrozenDict, Record, check, check_id, check_text
+from crmkit.domain import FrozenDict, Record, check, check_id, check_text, register_record_type
 
 __all__ = [
     "InMemoryTransitionHistory",
@@ -52,6 +52,7 @@ def _inputs(field: str, value: object) -> FrozenDict[str, Any]:
     return FrozenDict(out)
 
 
+@register_record_type
 @attrs.frozen(kw_only=True)
 class LifecycleTransition(Record):
     """One transition a customer made: from a stage to another, at a time, and why.

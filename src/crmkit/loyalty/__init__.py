@@ -18,6 +18,7 @@ The four promises (see the Loyalty concept page):
 
 from crmkit.core import CouponError, InsufficientPointsError
 from crmkit.loyalty._entries import (
+    MAX_POINTS,
     EntryKind,
     LedgerEntry,
     Lot,
@@ -33,8 +34,10 @@ from crmkit.loyalty._repository import (
     check_posting,
 )
 from crmkit.loyalty._rewards import (
+    AtomicCouponRepository,
     Catalogue,
     Coupon,
+    CouponMaker,
     CouponRepository,
     CouponState,
     InMemoryCouponRepository,
@@ -45,12 +48,15 @@ from crmkit.loyalty._rules import PURCHASE_SCHEMA, Campaign, EarningRules, Round
 from crmkit.loyalty._tiers import Tier, TierChange, TierTable
 
 __all__ = [
+    "MAX_POINTS",
     "PURCHASE_SCHEMA",
+    "AtomicCouponRepository",
     "Build",
     "Campaign",
     "Catalogue",
     "Coupon",
     "CouponError",
+    "CouponMaker",
     "CouponRepository",
     "CouponState",
     "EarningRules",

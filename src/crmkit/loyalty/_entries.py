@@ -14,20 +14,40 @@ import enum
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import attrs
 
-from crmkit.core import ValidationError, to_optional_utc, to_utc
-from crmkit.domain import Record, check, check_id, is_storable, to_enum, to_optional_money
+from crmkit.core import ConflictError, ValidationError, to_optional_utc, to_utc
+from crmkit.domain import (
+    Record,
+    check,
+    check_id,
+    from_record,
+    is_storable,
+    register_record_type,
+    to_enum,
+    to_optional_money,
+)
 
 __all__ = [
+    "MAX_POINTS",
     "EntryKind",
     "LedgerEntry",
     "Lot",
     "entry_from_record",
     "idempotency_key",
+    "same_content",
 ]
+
+#: The most points one entry may carry, and the largest balance (either sign).
+#:
+#: 10**15 is below 2**53, so every balance, lot and frame column of points is
+#: an exact float64 (and an exact JSON number for JavaScript readers), and far
+#: below 2**63: no sum of a customer's entries can overflow the 64-bit
+#: integers of SQLite and PostgreSQL, so a cached balance always equals the
+#: fold of the entries.
+MAX_POINTS: Final = 10**15
 
 
 class EntryKind(enum.StrEnum):
@@ -61,8 +81,10 @@ def idempotency_key(source_kind: str, source_id: str, rule: str, period: str) ->
 
 
 def _points(field: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(field, expected="a whole number of points (int)", got=value)
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_POINTS:
+        raise ValidationError(
+            field, expected=f"a whole number of points (int) within +-{MAX_POINTS}", got=value
+        )
     return int(value)
 
 
@@ -100,6 +122,7 @@ def _draws(field: str, value: object) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
+@register_record_type
 @attrs.frozen(kw_only=True)
 class LedgerEntry(Record):
     """One immutable entry of the points ledger.
@@ -193,6 +216,13 @@ class LedgerEntry(Record):
                 expected="None on an entry that takes points",
                 got=self.expires_at,
             )
+        if self.expires_at is not None and self.expires_at <= self.at:
+            raise ValidationError(
+                "LedgerEntry.expires_at",
+                expected=f"an expiry after the entry's time ({self.at.isoformat()})",
+                got=self.expires_at,
+                hint="points that lapse when they are earned are never spendable",
+            )
         if (self.kind is EntryKind.REVERSE) != (self.refers_to is not None):
             raise ValidationError(
                 "LedgerEntry.refers_to",
@@ -206,6 +236,45 @@ class LedgerEntry(Record):
         return max(0, -self.points - sum(p for _, p in self.draws))
 
 
+def same_content(stored: LedgerEntry, entry: LedgerEntry) -> bool:
+    """Whether *entry* repeats *stored* (same key): same customer, kind, points, amount and award.
+
+    The time, expiry and draws are not compared: a repeat computed later (earning
+    rules run again, a retried redemption) is the same write. Anything else under
+    a stored key is a :class:`~crmkit.core.ConflictError`.
+    """
+    return (
+        stored.customer_id == entry.customer_id
+        and stored.kind is entry.kind
+        and stored.points == entry.points
+        and stored.amount == entry.amount
+        and stored.refers_to == entry.refers_to
+    )
+
+
+def _describe(customer_id: str, kind: object, points: int, amount: Decimal | None) -> str:
+    money = "" if amount is None else f", amount {amount}"
+    return f"{kind} of {points} points for customer {customer_id!r}{money}"
+
+
+def conflict(
+    stored: LedgerEntry,
+    customer_id: str,
+    points: int,
+    *,
+    kind: object = None,
+    amount: Decimal | None = None,
+) -> ConflictError:
+    """The error for a key stored with other content (customer, kind, points, amount)."""
+    return ConflictError(
+        "ledger entry",
+        stored.key,
+        expected=_describe(stored.customer_id, stored.kind, stored.points, stored.amount)
+        + " (as stored)",
+        got=_describe(customer_id, kind or stored.kind, points, amount),
+    )
+
+
 def entry_from_record(data: Mapping[str, Any]) -> LedgerEntry:
     """Rebuild an entry from :func:`crmkit.domain.to_record`'s output.
 
@@ -217,12 +286,13 @@ def entry_from_record(data: Mapping[str, Any]) -> LedgerEntry:
     >>> entry_from_record(to_record(e)) == e
     True
     """
-    fields = dict(data)
-    if fields.pop("type", None) != LedgerEntry.type_name:
-        raise ValidationError(
-            "record.type", expected=repr(LedgerEntry.type_name), got=data.get("type")
-        )
-    return LedgerEntry(**fields)
+    if not isinstance(data, Mapping) or data.get("type") != LedgerEntry.type_name:
+        got = data.get("type") if isinstance(data, Mapping) else data
+        raise ValidationError("record.type", expected=repr(LedgerEntry.type_name), got=got)
+    entry = from_record(data)
+    if not isinstance(entry, LedgerEntry):  # pragma: no cover - the name is registered above
+        raise ValidationError("record.type", expected="a ledger entry", got=type(entry).__name__)
+    return entry
 
 
 @attrs.frozen(kw_only=True)

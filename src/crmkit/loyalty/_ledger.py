@@ -18,8 +18,15 @@ from decimal import Decimal
 
 from crmkit.core import AsOf, InsufficientPointsError, NotFoundError, ValidationError, to_instant
 from crmkit.domain import to_enum, to_optional_money
-from crmkit.loyalty._entries import EntryKind, LedgerEntry, Lot, idempotency_key
-from crmkit.loyalty._repository import LedgerRepository, LedgerView
+from crmkit.loyalty._entries import (
+    MAX_POINTS,
+    EntryKind,
+    LedgerEntry,
+    Lot,
+    conflict,
+    idempotency_key,
+)
+from crmkit.loyalty._repository import Build, LedgerRepository, LedgerView
 
 __all__ = ["Ledger", "ReversalPolicy"]
 
@@ -39,9 +46,22 @@ class ReversalPolicy(enum.StrEnum):
 
 
 def _positive(field: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValidationError(field, expected="a whole number of points > 0", got=value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_POINTS:
+        raise ValidationError(
+            field, expected=f"a whole number of points > 0 and <= {MAX_POINTS}", got=value
+        )
     return value
+
+
+def _repeat(existing: LedgerEntry, customer_id: str, kind: EntryKind, points: int) -> LedgerEntry:
+    """The stored entry of a repeated key, if the repeat asks for the same thing."""
+    if (
+        existing.customer_id != customer_id
+        or existing.kind is not kind
+        or existing.points != points
+    ):
+        raise conflict(existing, customer_id, points, kind=kind)
+    return existing
 
 
 def _live(lot: Lot, at: datetime) -> bool:
@@ -97,7 +117,8 @@ class Ledger:
     >>> jan = datetime(2025, 1, 1, tzinfo=UTC)
     >>> a = ledger.earn("c-1", 100, at=jan, source_kind="purchase", source_id="p-1",
     ...                 expires_at=jan + timedelta(days=365), amount="50.00")
-    >>> ledger.earn("c-1", 100, at=jan, source_kind="purchase", source_id="p-1") == a
+    >>> ledger.earn("c-1", 100, at=jan, source_kind="purchase", source_id="p-1",
+    ...             amount="50.00") == a   # a retry: the stored entry
     True
     >>> r = ledger.redeem("c-1", 30, at=jan, source_kind="reward", source_id="r-1")
     >>> r.draws
@@ -197,6 +218,12 @@ class Ledger:
     ) -> LedgerEntry:
         """Award *points* (> 0) for a source event, once: a repeated key returns the stored entry.
 
+        The repeat must be the same award (customer, points, amount): a key
+        stored for another customer or another number of points raises
+        :class:`~crmkit.core.ConflictError`. *points* and the balance after
+        it are at most :data:`~crmkit.loyalty.MAX_POINTS`, and *expires_at*
+        must come after *at* (:class:`~crmkit.core.ValidationError`).
+
         Args:
             customer_id: who earns.
             points: how many (> 0).
@@ -241,6 +268,39 @@ class Ledger:
         Raises:
             InsufficientPointsError: the balance (after expiring) is smaller
                 than *points*; nothing is posted.
+            ConflictError: the key is stored for another customer or another
+                number of points.
+        """
+        build = self.redeem_build(
+            customer_id,
+            points,
+            at=at,
+            source_kind=source_kind,
+            source_id=source_id,
+            rule=rule,
+            period=period,
+        )
+        return self.repository.post(build)[-1]
+
+    def redeem_build(
+        self,
+        customer_id: str,
+        points: int,
+        *,
+        at: AsOf,
+        source_kind: str,
+        source_id: str,
+        rule: str = "",
+        period: str = "",
+    ) -> Build:
+        """The build function of :meth:`redeem`, for a repository that posts it with more work.
+
+        :class:`~crmkit.loyalty.Rewards` hands it to a coupon repository that
+        posts the debit and stores the coupon in one transaction. The last
+        entry it returns is the redemption (the stored one on a repeat).
+
+        Raises:
+            ValidationError: *points* is not a whole number in ``1..MAX_POINTS``.
         """
         points = _positive("points", points)
         at = to_instant(at, field="at")
@@ -249,7 +309,7 @@ class Ledger:
         def build(view: LedgerView) -> list[LedgerEntry]:
             existing = view.find(key)
             if existing is not None:
-                return [existing]
+                return [_repeat(existing, customer_id, EntryKind.REDEEM, -points)]
             expired = _expiries(view, customer_id=customer_id, at=at)
             available = view.balance(customer_id) + sum(e.points for e in expired)
             if points > available:
@@ -270,7 +330,7 @@ class Ledger:
                 ),
             ]
 
-        return self.repository.post(build)[-1]
+        return build
 
     def reverse(
         self,
@@ -308,6 +368,14 @@ class Ledger:
         def build(view: LedgerView) -> list[LedgerEntry]:
             existing = view.find(key)
             if existing is not None:
+                if existing.kind is not EntryKind.REVERSE or existing.amount != refund:
+                    raise conflict(
+                        existing,
+                        existing.customer_id,
+                        existing.points,
+                        kind=EntryKind.REVERSE,
+                        amount=refund,
+                    )
                 return [existing]
             award = view.find(award_key)
             if award is None:
@@ -383,15 +451,24 @@ class Ledger:
         expires_at: datetime | None = None,
     ) -> LedgerEntry:
         """A correction by staff: adds points (a lot) or takes them (under the reversal policy)."""
-        if isinstance(points, bool) or not isinstance(points, int) or points == 0:
-            raise ValidationError("points", expected="a whole number of points != 0", got=points)
+        if (
+            isinstance(points, bool)
+            or not isinstance(points, int)
+            or points == 0
+            or abs(points) > MAX_POINTS
+        ):
+            raise ValidationError(
+                "points",
+                expected=f"a whole number of points != 0 within +-{MAX_POINTS}",
+                got=points,
+            )
         at = to_instant(at, field="at")
         key = idempotency_key(source_kind, source_id, rule, "")
 
         def build(view: LedgerView) -> list[LedgerEntry]:
             existing = view.find(key)
             if existing is not None:
-                return [existing]
+                return [_repeat(existing, customer_id, EntryKind.ADJUST, points)]
             expired: list[LedgerEntry] = []
             draws: tuple[tuple[str, int], ...] = ()
             if points < 0:

@@ -17,14 +17,21 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 import attrs
 
 from crmkit.core import ValidationError
-from crmkit.loyalty._entries import EntryKind, LedgerEntry, Lot
+from crmkit.loyalty._entries import (
+    MAX_POINTS,
+    EntryKind,
+    LedgerEntry,
+    Lot,
+    conflict,
+    same_content,
+)
 
 __all__ = [
     "Build",
@@ -72,7 +79,8 @@ class LedgerRepository(LedgerView, Protocol):
 
         For each returned entry, in order: if an entry with its key is stored
         (or earlier in this posting), the stored one is returned in its place
-        and nothing changes; otherwise it is appended, its draws are taken
+        and nothing changes (a :class:`~crmkit.core.ConflictError` if the
+        two differ in customer, kind, points, amount or award); otherwise it is appended, its draws are taken
         from the lots it names, a lot is opened if it adds points, and the
         balance moves by its points.
 
@@ -81,8 +89,10 @@ class LedgerRepository(LedgerView, Protocol):
 
         Raises:
             ValidationError: a draw names an unknown lot, a lot of another
-                customer, or more points than the lot has left; or a reversal
-                refers to no earn entry of its customer. Nothing is stored.
+                customer, or more points than the lot has left; a reversal
+                refers to no earn entry of its customer; or a balance would
+                leave ``[-MAX_POINTS, MAX_POINTS]``. Nothing is stored.
+            ConflictError: a key is stored with other content. Nothing is stored.
             Exception: whatever *build* raises. Nothing is stored.
         """
         ...
@@ -104,13 +114,18 @@ def check_posting(
     entries: Iterable[LedgerEntry],
     find: Callable[[str], LedgerEntry | None],
     lot: Callable[[str], Lot | None],
+    balances: Callable[[list[str]], Mapping[str, int]] | None = None,
 ) -> list[tuple[LedgerEntry, bool]]:
     """Decide what a posting stores: ``(entry, is_new)`` per entry, checking every draw.
 
     Shared by crmkit's repositories (a host may use it too): keys already
-    stored or earlier in the posting are duplicates; draws must name lots of
-    the same customer with enough points left, counting earlier draws of the
-    posting; a reversal must refer to an earn entry of the same customer.
+    stored or earlier in the posting are duplicates (a
+    :class:`~crmkit.core.ConflictError` if the repeat differs in customer,
+    kind, points, amount or award); draws must name lots of the same customer
+    with enough points left, counting earlier draws of the posting; a reversal
+    must refer to an earn entry of the same customer. With *balances* (stored
+    balances of the customers named, ``{customer id: balance}``; missing means
+    0), no balance may leave ``[-MAX_POINTS, MAX_POINTS]``.
     """
     staged: dict[str, LedgerEntry] = {}
     taken: dict[str, int] = defaultdict(int)
@@ -121,6 +136,10 @@ def check_posting(
         key = entry.key
         existing = staged.get(key) or find(key)
         if existing is not None:
+            if not same_content(existing, entry):
+                raise conflict(
+                    existing, entry.customer_id, entry.points, kind=entry.kind, amount=entry.amount
+                )
             out.append((existing, False))
             continue
         if entry.refers_to is not None:
@@ -154,7 +173,30 @@ def check_posting(
             taken[lot_key] += points
         staged[key] = entry
         out.append((entry, True))
+    if balances is not None:
+        check_balances([e for e, is_new in out if is_new], balances)
     return out
+
+
+def check_balances(
+    new: Sequence[LedgerEntry], balances: Callable[[list[str]], Mapping[str, int]]
+) -> None:
+    """Refuse entries that would take a balance outside ``[-MAX_POINTS, MAX_POINTS]``."""
+    moves: dict[str, int] = defaultdict(int)
+    for e in new:
+        moves[e.customer_id] += e.points
+    if not moves:
+        return
+    stored = balances(list(moves))
+    for customer, move in moves.items():
+        after = stored.get(customer, 0) + move
+        if abs(after) > MAX_POINTS:
+            raise ValidationError(
+                "LedgerEntry.points",
+                expected=f"a balance within +-{MAX_POINTS} points (MAX_POINTS)",
+                got=after,
+                hint=f"customer {customer!r} would hold {after} points",
+            )
 
 
 class InMemoryLedgerRepository:
@@ -229,12 +271,15 @@ class InMemoryLedgerRepository:
             ]
         return sorted(found, key=lambda lot: (lot.customer_id, *lot.order()))
 
+    def _balances_of(self, customer_ids: list[str]) -> dict[str, int]:
+        return {c: self._balances.get(c, 0) for c in customer_ids}
+
     # ------------------------------------------------------------ the write
 
     def post(self, build: Build) -> list[LedgerEntry]:
         """Run *build* and store its entries atomically (see :class:`LedgerRepository`)."""
         with self._lock:
-            decided = check_posting(build(self), self.find, self.find_lot)
+            decided = check_posting(build(self), self.find, self.find_lot, self._balances_of)
             # Everything is checked: applying cannot fail half-way.
             for entry, is_new in decided:
                 if is_new:

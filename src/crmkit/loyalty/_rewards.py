@@ -3,6 +3,14 @@
 A coupon's code comes from :mod:`secrets` (unguessable); its state moves
 ``issued -> redeemed`` or ``issued -> expired`` and never back, so redeeming a
 coupon twice is refused.
+
+Redeeming is exactly once per request id: the debit is a ledger entry keyed
+by the request, and a coupon is stored once per debit
+(:meth:`CouponRepository.issue`). A coupon repository that shares a database
+with the ledger (:class:`AtomicCouponRepository`: crmkit's SQLite and
+PostgreSQL ones) posts the debit and stores the coupon in one transaction;
+otherwise the two steps are idempotent, and a retry with the same request id
+completes the redemption that a crash interrupted.
 """
 
 from __future__ import annotations
@@ -10,7 +18,7 @@ from __future__ import annotations
 import enum
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -20,17 +28,22 @@ from crmkit.core import (
     AlreadyExistsError,
     AsOf,
     ConfigReader,
+    ConflictError,
     CouponError,
     Definition,
     FrozenDict,
     NotFoundError,
     to_instant,
 )
+from crmkit.loyalty._entries import LedgerEntry
 from crmkit.loyalty._ledger import Ledger
+from crmkit.loyalty._repository import Build, LedgerRepository
 
 __all__ = [
+    "AtomicCouponRepository",
     "Catalogue",
     "Coupon",
+    "CouponMaker",
     "CouponRepository",
     "CouponState",
     "InMemoryCouponRepository",
@@ -162,6 +175,32 @@ class CouponRepository(Protocol):
         """Store *coupon* over the one with its code if that one's state is *expected*; say if it did."""
         ...
 
+    def issue(self, coupon: Coupon) -> Coupon:
+        """Store *coupon* unless its entry key has a coupon already; return the stored one.
+
+        Atomic: of two calls for one entry key, one stores its coupon and both
+        return it (never :class:`~crmkit.core.AlreadyExistsError` for the
+        entry key; only a code taken by another entry's coupon raises it).
+        """
+        ...
+
+
+#: What :meth:`AtomicCouponRepository.post_and_issue` calls to make the coupon of a debit.
+CouponMaker = Callable[[LedgerEntry], Coupon]
+
+
+@runtime_checkable
+class AtomicCouponRepository(CouponRepository, Protocol):
+    """A coupon repository that can store a coupon in the ledger's own transaction."""
+
+    def post_and_issue(self, ledger: LedgerRepository, build: Build, make: CouponMaker) -> Coupon:
+        """Post *build* to *ledger* and :meth:`issue` ``make(last entry)``, in one transaction.
+
+        When *ledger* lives in another database, the two steps run one after
+        the other (each idempotent, so a retry completes them).
+        """
+        ...
+
 
 class InMemoryCouponRepository:
     """Coupons held in memory (thread-safe)."""
@@ -169,7 +208,7 @@ class InMemoryCouponRepository:
     def __init__(self) -> None:
         self._by_code: dict[str, Coupon] = {}
         self._by_entry: dict[str, str] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # post_and_issue holds it around issue
 
     def add(self, coupon: Coupon) -> None:
         """Store a new coupon."""
@@ -190,6 +229,24 @@ class InMemoryCouponRepository:
         """The coupon paid for by this ledger entry, or ``None``."""
         code = self._by_entry.get(entry_key)
         return None if code is None else self._by_code[code]
+
+    def issue(self, coupon: Coupon) -> Coupon:
+        """Store *coupon* unless its entry key has one; return the stored one."""
+        with self._lock:
+            code = self._by_entry.get(coupon.entry_key)
+            if code is not None:
+                return self._by_code[code]
+            if coupon.code in self._by_code:
+                raise AlreadyExistsError("coupon", coupon.code)
+            self._by_code[coupon.code] = coupon
+            self._by_entry[coupon.entry_key] = coupon.code
+            return coupon
+
+    def post_and_issue(self, ledger: LedgerRepository, build: Build, make: CouponMaker) -> Coupon:
+        """Post the debit and issue its coupon under this repository's lock (one process)."""
+        with self._lock:
+            entry = ledger.post(build)[-1]
+            return self.issue(make(entry))
 
     def replace(self, coupon: Coupon, *, expected: CouponState) -> bool:
         """Compare-and-set on the state."""
@@ -235,17 +292,23 @@ class Rewards:
     def redeem(self, customer_id: str, reward_id: str, *, at: AsOf, request_id: str) -> Coupon:
         """Spend the reward's cost and issue a coupon; a repeated *request_id* returns the same coupon.
 
-        The points are posted first (keyed by the request), then the coupon
-        is stored; if storing the coupon fails, retrying with the same
-        *request_id* issues it without spending again.
+        Exactly once per *request_id*: the debit is keyed by the request, and
+        the coupon is stored once per debit. With an
+        :class:`AtomicCouponRepository` (SQLite and PostgreSQL when the coupons
+        and the ledger share the store) both are one transaction, so a crash
+        leaves either both or neither; otherwise a crash between them leaves
+        the debit, and a retry with the same *request_id* issues its coupon
+        without spending again. Concurrent retries get the same coupon.
 
         Raises:
             NotFoundError: no such reward.
             InsufficientPointsError: the balance is smaller than the cost.
+            ConflictError: *request_id* was used for another customer or
+                another reward.
         """
         reward = self.catalogue[reward_id]
         at = to_instant(at, field="at")
-        entry = self.ledger.redeem(
+        build = self.ledger.redeem_build(
             customer_id,
             reward.cost,
             at=at,
@@ -253,18 +316,28 @@ class Rewards:
             source_id=request_id,
             rule=reward.id,
         )
-        existing = self.coupons.for_entry(entry.key)
-        if existing is not None:
-            return existing
-        coupon = Coupon(
-            code=secrets.token_urlsafe(16),
-            reward_id=reward.id,
-            customer_id=entry.customer_id,
-            entry_key=entry.key,
-            issued_at=entry.at,
-            expires_at=entry.at + timedelta(days=reward.valid_days),
-        )
-        self.coupons.add(coupon)
+
+        def make(entry: LedgerEntry) -> Coupon:
+            return Coupon(
+                code=secrets.token_urlsafe(16),
+                reward_id=reward.id,
+                customer_id=entry.customer_id,
+                entry_key=entry.key,
+                issued_at=entry.at,
+                expires_at=entry.at + timedelta(days=reward.valid_days),
+            )
+
+        if isinstance(self.coupons, AtomicCouponRepository):
+            coupon = self.coupons.post_and_issue(self.ledger.repository, build, make)
+        else:
+            coupon = self.coupons.issue(make(self.ledger.repository.post(build)[-1]))
+        if coupon.customer_id != customer_id or coupon.reward_id != reward.id:
+            raise ConflictError(
+                "coupon",
+                request_id,
+                expected=f"a coupon of {coupon.customer_id!r} for {coupon.reward_id!r}",
+                got=f"a request of {customer_id!r} for {reward.id!r}",
+            )
         return coupon
 
     def use(self, code: str, *, at: AsOf) -> Coupon:

@@ -39,7 +39,7 @@ from crmkit.core import (
 )
 from crmkit.domain import Purchase, Refund, SettlementMethod
 from crmkit.expr import Formula, read_formula
-from crmkit.loyalty._entries import EntryKind, LedgerEntry
+from crmkit.loyalty._entries import MAX_POINTS, EntryKind, LedgerEntry
 from crmkit.loyalty._ledger import Ledger, ReversalPolicy
 from crmkit.loyalty._repository import LedgerRepository
 
@@ -52,7 +52,7 @@ PURCHASE_SCHEMA: dict[str, str] = {
     "settlement": "string",
     "tier": "string",
 }
-_MAX_POINTS = 1e15  # points per award are capped here, so float sums stay exact integers
+_MAX_POINTS = float(MAX_POINTS)  # the ledger's bound: float sums of points stay exact integers
 
 
 class Rounding(enum.StrEnum):

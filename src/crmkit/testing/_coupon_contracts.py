@@ -11,6 +11,7 @@ processes using the same coupons at once: each coupon is used exactly once.
 from __future__ import annotations
 
 import contextlib
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,8 +23,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmkit.core import AlreadyExistsError, NotFoundError
+from crmkit.core import AlreadyExistsError, ConflictError, NotFoundError
 from crmkit.loyalty import (
+    AtomicCouponRepository,
     Catalogue,
     Coupon,
     CouponError,
@@ -31,6 +33,8 @@ from crmkit.loyalty import (
     CouponState,
     InMemoryLedgerRepository,
     Ledger,
+    LedgerEntry,
+    LedgerRepository,
     Rewards,
 )
 from crmkit.testing import strategies as cks
@@ -97,6 +101,15 @@ class CouponContract:
 
     #: Examples per property test; ``None`` lets the active hypothesis profile decide.
     max_examples: int | None = None
+
+    #: Whether :meth:`create_ledger_repository_for` gives a ledger that posts in the
+    #: coupons' own transaction, so a failure between the debit and the coupon
+    #: leaves neither (crmkit's SQLite and PostgreSQL repositories of one store).
+    atomic_redeem: bool = False
+
+    def create_ledger_repository_for(self, coupons: CouponRepository) -> LedgerRepository:
+        """A ledger for the redemption tests (default: in memory; a store's own ledger beside it)."""
+        return InMemoryLedgerRepository()
 
     def create_coupon_repository(self) -> CouponRepository:
         """Return a fresh, empty coupon repository (called per test and per generated example)."""
@@ -202,6 +215,100 @@ class CouponContract:
             with pytest.raises(CouponError):
                 shop.use(late.code, at=late.expires_at)
             assert repo.get(late.code).state is CouponState.EXPIRED
+
+    def _shop(self, repo: CouponRepository, points: int = 500) -> Rewards:
+        ledger = Ledger(self.create_ledger_repository_for(repo))
+        ledger.earn("c-1", points, at=_T0, source_kind="purchase", source_id="p-1")
+        catalogue = Catalogue.from_dict({"coffee": {"name": "A coffee", "cost": 150}})
+        return Rewards(ledger, catalogue, repo)
+
+    def test_issue_stores_one_coupon_per_entry_key(self) -> None:
+        with self.fresh_coupons() as repo:
+            first = _coupon("K-1")
+            assert repo.issue(first) == first
+            again = _coupon("K-2", entry_key=first.entry_key)  # a retry made another code
+            assert repo.issue(again) == first
+            assert repo.for_entry(first.entry_key) == first
+            with pytest.raises(NotFoundError):
+                repo.get("K-2")
+            with pytest.raises(AlreadyExistsError):  # the code of another entry's coupon
+                repo.issue(_coupon("K-1", entry_key="reward|other|coffee|"))
+            assert repo.for_entry("reward|other|coffee|") is None
+
+    def test_a_retried_redeem_returns_the_same_coupon_and_spends_once(self) -> None:
+        with self.fresh_coupons() as repo:
+            shop = self._shop(repo)
+            ledger = shop.ledger
+            # A crash after the debit, before the coupon (a host's non-atomic store, or a
+            # process killed between the steps): the retry completes the redemption.
+            build = ledger.redeem_build(
+                "c-1", 150, at=_T0, source_kind="reward", source_id="q-1", rule="coffee"
+            )
+            debit = ledger.repository.post(build)[-1]
+            assert repo.for_entry(debit.key) is None
+            coupon = shop.redeem("c-1", "coffee", at=_T0, request_id="q-1")
+            assert coupon.entry_key == debit.key
+            assert shop.redeem("c-1", "coffee", at=_T0, request_id="q-1") == coupon
+            assert ledger.balance("c-1") == 350
+            with pytest.raises(ConflictError):  # the request id of another customer
+                shop.redeem("c-2", "coffee", at=_T0, request_id="q-1")
+            assert ledger.balance("c-2") == 0
+            assert repo.for_entry(debit.key) == coupon
+
+    def test_a_failure_between_debit_and_coupon_leaves_both_or_a_resumable_debit(self) -> None:
+        with self.fresh_coupons() as repo:
+            shop = self._shop(repo)
+            ledger = shop.ledger
+            build = ledger.redeem_build(
+                "c-1", 150, at=_T0, source_kind="reward", source_id="q-1", rule="coffee"
+            )
+
+            def crash(entry: LedgerEntry) -> Coupon:
+                raise OSError("the process died here")
+
+            def attempt() -> None:
+                if isinstance(repo, AtomicCouponRepository):
+                    repo.post_and_issue(ledger.repository, build, crash)
+                else:
+                    crash(ledger.repository.post(build)[-1])
+
+            with pytest.raises(OSError, match="died"):
+                attempt()
+            debit = ledger.repository.find("reward|q-1|coffee|")
+            if self.atomic_redeem:
+                assert debit is None, "the debit outlived its coupon's transaction"
+                assert ledger.balance("c-1") == 500
+            coupon = shop.redeem("c-1", "coffee", at=_T0, request_id="q-1")
+            assert ledger.balance("c-1") == 350
+            assert repo.for_entry("reward|q-1|coffee|") == coupon
+            assert len(ledger.entries("c-1")) == 2
+
+    def test_concurrent_retries_of_one_request_get_one_coupon(self) -> None:
+        with self.fresh_coupons() as repo:
+            shop = self._shop(repo, points=10_000)
+            rounds, workers = 20, 4
+            got: list[list[Coupon]] = [[] for _ in range(workers)]
+            errors: list[BaseException] = []
+            barrier = threading.Barrier(workers)
+
+            def work(w: int) -> None:
+                try:
+                    for i in range(rounds):
+                        barrier.wait(timeout=30)
+                        got[w].append(shop.redeem("c-1", "coffee", at=_T0, request_id=f"q-{i}"))
+                except BaseException as exc:  # reported below
+                    errors.append(exc)
+                    barrier.abort()
+
+            threads = [threading.Thread(target=work, args=(w,)) for w in range(workers)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert not errors, errors[0]
+            for i in range(rounds):
+                assert len({got[w][i] for w in range(workers)}) == 1, "two coupons for a request"
+            assert shop.ledger.balance("c-1") == 10_000 - 150 * rounds
 
 
 class PersistentCouponContract(CouponContract):

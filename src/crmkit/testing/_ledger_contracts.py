@@ -33,8 +33,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from crmkit.core import ValidationError
+from crmkit.core import ConflictError, ValidationError
 from crmkit.loyalty import (
+    MAX_POINTS,
     EntryKind,
     InMemoryLedgerRepository,
     InsufficientPointsError,
@@ -171,9 +172,9 @@ class LedgerContract:
         with self.fresh_ledger() as repo:
             first = _earn("p-1", 10)
             assert repo.post(lambda _v: [first]) == [first]
-            other = _earn("p-1", 99)  # same key, other points: still the stored one
-            assert repo.post(lambda _v: [other]) == [first]
-            assert repo.post(lambda _v: [_earn("p-2", 5), other, _earn("p-2", 7)]) == [
+            later = _earn("p-1", 10, at=_T0 + timedelta(days=3))  # same award, computed later
+            assert repo.post(lambda _v: [later]) == [first]
+            assert repo.post(lambda _v: [_earn("p-2", 5), later, _earn("p-2", 5)]) == [
                 _earn("p-2", 5),
                 first,
                 _earn("p-2", 5),
@@ -181,6 +182,83 @@ class LedgerContract:
             assert len(repo) == 2
             assert repo.balance("c-1") == 15
             check_ledger(repo, ["c-1"])
+
+    def test_a_key_reused_for_another_customer_or_amount_is_a_conflict(self) -> None:
+        with self.fresh_ledger() as repo:
+            first = _earn("p-1", 10, amount=Decimal("5.00"))
+            repo.post(lambda _v: [first])
+            for other in (
+                _earn("p-1", 10, customer="c-2", amount=Decimal("5.00")),  # another customer
+                _earn("p-1", 99, amount=Decimal("5.00")),  # other points
+                _earn("p-1", 10, amount=Decimal("6.00")),  # another amount
+            ):
+                with pytest.raises(ConflictError) as info:
+                    repo.post(lambda _v, e=other: [_earn("p-9", 1), e])  # type: ignore[misc]
+                assert info.value.key == first.key
+            with pytest.raises(ConflictError):  # a repeat within one posting too
+                repo.post(lambda _v: [_earn("p-3", 1), _earn("p-3", 2)])
+            assert len(repo) == 1  # nothing of the refused postings is stored
+            assert repo.balance("c-1") == 10
+            assert repo.balance("c-2") == 0
+            ledger = Ledger(repo)
+            with pytest.raises(ConflictError):
+                ledger.earn(
+                    "c-2",
+                    10,
+                    at=_T0,
+                    source_kind="purchase",
+                    source_id="p-1",
+                    rule="base",
+                    amount="5.00",
+                )
+            ledger.redeem("c-1", 4, at=_T0, source_kind="reward", source_id="r-1")
+            with pytest.raises(ConflictError):
+                ledger.redeem("c-2", 4, at=_T0, source_kind="reward", source_id="r-1")
+            with pytest.raises(ConflictError):
+                ledger.redeem("c-1", 5, at=_T0, source_kind="reward", source_id="r-1")
+            assert (
+                ledger.redeem("c-1", 4, at=_T0, source_kind="reward", source_id="r-1").points == -4
+            )
+            check_ledger(repo, ["c-1", "c-2"])
+
+    # ------------------------------------------------------------ the points bound
+
+    def test_points_and_balances_are_bounded_by_max_points(self) -> None:
+        with self.fresh_ledger() as repo:
+            ledger = Ledger(repo)
+            for points in (10**30, MAX_POINTS + 1, 2**63):
+                with pytest.raises(ValidationError) as info:
+                    ledger.earn("c-1", points, at=_T0, source_kind="purchase", source_id="p-0")
+                assert info.value.field == "points"
+            ledger.earn("c-1", MAX_POINTS, at=_T0, source_kind="purchase", source_id="p-1")
+            for i in range(3):  # each would take the balance past the bound (and past 2**63)
+                with pytest.raises(ValidationError):
+                    ledger.earn(
+                        "c-1", MAX_POINTS, at=_T0, source_kind="purchase", source_id=f"p-{i + 2}"
+                    )
+                with pytest.raises(ValidationError):
+                    repo.post(lambda _v: [_earn("q-1", MAX_POINTS), _earn("q-2", MAX_POINTS)])
+            assert repo.balance("c-1") == MAX_POINTS
+            big = [_earn(f"b-{i}", MAX_POINTS // 4, customer="c-2") for i in range(4)]
+            assert len(ledger.post_many(big, chunk_size=3)) == 4
+            assert repo.balance("c-2") == 4 * (MAX_POINTS // 4)
+            check_ledger(repo, ["c-1", "c-2"])  # the cached balances equal the fold
+
+    def test_an_award_that_lapses_when_it_is_earned_is_refused(self) -> None:
+        with self.fresh_ledger() as repo:
+            ledger = Ledger(repo)
+            for expires in (_T0, _T0 - timedelta(days=1)):
+                with pytest.raises(ValidationError) as info:
+                    ledger.earn(
+                        "c-1",
+                        5,
+                        at=_T0,
+                        source_kind="purchase",
+                        source_id="p-1",
+                        expires_at=expires,
+                    )
+                assert info.value.field == "LedgerEntry.expires_at"
+            assert len(repo) == 0
 
     # ------------------------------------------------------------ atomicity
 
@@ -334,16 +412,16 @@ class LedgerContract:
 
     def test_post_many_leaves_the_ledger_posting_one_by_one_leaves(self) -> None:
         """Bulk awards (repeats included) against crmkit's in-memory ledger fed one by one."""
+        # A repeated key repeats its award (customer and points follow the key; a key
+        # reused for other content is a ConflictError, tested on its own); the expiry may differ.
         awards = st.builds(
-            lambda c, s, p, life: _earn(
+            lambda s, life: _earn(
                 f"p-{s}",
-                p,
-                customer=f"c-{c}",
+                1 + (s * 7) % 50,
+                customer=f"c-{s % 5}",
                 expires_at=None if life is None else _T0 + timedelta(days=life),
             ),
-            st.integers(0, 4),
             st.integers(0, 40),
-            st.integers(1, 50),
             st.sampled_from([None, 10, 30]),
         )
         chosen = settings(deadline=None)
@@ -420,6 +498,21 @@ class _LedgerMachine(RuleBasedStateMachine):
     def earn(self, customer: str, points: int, source: int, life: int | None, amount: int) -> None:
         key_taken = self.repo.find(f"purchase|{customer}-{source}|base|")
         before = self.repo.balance(customer)
+        if key_taken is not None and (
+            key_taken.points != points or key_taken.amount != Decimal(amount)
+        ):  # the key names another award: refused, nothing changes
+            with pytest.raises(ConflictError):
+                self.ledger.earn(
+                    customer,
+                    points,
+                    at=self.now,
+                    source_kind="purchase",
+                    source_id=f"{customer}-{source}",
+                    rule="base",
+                    amount=amount,
+                )
+            assert self.repo.balance(customer) == before
+            return
         entry = self.ledger.earn(
             customer,
             points,
@@ -463,6 +556,17 @@ class _LedgerMachine(RuleBasedStateMachine):
         ]
         available = self.repo.balance(customer) - lapsed
         length = len(self.repo)
+        if existing is not None and existing.points != -points:
+            with pytest.raises(ConflictError):  # the request names another redemption
+                self.ledger.redeem(
+                    customer,
+                    points,
+                    at=self.now,
+                    source_kind="reward",
+                    source_id=f"{customer}-{source}",
+                )
+            assert len(self.repo) == length
+            return
         try:
             entry = self.ledger.redeem(
                 customer,
@@ -502,6 +606,11 @@ class _LedgerMachine(RuleBasedStateMachine):
         source_id = f"{award.key}-{refund}"
         existing = self.repo.find(idempotency_key("refund", source_id, "reverse", award.key))
         length = len(self.repo)
+        if existing is not None and existing.amount != amount:
+            with pytest.raises(ConflictError):  # the refund id names another refund
+                self.ledger.reverse(award.key, at=self.now, source_id=source_id, amount=amount)
+            assert len(self.repo) == length
+            return
         try:
             entry = self.ledger.reverse(award.key, at=self.now, source_id=source_id, amount=amount)
         except InsufficientPointsError:
@@ -535,6 +644,17 @@ class _LedgerMachine(RuleBasedStateMachine):
     def adjust(self, customer: str, points: int, source: int) -> None:
         existing = self.repo.find(idempotency_key("staff", f"{customer}-{source}", "", ""))
         before, length = self.repo.balance(customer), len(self.repo)
+        if existing is not None and existing.points != points:
+            with pytest.raises(ConflictError):  # the correction id names another correction
+                self.ledger.adjust(
+                    customer,
+                    points,
+                    at=self.now,
+                    source_kind="staff",
+                    source_id=f"{customer}-{source}",
+                )
+            assert len(self.repo) == length
+            return
         try:
             entry = self.ledger.adjust(
                 customer, points, at=self.now, source_kind="staff", source_id=f"{customer}-{source}"
@@ -631,7 +751,10 @@ class PersistentLedgerContract(LedgerContract):
             assert again.reversals_of(a.key)[0].amount == Decimal(1)
             check_ledger(again, ["c-1"])
             assert (
-                Ledger(again).earn("c-1", 30, at=_T0, source_kind="purchase", source_id="p-1") == a
+                Ledger(again).earn(
+                    "c-1", 30, at=_T0, source_kind="purchase", source_id="p-1", amount="3"
+                )
+                == a
             )
         finally:
             _close(again)

@@ -73,6 +73,7 @@ from crmkit.testing.strategies._loyalty import (
     catalogue_configs,
     earning_frames,
     earning_rule_configs,
+    ledger_entries,
     tier_table_configs,
 )
 from crmkit.testing.strategies._merge import MergeBase, merge_bases
@@ -112,6 +113,7 @@ __all__ = [
     "formulas",
     "ids",
     "interactions",
+    "ledger_entries",
     "lifecycle_configs",
     "lifecycle_transitions",
     "memberships",

@@ -1,4 +1,4 @@
-"""Loyalty: earning-rule configurations and purchase frames to earn on."""
+"""Loyalty: earning-rule configurations, purchase frames to earn on, and ledger entries."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 import pandas as pd
 from hypothesis import strategies as st
 
-from crmkit.testing.strategies._basics import ids, texts
+from crmkit.loyalty import MAX_POINTS, EntryKind, LedgerEntry
+from crmkit.testing.strategies._basics import aware_datetimes, ids, texts
 
 # ================================================================ loyalty
 
@@ -171,4 +172,39 @@ def earning_frames(
             names["settlement"]: column(st.sampled_from([None, "cash", "prepaid"])),
             names["tier"]: column(st.sampled_from([None, "gold", "silver", "tin"])),
         }
+    )
+
+
+@st.composite
+def ledger_entries(draw: st.DrawFn) -> LedgerEntry:
+    """Valid :class:`crmkit.loyalty.LedgerEntry` records of every kind, up to the points bound.
+
+    Points reach :data:`crmkit.loyalty.MAX_POINTS` either way; earns and positive
+    adjusts may expire (after they are earned), taking entries carry draws, and
+    reversals refer to an award. Records only: they are not a consistent ledger.
+    """
+    kind = draw(st.sampled_from(EntryKind))
+    size = draw(st.integers(1, MAX_POINTS))
+    points = {
+        EntryKind.EARN: size,
+        EntryKind.REDEEM: -size,
+        EntryKind.EXPIRE: -size,
+        EntryKind.REVERSE: 1 - size,
+        EntryKind.ADJUST: draw(st.sampled_from([size, -size])),
+    }[kind]
+    at = draw(aware_datetimes())
+    lapses = draw(st.none() | st.integers(1, 900)) if points > 0 else None
+    return LedgerEntry(
+        customer_id=draw(ids(prefix="c-")),
+        kind=kind,
+        points=points,
+        at=at,
+        source_kind=draw(st.sampled_from(["purchase", "reward", "refund", "staff"])),
+        source_id=draw(ids(prefix="s-")),
+        rule=draw(st.sampled_from(["", "base", "a|b"])),
+        period=draw(st.sampled_from(["", "2025-03"])),
+        expires_at=None if lapses is None else at + timedelta(days=lapses),
+        refers_to=draw(ids(prefix="purchase|")) if kind is EntryKind.REVERSE else None,
+        amount=draw(st.none() | st.decimals(0, 10**6, places=2)),
+        draws=((draw(ids(prefix="lot-")), min(-points, 5)),) if points < 0 else (),
     )
