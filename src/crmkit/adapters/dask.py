@@ -190,7 +190,9 @@ def _in_order(part: pd.DataFrame, meta: pd.DataFrame, positions: bool) -> pd.Dat
     part = part[keep]
     # A shuffle may hand columns back in another dtype (strings in Arrow memory);
     # the function gets the input's own.
-    changed = {c: meta[c].dtype for c in keep if c in meta.columns and part[c].dtype != meta[c].dtype}
+    changed = {
+        c: meta[c].dtype for c in keep if c in meta.columns and part[c].dtype != meta[c].dtype
+    }
     return part.astype(changed) if changed else part
 
 
@@ -292,9 +294,7 @@ def map_partitions_by_customer(
 # ---------------------------------------------------------------- features
 
 
-def _features_part(
-    parts: dict[str, pd.DataFrame], options: dict[str, Any]
-) -> pd.DataFrame:
+def _features_part(parts: dict[str, pd.DataFrame], options: dict[str, Any]) -> pd.DataFrame:
     others = dict(parts)
     transactions = others.pop("transactions")
     return pandas_features(transactions, **others, **options)

@@ -10,7 +10,8 @@ It stands on every other layer and nothing stands on it:
 * :func:`crmkit.app.cli.main` is the ``crmkit`` command.
 * :func:`synthetic_base` and :func:`synthetic_transactions` generate a
   realistic customer base (the demo's data; also handy in notebooks and
-  benchmarks), deterministic for a seed.
+  benchmarks), deterministic for a seed; :func:`synthetic_frames` gives
+  every activity frame and the profiles at millions of rows.
 
 >>> from crmkit.app import synthetic_transactions
 >>> synthetic_transactions(100, 10, seed=1).shape
@@ -21,6 +22,7 @@ from crmkit.app._config import Config
 from crmkit.app._dask_job import DaskJobResult, score_dask
 from crmkit.app._job import JobResult, score_transactions
 from crmkit.app._synthetic import SyntheticBase, synthetic_base, synthetic_transactions
+from crmkit.app._synthetic_frames import synthetic_frames
 
 __all__ = [
     "Config",
@@ -30,5 +32,6 @@ __all__ = [
     "score_dask",
     "score_transactions",
     "synthetic_base",
+    "synthetic_frames",
     "synthetic_transactions",
 ]
