@@ -285,7 +285,7 @@ def map_partitions_by_customer(
     }
     if meta is None:
         meta = _apply(*(d._meta for d in ddfs), *args, **options)
-    out: dd.DataFrame = dd.map_partitions(  # type: ignore[attr-defined]
+    out: dd.DataFrame = dd.map_partitions(  # type: ignore[no-untyped-call]
         _apply, *ddfs, *args, meta=meta, align_dataframes=False, **options
     )
     return out
@@ -295,7 +295,7 @@ def map_partitions_by_customer(
 
 
 def _features_part(parts: dict[str, pd.DataFrame], options: dict[str, Any]) -> pd.DataFrame:
-    others = dict(parts)
+    others: dict[str, Any] = dict(parts)
     transactions = others.pop("transactions")
     return pandas_features(transactions, **others, **options)
 
@@ -342,8 +342,15 @@ def features(
         date: timestamp column.
         amount: amount column.
         settlement: optional settlement-method column.
-        refunds, complaints, referrals, interactions, surveys: optional activity frames.
-        severity, channel, score, scale: columns of the complaints, interactions and surveys.
+        refunds: optional frame of refunds.
+        complaints: optional frame of complaints.
+        referrals: optional frame of referrals made.
+        interactions: optional frame of interactions.
+        surveys: optional frame of survey responses.
+        severity: severity column of *complaints*.
+        channel: channel column of *interactions*.
+        score: score column of *surveys*.
+        scale: optional scale column of *surveys*.
         time_unit: unit of ``repeat_span`` and ``age``: ``"D"`` or ``"W"``.
         npartitions: partitions after the shuffle (default: as many as the transactions').
 

@@ -97,7 +97,7 @@ def _base_part(parts: dict[str, pd.DataFrame], config: Config, options: JobOptio
     for r, name in enumerate(order):
         frame = parts[name]
         firsts = frame.drop_duplicates(options.customer)
-        where = base.index.get_indexer(firsts[options.customer])
+        where = base.index.get_indexer(pd.Index(firsts[options.customer]))
         found = where >= 0
         rows = where[found]
         new = rank[rows] < 0
@@ -234,14 +234,14 @@ def score_dask(
 
     fitted = config
     if needs_fit(config.with_presets()):
-        import dask
+        from dask.base import persist
 
-        persisted = dask.persist(*frames.values())  # type: ignore[no-untyped-call]
+        persisted = persist(*frames.values())  # type: ignore[no-untyped-call]
         frames = dict(zip(frames, persisted, strict=True))
         base = ckd.map_partitions_by_customer(
             _base_part, frames, config, options, positions=True, **cut
         )
-        collected = base.compute()
+        collected = base.compute()  # type: ignore[no-untyped-call]
         collected = collected.sort_values([_RANK, _FIRST], kind="stable")
         fitted = fit_on_base(config, collected.drop(columns=[_RANK, _FIRST]))
 

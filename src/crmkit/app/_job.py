@@ -186,7 +186,7 @@ def profile_index(profiles: Any, customer: str) -> pd.DataFrame:
             column=customer,
             rows=first_rows(frame, duplicated),
             expected="one row per customer",
-            got=repr(frame.index[np.argmax(duplicated)]),
+            got=repr(frame.index[int(np.argmax(duplicated))]),
         )
     return frame
 
@@ -314,17 +314,26 @@ def score_transactions(
         date: the activity timestamp column (in every frame).
         amount: the amount column of *transactions* and *refunds*.
         settlement: the settlement method column, if any.
-        refunds, complaints, referrals, interactions, surveys: the other
-            activity frames, as :func:`crmkit.features` reads them (a frame
-            not given counts as an empty one). The features, and so the value
-            and the segments, count them; the stage reads the transactions
-            only (what :meth:`Lifecycle.replay` reads), and so do points and tiers.
+        refunds: refunds (*customer*, *date*, *amount*), as
+            :func:`crmkit.features` reads them; so are the four frames below
+            (a frame not given counts as an empty one). The features, and so
+            the value and the segments, count them; the stage reads the
+            transactions only (what :meth:`Lifecycle.replay` reads), and so
+            do points and tiers.
+        complaints: complaints (*customer*, *date*, *severity*).
+        referrals: referrals made (*customer* is the referrer).
+        interactions: interactions (*customer*, *date*, *channel*).
+        surveys: survey responses (*customer*, *date*, *score*, and *scale* if given).
         profiles: profile attributes, one row per customer, indexed by
             customer id (:func:`crmkit.profile_frame`) or with a *customer*
             column; joined onto the features (left join: customers without
             activity are not scored, customers without a profile row get
             nulls), so the value model and the segment rules can read them.
-        severity, channel, score, scale, time_unit: as for :func:`crmkit.features`.
+        severity: the severity column of *complaints*.
+        channel: the channel column of *interactions*.
+        score: the score column of *surveys*.
+        scale: the scale column of *surveys*, if any (each score must lie on its scale).
+        time_unit: unit of ``repeat_span`` and ``age``: ``"D"`` or ``"W"``.
         step: called with the name of each step as it starts (a progress bar).
 
     Returns:
