@@ -25,7 +25,7 @@ from crmkit.app._job import (
     run_job,
     value_model,
 )
-from crmkit.core import ValidationError
+from crmkit.core import ValidationError, check_frame
 from crmkit.scoring import FEATURE_COLUMNS, TimeUnit, ValueModel
 
 if TYPE_CHECKING:
@@ -109,22 +109,20 @@ def _base_part(parts: dict[str, pd.DataFrame], config: Config, options: JobOptio
 
 def _profiles_frame(profiles: Any, customer: str) -> Any:
     """Profiles with the customer id as a column (the partitioning needs one)."""
-    if isinstance(profiles, pd.DataFrame):
+    if hasattr(profiles, "npartitions"):  # a dask DataFrame
         if customer in profiles.columns:
             return profiles
-        return profiles.rename_axis(customer).reset_index()
-    columns = getattr(profiles, "columns", ())
-    if customer in columns:
-        return profiles
-    import dask.dataframe as dd
-
-    if isinstance(profiles, dd.DataFrame) and profiles.index.name == customer:
-        return profiles.reset_index()
-    raise ValidationError(
-        "profiles",
-        expected=f"profiles indexed by {customer!r} or with a {customer!r} column",
-        got=f"columns {list(columns)}",
-    )
+        if profiles.index.name == customer:
+            return profiles.reset_index()
+        raise ValidationError(
+            "profiles",
+            expected=f"a dask DataFrame with a {customer!r} column or index",
+            got=f"columns {list(profiles.columns)}, index {profiles.index.name!r}",
+        )
+    frame = check_frame(profiles, "profiles", [])  # pandas, polars or pyarrow
+    if customer in frame.columns:
+        return frame
+    return frame.rename_axis(customer).reset_index()
 
 
 def score_dask(
