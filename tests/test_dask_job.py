@@ -10,12 +10,14 @@ attributes, value, segments, stage, points and tier. One 2-worker
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
@@ -27,6 +29,7 @@ import crmkit as ck  # noqa: E402
 from crmkit.adapters import dask as ckd  # noqa: E402
 from crmkit.app import synthetic_base, synthetic_frames  # noqa: E402
 from crmkit.config import Config, score_dask, score_transactions  # noqa: E402
+from crmkit.testing import strategies as cks  # noqa: E402
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Port .* is already in use:UserWarning"),
@@ -351,3 +354,55 @@ def test_one_customer_at_a_time_agrees_with_both_jobs(client: Any) -> None:
         assert fitted.tiers.tier_at(history, base.as_of) == row["tier"], cid
     assert len(sample) >= 30
     assert np.unique(scores.loc[sample, "stage"].dropna()).size >= 2
+
+
+# ---------------------------------------------------------------- any base, any partitioning
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    log=st.lists(
+        cks.aware_datetimes(min_value=datetime(2023, 1, 1), max_value=datetime(2025, 6, 30)),
+        min_size=1,
+        max_size=6,
+    ).flatmap(
+        lambda instants: st.tuples(
+            cks.activity_logs(
+                min_size=1, max_size=40, customer_ids=["a", "b", "c", "d", "e"], instants=instants
+            ),
+            st.sampled_from(instants),
+        )
+    ),
+    npartitions=st.integers(1, 4),
+)
+def test_any_base_on_any_partitioning_gives_the_pandas_job(
+    log: tuple[list[Any], datetime], npartitions: int
+) -> None:
+    activities, as_of = log
+    # ids as pandas' own text dtype (what read_csv and parquet give): with object ids,
+    # pandas 3 infers str when dask concatenates the partitions (the values are equal)
+    frames = {
+        name: frame.astype({"customer_id": "str"})
+        for name, frame in ck.activity_frames(activities)._asdict().items()
+    }
+    tx = frames.pop("transactions")
+    # profiles for some customers only: the others get nulls from the left join
+    profiles = pd.DataFrame(
+        {"spending_budget": [50_000.0, np.nan, 3_000.0], "share_of_wallet": [0.2, 0.5, np.nan]},
+        index=pd.Index(["a", "b", "c"], dtype="str", name="customer_id"),
+    )
+    options: dict[str, Any] = {
+        "as_of": as_of,
+        "settlement": "settlement",
+        "scale": "scale",
+        "profiles": profiles,
+    }
+    with dask.config.set(LOCAL):
+        job = score_dask(tx, CONFIG, npartitions=npartitions, **frames, **options)
+        got = job.scores.compute()
+    try:
+        want = score_transactions(tx, CONFIG, **frames, **options).scores
+    except ck.FrameError:  # as_of before all data: the Dask job gives no rows (documented)
+        assert got.empty
+        return
+    pd.testing.assert_frame_equal(got.sort_index(), want.sort_index(), check_exact=True)

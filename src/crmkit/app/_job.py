@@ -10,7 +10,7 @@ The job has three parts, and the Dask path depends on where each thing is:
 1. :func:`base_scores`: per customer only (features of every activity frame,
    profile attributes, value). A customer's row depends on that customer's
    rows and nothing else.
-2. :func:`_fit`: everything fitted on the whole base (today: segment rule
+2. :func:`fit_on_base`: everything fitted on the whole base (today: segment rule
    sets with population statistics), from part 1's frame of the whole base,
    giving a fitted :class:`Config`. Rules already fitted are kept.
 3. the rest of :func:`score_transactions` (segments, stage, points, tiers):
@@ -215,12 +215,17 @@ def base_scores(
                 expected="profile attributes with names of their own",
                 got=", ".join(overlap),
             )
+        index = feats.index
         feats = feats.join(profiles, how="left")
+        # A join may infer another dtype for the ids (object -> str) depending on the
+        # data; the scores keep the features' index, so every path gives the same.
+        feats.index = index
 
     say("value")
     model = value_model(config, feats.columns)
     scored = model.score(feats)
     out = feats.join(scored[[c for c in scored.columns if c not in feats.columns]])
+    out.index = feats.index
     return out, model
 
 
