@@ -170,7 +170,9 @@ def score_dask(
     Differences from the pandas job: customers come partition by partition
     (sort by customer to compare); *as_of* before all the data gives no rows
     instead of a ``FrameError``; bad values (a negative amount) raise when the
-    result is computed, bad arguments and missing columns at once.
+    result is computed, bad arguments and missing columns at once; ids of
+    ``object`` dtype come back as ``str`` (pandas 3 infers it when dask
+    concatenates the partitions; give ids one text dtype in every frame).
 
     >>> import dask
     >>> import pandas as pd
