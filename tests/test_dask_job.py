@@ -297,9 +297,13 @@ def test_one_customer_at_a_time_agrees_with_both_jobs(client: Any) -> None:
     from crmkit.domain import InMemoryActivityRepository, Purchase
 
     base = synthetic_base(seed=4, individuals=150, companies=6)
-    activity = ck.activity_frames(base.activities)
+    # ids as pandas' own text dtype (activity_frames gives object: see the test above)
+    kinds = {
+        name: frame.astype({"customer_id": "str"})
+        for name, frame in ck.activity_frames(base.activities)._asdict().items()
+    }
     profiles = ck.profile_frame(base.customers)
-    kinds = dict(activity._asdict())
+    profiles.index = profiles.index.astype("str")
     tx = kinds.pop("transactions")
     assert all(len(f) for f in kinds.values())  # every kind of activity
     options: dict[str, Any] = {
