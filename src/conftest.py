@@ -10,6 +10,7 @@ from importlib.util import find_spec
 
 _NEEDS = {
     "crmkit/adapters/dask.py": ("dask", "distributed"),
+    "crmkit/app/_dask_job.py": ("dask", "distributed"),
     "crmkit/adapters/frames.py": ("pyarrow", "polars"),
 }
 

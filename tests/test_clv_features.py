@@ -273,33 +273,31 @@ def test_replay_one_with_the_extension_is_the_replayed_stage() -> None:
                     assert _close(stored.inputs[name], value), (cid, name)
 
 
-def test_dask_features_with_the_extension_equal_pandas() -> None:
+def test_dask_features_and_the_dask_job_with_the_extension_equal_pandas() -> None:
     pytest.importorskip("dask.dataframe")
     import dask
 
     from crmkit.adapters import dask as ckd
+    from crmkit.app import score_dask
 
     tx = _log()
     expected = features(tx, as_of="2024-04-30", date="date", extensions=[EXT])
+    config = Config.from_dict(CONFIG)
+    job = score_transactions(tx, config, as_of="2024-04-30", date="date").scores
     with dask.config.set(scheduler="synchronous"):
         out = ckd.features(
             tx, as_of="2024-04-30", date="date", npartitions=3, extensions=[EXT]
         ).compute()
-        scored = ckd.score(
-            tx,
-            as_of="2024-04-30",
-            date="date",
-            segments=RULES,
-            lifecycle=ALIVE,
-            npartitions=3,
-            extensions=[EXT],
-        ).compute()
+        scored = (
+            score_dask(tx, config, as_of="2024-04-30", date="date", npartitions=3)
+            .scores.compute()
+            .loc[job.index]
+        )
     out = out.loc[expected.index]
     for name in COLUMNS:
         assert np.array_equal(out[name].to_numpy(), expected[name].to_numpy()), name
-    assert (scored.loc[expected.index, "keep"] == RULES.assign(expected)["keep"]).all()
-    classified = ALIVE.classify(expected)["stage"]
-    assert (scored.loc[expected.index, "stage"] == classified).all()
+        assert np.array_equal(scored[name].to_numpy(), job[name].to_numpy()), name
+    pd.testing.assert_frame_equal(scored, job, check_exact=True)
 
 
 # ---------------------------------------------------------------- refusals

@@ -1,6 +1,7 @@
-"""The Dask path equals the pandas path exactly: features, value, segments and stage.
+"""The Dask building blocks equal the pandas path exactly: features of a transaction log.
 
-One 2-worker ``LocalCluster`` (processes) for the module; 240k rows.
+One 2-worker ``LocalCluster`` (processes) for the module; 240k rows. The whole
+job on Dask (``crmkit.app.score_dask``) is tested in ``test_dask_job.py``.
 """
 
 from __future__ import annotations
@@ -36,18 +37,6 @@ AS_OF = "2024-10-01"  # inside the data: some rows are after as_of
 ROWS = 240_000
 CUSTOMERS = 30_000
 
-RULES = ck.SegmentRules(
-    [
-        ck.Segment("big", "total_spend >= quantile(total_spend, 0.8)"),
-        ck.Segment("above_mean", "value >= mean(value)"),
-        ck.Segment(
-            "spread", "monthly_avg_spend >= mean(monthly_avg_spend) + std(monthly_avg_spend)"
-        ),
-        ck.Segment("recent", "days_since_last_purchase <= 30"),
-    ]
-)
-MODEL = ck.ValueModel.default().drop("growth_potential", "brand")
-
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
@@ -68,12 +57,7 @@ def tx() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def pandas_result(tx: pd.DataFrame) -> pd.DataFrame:
-    feats = ck.features(tx, as_of=AS_OF, date="date", settlement="settlement")
-    joined = feats.join(MODEL.score(feats))
-    fitted = RULES.fit(joined)
-    return pd.concat(
-        [joined, fitted.assign(joined), ck.Lifecycle.five_stage().classify(joined)], axis=1
-    )
+    return ck.features(tx, as_of=AS_OF, date="date", settlement="settlement")
 
 
 def _same(got: pd.DataFrame, want: pd.DataFrame) -> None:
@@ -91,48 +75,12 @@ def _same(got: pd.DataFrame, want: pd.DataFrame) -> None:
         assert a.dtype == b.dtype, name
 
 
-def test_score_equals_pandas_on_a_cluster(
-    client: Any, tx: pd.DataFrame, pandas_result: pd.DataFrame
-) -> None:
-    ddf = dd.from_pandas(tx, npartitions=6, sort=False)
-    out = ckd.score(
-        ddf,
-        as_of=AS_OF,
-        date="date",
-        settlement="settlement",
-        model=MODEL,
-        segments=RULES,
-        lifecycle=ck.Lifecycle.five_stage(),
-        npartitions=4,
-    ).compute()
-    assert len(out) == len(pandas_result)
-    _same(out, pandas_result)
-
-
 def test_features_equal_pandas_on_a_cluster(
     client: Any, tx: pd.DataFrame, pandas_result: pd.DataFrame
 ) -> None:
     ddf = dd.from_pandas(tx, npartitions=5, sort=False)
     out = ckd.features(ddf, as_of=AS_OF, date="date", settlement="settlement").compute()
-    _same(out, pandas_result[list(ck.FEATURE_COLUMNS)])
-
-
-def test_fitted_rules_stay_lazy_and_equal(
-    client: Any, tx: pd.DataFrame, pandas_result: pd.DataFrame
-) -> None:
-    feats = pandas_result[list(ck.FEATURE_COLUMNS)]
-    fitted = RULES.fit(feats.join(MODEL.score(feats)))
-    out = ckd.score(
-        dd.from_pandas(tx, npartitions=3, sort=False),
-        as_of=AS_OF,
-        date="date",
-        settlement="settlement",
-        model=MODEL,
-        segments=fitted,
-    )
-    assert isinstance(out, dd.DataFrame)
-    want = pandas_result.drop(columns=["stage", "transition"])
-    _same(out.compute(), want)
+    _same(out, pandas_result)
 
 
 def test_polars_and_arrow_input(tx: pd.DataFrame) -> None:
@@ -170,30 +118,6 @@ def test_as_of_before_a_partition_gives_no_rows(client: Any) -> None:
     assert out.compute().index.tolist() == ["a"]
 
 
-def test_rows_are_put_back_in_input_order_within_a_partition(tx: pd.DataFrame) -> None:
-    # Whatever order a shuffle delivers the rows in, each partition gives the same floats.
-    part = tx.iloc[:20_000].assign(**{ckd.POSITION: np.arange(20_000, dtype=np.int64)})
-    scrambled = part.take(np.random.default_rng(5).permutation(len(part)))
-    options = ckd._options(
-        as_of=AS_OF,
-        customer="customer_id",
-        date="date",
-        amount="amount",
-        settlement="settlement",
-        time_unit="D",
-    )
-    want = ckd._features_part(part, options)
-    got = ckd._features_part(scrambled, options)
-    pd.testing.assert_frame_equal(got, want, check_exact=True)
-    pd.testing.assert_frame_equal(
-        want.drop(columns=[ckd._FIRST]),
-        ck.features(
-            part.drop(columns=[ckd.POSITION]), as_of=AS_OF, date="date", settlement="settlement"
-        ),
-        check_exact=True,
-    )
-
-
 def test_task_based_shuffle_equals_pandas(
     client: Any, tx: pd.DataFrame, pandas_result: pd.DataFrame
 ) -> None:
@@ -207,4 +131,4 @@ def test_task_based_shuffle_equals_pandas(
             settlement="settlement",
             npartitions=3,
         ).compute()
-    _same(out, pandas_result[list(ck.FEATURE_COLUMNS)])
+    _same(out, pandas_result)

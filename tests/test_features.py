@@ -587,3 +587,17 @@ def test_chunked_kernels_give_the_same_result(monkeypatch: pytest.MonkeyPatch, c
     monkeypatch.setattr(_kernels, "_CHUNK", chunk)
     monkeypatch.setattr(_factorize, "_CHUNK", chunk)
     pd.testing.assert_frame_equal(features(tx, **kwargs), whole, check_exact=True)
+
+
+def test_the_index_keeps_the_id_columns_dtype_when_later_frames_add_customers() -> None:
+    # pandas 3 infers str when appending object indexes; the features keep object ids object.
+    at = pd.Timestamp("2025-01-01", tz="UTC")
+    tx = pd.DataFrame(
+        {"customer_id": pd.Series(["a"], dtype=object), "occurred_at": [at], "amount": [1.0]}
+    )
+    complaints = pd.DataFrame(
+        {"customer_id": pd.Series(["b"], dtype=object), "occurred_at": [at], "severity": ["low"]}
+    )
+    out = features(tx, as_of=at, complaints=complaints)
+    assert out.index.tolist() == ["a", "b"]
+    assert out.index.dtype == object

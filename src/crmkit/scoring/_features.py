@@ -100,7 +100,13 @@ def _customer_codes(inputs: list[_Input], customer: str) -> pd.Index[Any]:
             new = position < 0
             if new.any():
                 position[new] = len(index) + np.arange(int(new.sum()))
-                index = index.append(ids[new])
+                extra = ids[new]
+                combined = index.append(extra)
+                if extra.dtype == index.dtype and combined.dtype != index.dtype:
+                    # pandas infers a dtype when appending object indexes (object ->
+                    # str): keep the column's own, whatever the data.
+                    combined = combined.astype(index.dtype)
+                index = combined
             codes = position.astype(np.intp, copy=False)[codes]
         item.codes = codes
     if index is None:  # pragma: no cover - transactions are always an input

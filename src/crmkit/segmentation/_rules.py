@@ -312,6 +312,16 @@ class SegmentRules(Definition):
         return tuple(self._compiled.statistics)
 
     @property
+    def statistic_columns(self) -> frozenset[str]:
+        """The inputs the population statistics read: the columns :meth:`fit` needs.
+
+        >>> SegmentRules([Segment("a", "x > mean(x) and y > 1")],
+        ...              inputs={"x": "number", "y": "number"}).statistic_columns
+        frozenset({'x'})
+        """
+        return frozenset(self._stat_names())
+
+    @property
     def is_fitted(self) -> bool:
         """Whether the rules can be evaluated: they use no statistic, or all are fitted."""
         return self._compiled.fitted is not None
