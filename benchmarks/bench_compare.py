@@ -271,7 +271,7 @@ def duckdb_job(con: Any, source: str = "tx") -> Any:
 
 
 def to_crmkit(table: Any) -> pd.DataFrame:
-    from crmkit.adapters.files import read_table  # noqa: F401  (the same mapping as the reader)
+    """The Arrow table as crmkit's file reader gives it: strings stay Arrow, the rest numpy."""
 
     def mapper(arrow_type: Any) -> Any:
         import pyarrow as pa
@@ -331,6 +331,7 @@ def worker(engine: str, source: str, repeat: int, parquet: bool) -> dict[str, An
 
             def run() -> Any:
                 return duckdb_job(con, f"read_parquet('{source}')")
+
         loaded = 0
     else:
         table = feather.read_table(source)
@@ -358,6 +359,7 @@ def worker(engine: str, source: str, repeat: int, parquet: bool) -> dict[str, An
 
             def run() -> Any:
                 return duckdb_job(con)
+
         gc.collect()
         loaded = _rss() - base
     run()
@@ -459,7 +461,9 @@ def run(*, quick: bool = False) -> list[Section]:
         import duckdb  # noqa: F401
         import polars  # noqa: F401
     except ImportError as err:  # pragma: no cover - the bench extra brings both
-        raise RuntimeError(f"bench_compare needs polars and duckdb (the bench extra): {err}")
+        raise RuntimeError(
+            f"bench_compare needs polars and duckdb (the bench extra): {err}"
+        ) from err
     rows, customers = (20_000, 2_000) if quick else (10_000_000, 1_000_000)
     repeat = 1 if quick else 3
     for kind in ID_KINDS:

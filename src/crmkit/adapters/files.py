@@ -105,7 +105,7 @@ def read_table(
     return frame
 
 
-def _string_dtype(arrow_type: Any) -> pd.StringDtype | None:
+def _string_dtype(arrow_type: Any) -> Any:
     import pyarrow as pa
 
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
@@ -135,7 +135,9 @@ def _read_arrow(path: Path, fmt: str, text_columns: Sequence[str]) -> pd.DataFra
                     table = table.set_column(
                         table.column_names.index(name), name, pc.cast(column, pa.large_string())
                     )
-        frame = table.to_pandas(types_mapper=_string_dtype, split_blocks=True, self_destruct=True)
+        frame: pd.DataFrame = table.to_pandas(
+            types_mapper=_string_dtype, split_blocks=True, self_destruct=True
+        )
     except (pa.ArrowException, ValueError, TypeError, OSError) as err:
         if isinstance(err, FileNotFoundError):
             raise

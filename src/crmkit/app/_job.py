@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from crmkit.app._config import Config
-from crmkit.core import ValidationError, parse_as_of
+from crmkit.core import ValidationError, check_frame, parse_as_of
 from crmkit.lifecycle import Lifecycle
 from crmkit.scoring import ValueModel, features
 
@@ -92,7 +92,8 @@ def score_transactions(
     """Features, value, segments, stage and period points for every customer.
 
     Args:
-        transactions: one row per purchase.
+        transactions: one row per purchase: a pandas or polars DataFrame or a
+            pyarrow Table (converted once, Arrow buffers kept: see ``crmkit.core.to_pandas``).
         config: the configuration; absent sections use the presets of
             :meth:`Config.with_presets`, and without a ``[value]`` section the
             default model drops the components needing profile attributes the
@@ -130,6 +131,8 @@ def score_transactions(
             hint="points are earned in [since, as_of)",
         )
 
+    # Once here, not in every step (features, stage, points would each convert an Arrow table).
+    transactions = check_frame(transactions, "transactions", [customer, date, amount, settlement])
     say("features")
     feats = features(
         transactions,

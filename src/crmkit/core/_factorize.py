@@ -266,7 +266,11 @@ class _Strings:
             lo, hi, _ = rows.indices(len(self.starts))
             at = int(self.starts[0]) + lo * self.longest + min(8 * k, self.longest - 8)
             view: npt.NDArray[np.uint64] = np.ndarray(
-                (max(hi - lo, 0),), dtype="<u8", buffer=self.data, offset=at, strides=(self.longest,)
+                (max(hi - lo, 0),),
+                dtype="<u8",
+                buffer=self.data,
+                offset=at,
+                strides=(self.longest,),
             )
             return view
         starts = self.starts[rows]
@@ -288,6 +292,7 @@ class _Strings:
             shift = np.minimum(at[over] - last, 7).astype(np.uint64) * np.uint64(8)
             words[over] >>= shift
         return words
+
 
 def _arrow_chunks(values: pd.Series[Any]) -> list[_Strings] | None:
     """The Arrow chunks of a string column (``string``/``large_string``), or None."""
@@ -344,6 +349,7 @@ def _same_as_first(chunks: list[_Strings], codes: Codes, first: Codes, words: in
         lengths[mine] = chunk.lengths[rows]
         for k in range(words):
             table[mine, k] = chunk.word(k, rows)
+    rows_of_table = table.view(np.dtype((np.void, 8 * words))).ravel()  # a whole row per take
     for i, chunk in enumerate(chunks):
         n = len(chunk.starts)
         for lo in range(0, n, _CHUNK):
@@ -354,7 +360,8 @@ def _same_as_first(chunks: list[_Strings], codes: Codes, first: Codes, words: in
             mine_words = np.empty((hi - lo, words), dtype=np.uint64)
             for k in range(words):
                 mine_words[:, k] = chunk.word(k, slice(lo, hi))
-            if not np.array_equal(mine_words, table.take(own, axis=0)):
+            theirs = rows_of_table.take(own).view(np.uint64).reshape(hi - lo, words)
+            if not np.array_equal(mine_words, theirs):
                 return False
     return True
 
