@@ -294,6 +294,17 @@ class _Strings:
         return words
 
 
+def _few_values(values: pd.Series[Any]) -> bool:
+    """Whether a sample of *values* holds few distinct values (a category, not an id).
+
+    pandas then factorises them fastest: its hash table of a few strings
+    stays in the cache, and no check against the strings is needed.
+    """
+    n = len(values)
+    sample = values.iloc[:: max(n // _SAMPLE, 1)]
+    return len(sample) >= 64 and sample.nunique(dropna=False) * 8 <= len(sample)
+
+
 def _arrow_chunks(values: pd.Series[Any]) -> list[_Strings] | None:
     """The Arrow chunks of a string column (``string``/``large_string``), or None."""
     import pyarrow as pa
@@ -376,6 +387,8 @@ def _arrow_strings(values: pd.Series[Any]) -> _Found | None:
     two hashes is found and the column is factorised by pandas instead. Either
     way the answer is exact. None if *values* are not Arrow strings.
     """
+    if _few_values(values):
+        return None
     chunks = _arrow_chunks(values)
     if not chunks:
         return None
