@@ -18,10 +18,8 @@ from crmkit.core import (
     AsOf,
     FrameError,
     MissingColumnError,
-    ValidationError,
     check_frame,
     did_you_mean,
-    first_rows,
     parse_as_of,
 )
 from crmkit.lifecycle._records import TransitionHistory
@@ -45,6 +43,8 @@ def to_microseconds(ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
 def _at_column(frame: pd.DataFrame, ids: pd.Index[Any]) -> pd.Series[Any]:
     """The ``at`` column as ``datetime64[ns, UTC]``: every value a timezone-aware time."""
     col = frame["at"]
+    if not len(col):
+        return pd.Series(pd.DatetimeIndex([], dtype="datetime64[ns, UTC]"), index=col.index)
     dtype = col.dtype
     kind = getattr(dtype, "kind", "O")
     if isinstance(dtype, pd.ArrowDtype) and kind == "M":
@@ -119,7 +119,7 @@ def _from_history(
             stages.append(mine[-1].to_stage)
             ats.append(mine[-1].at)
     return pd.DataFrame(
-        {"stage": pd.Series(stages, dtype=object), "at": pd.to_datetime(ats, utc=True)},
+        {"stage": stages, "at": pd.DatetimeIndex(ats, dtype="datetime64[ns, UTC]")},
         index=pd.Index(ids, name=customer, dtype=object),
     )
 
