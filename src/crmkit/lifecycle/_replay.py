@@ -156,7 +156,7 @@ class Replay:
             before[:, 1:] = np.where(prev >= 0, prev, np.where(now >= 0, start, -1))
         return before
 
-    def _stepped(self, j: int) -> npt.NDArray[np.bool_]:
+    def _stepped(self, j: Any) -> npt.NDArray[np.bool_]:
         """Which customers stepped at period *j*'s end."""
         here = self.codes[:, j] >= 0
         if self.resumed_from is not None:

@@ -62,7 +62,8 @@ def _at_column(frame: pd.DataFrame, ids: pd.Index[Any]) -> pd.Series[Any]:
             expected="the time each stored stage was reached, in every row",
         )
     if isinstance(dtype, pd.DatetimeTZDtype):
-        return col.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        out: pd.Series[Any] = col.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        return out
     if kind in ("M", "naive"):
         raise FrameError(
             "stored stages have naive times",
@@ -165,7 +166,7 @@ def read_stored_stages(
         )
     stage = frame["stage"]
     values = stage.to_numpy(dtype=object)
-    codes = pd.Index(list(lifecycle.states), dtype=object).get_indexer(values)
+    codes = pd.Index(list(lifecycle.states), dtype=object).get_indexer(pd.Index(values))
     bad = codes < 0
     if bad.any():
         first = values[int(np.argmax(bad))]
