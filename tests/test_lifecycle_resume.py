@@ -250,3 +250,33 @@ def test_bad_stored_stages_name_the_column_and_the_customers() -> None:
     with pytest.raises(FrameError) as err:
         FIVE.replay(tx, start="2024-01", as_of="2024-01-20", resume=good)
     assert err.value.column == "at"
+
+
+@pytest.mark.parametrize(
+    "since",
+    [
+        datetime(2024, 1, 31, 23, 59, 59, 999999, tzinfo=UTC),  # a datetime: microseconds
+        pd.Timestamp("2024-01-31 23:59:59.999999999", tz="UTC"),  # the period's last nanosecond
+    ],
+    ids=["datetime", "nanosecond"],
+)
+def test_replay_one_from_a_stored_month_end_steps_the_months_after_it(since: Any) -> None:
+    buys = [
+        Purchase(
+            id=f"p{m}",
+            customer_id="c",
+            amount=Decimal(10),
+            currency="EUR",
+            occurred_at=datetime(2024, m, 3, tzinfo=UTC),
+        )
+        for m in (1, 2)
+    ]
+    steps = FIVE.replay_one(
+        buys,
+        customer_id="c",
+        as_of="2024-03-31T23:59:59.999999Z",
+        stage="introduction",
+        since=since,
+    )
+    assert [s.transition.at.month if s.transition else None for s in steps] == [2, None]
+    assert [s.stage for s in steps] == ["growth", "growth"]
