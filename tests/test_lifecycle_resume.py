@@ -280,3 +280,33 @@ def test_replay_one_from_a_stored_month_end_steps_the_months_after_it(since: Any
     )
     assert [s.transition.at.month if s.transition else None for s in steps] == [2, None]
     assert [s.stage for s in steps] == ["growth", "growth"]
+
+
+def test_a_sqlite_history_resumes_too_and_ids_must_be_of_one_kind() -> None:
+    from crmkit.adapters.sqlite import SQLiteStore, SQLiteTransitionHistory
+
+    tx = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "a", "b"],
+            "occurred_at": pd.to_datetime(
+                ["2024-01-04", "2024-01-20", "2024-02-02", "2024-05-15", "2024-06-10"]
+            ),
+            "amount": [40.0, 25.0, 60.0, 30.0, 20.0],
+        }
+    )
+    full = FIVE.replay(tx, start="2024-01", end="2024-09")
+    with SQLiteStore(":memory:") as store:
+        history = SQLiteTransitionHistory(store)
+        history.append_many(r for r in full.records() if r.at.month <= 3)
+        again = FIVE.replay(tx, start="2024-01", end="2024-09", resume=history)
+        assert again.stages.equals(full.stages)  # a: held at January's end, stepped after
+        assert again.resumed is not None
+        assert again.resumed_from is not None
+        resumed = [str(c) for c in again.customers[again.resumed >= 0]]
+        assert resumed == sorted(history.latest_stages())
+        assert list(again.resumed_from[again.resumed >= 0]) == [1]
+        numbered = tx.assign(customer_id=tx["customer_id"].map({"a": 1, "b": 2}))
+        stored = FIVE.stored_stages(history)
+        with pytest.raises(FrameError) as err:
+            FIVE.replay(numbered, start="2024-01", end="2024-09", resume=stored)
+        assert err.value.column == "customer_id"

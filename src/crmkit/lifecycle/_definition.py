@@ -875,7 +875,9 @@ def replay(
             period end equal to ``at``). The features are still those of the
             whole log. Customers without a stored stage replay from their first
             purchase; stored customers absent from the log are ignored; a
-            stored time after the last period end is an error. Continuing from
+            stored time after the last period end is an error, and so are
+            stored ids of another kind than the log's (a history's ids are
+            text: text against numbers would match no one). Continuing from
             the stages a replay gave at a period end gives exactly that
             replay's later stages (tested).
 

@@ -294,6 +294,25 @@ class Replay:
         return out
 
 
+def _check_id_kinds(stored: pd.Index[Any], customers: pd.Index[Any], customer: str) -> None:
+    """Stored ids and the log's compare by value: refuse text against numbers (none would match)."""
+    if not len(stored) or not len(customers):
+        return
+    kinds = [
+        pd.api.types.infer_dtype(np.asarray(ids, dtype=object), skipna=True)
+        for ids in (stored, customers)
+    ]
+    if kinds[0] != kinds[1]:
+        raise FrameError(
+            f"the stored stages' customer ids are {kinds[0]}, the transactions' are {kinds[1]}",
+            column=customer,
+            rows=list(stored[:10]),
+            expected=f"customer ids of the transactions' kind ({kinds[1]})",
+            got=kinds[0],
+            hint="a TransitionHistory's ids are text: give the transactions text ids",
+        )
+
+
 def _column_name(index: pd.Index[Any]) -> str:
     return "customer_id" if index.name is None else str(index.name)
 
@@ -409,6 +428,7 @@ def run_replay(
         )
         resumed = np.full(n, -1, dtype=np.int8)
         resumed_from = np.zeros(n, dtype=np.int64)
+        _check_id_kinds(stored.index, customers, customer)
         where = customers.get_indexer(stored.index)
         hit = where >= 0
         rows_r = where[hit]
