@@ -18,6 +18,7 @@ from benchmarks._util import Section, machine
 SUITES = [
     "bench_scalar",
     "bench_features",
+    "bench_compare",
     "bench_segments",
     "bench_lifecycle",
     "bench_loyalty",

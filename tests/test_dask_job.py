@@ -10,7 +10,7 @@ attributes, value, segments, stage, points and tier. One 2-worker
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -292,9 +292,9 @@ def test_profiles_are_checked() -> None:
 # ---------------------------------------------------------------- one customer at a time
 
 
-def test_one_customer_at_a_time_agrees_with_both_jobs(client: Any) -> None:
+def test_one_customer_at_a_time_agrees_with_both_jobs(client: Any, one_at_a_time: Any) -> None:
     """features_one + score_one + assign_one + replay_one + points per purchase == the job."""
-    from crmkit.domain import InMemoryActivityRepository, Purchase
+    from crmkit.domain import InMemoryActivityRepository
 
     base = synthetic_base(seed=4, individuals=150, companies=6)
     # ids as pandas' own text dtype (activity_frames gives object: see the test above)
@@ -319,48 +319,18 @@ def test_one_customer_at_a_time_agrees_with_both_jobs(client: Any) -> None:
         on_dask = score_dask(tx, CONFIG, npartitions=3, **options).scores.compute()
     pd.testing.assert_frame_equal(on_dask.sort_index(), scores.sort_index(), check_exact=True)
 
-    fitted = CONFIG.with_presets().fit(scores)
-    assert fitted.value is not None
-    assert fitted.lifecycle is not None
-    assert fitted.earning is not None
-    assert fitted.tiers is not None
     repo = InMemoryActivityRepository()
     repo.append_many(list(base.activities))
-    start, end = result.period
     sample = scores.index[:: max(len(scores) // 40, 1)]
-    for cid in sample:
-        row = scores.loc[cid]
-        mine = repo.for_customer(str(cid))
-        feats = ck.features_one(mine, as_of=base.as_of)
-        profile = profiles.loc[cid].to_dict() if cid in profiles.index else {}
-        values = {**feats, **profile}
-        score = fitted.value.score_one(values)
-        assert score.value == pytest.approx(row["value"], rel=1e-12), cid
-        values["value"] = score.value
-        for name, rules in fitted.segments.items():
-            label = rules.assign_one(values)
-            if isinstance(label, str) or label is None:
-                assert label == row[segment_column(name)], (cid, name)
-            else:  # a multi-label set: one boolean column per segment
-                for segment in rules.segments:
-                    column = segment_column(name, segment.name)
-                    assert bool(row[column]) == (segment.name in label), (cid, column)
-        steps = fitted.lifecycle.replay_one(mine, customer_id=str(cid), as_of=base.as_of)
-        if steps:
-            assert steps[-1].stage == row["stage"], cid
-        else:
-            assert pd.isna(row["stage"]), cid
-        awards = [
-            (p.occurred_at, sum(fitted.earning.points(float(p.amount), at=p.occurred_at).values()))
-            for p in mine
-            if isinstance(p, Purchase) and start <= p.occurred_at < end
-        ]
-        assert sum(points for _, points in awards) == row["points"], cid
-        history = fitted.tiers.history(
-            [(at.astimezone(UTC), float(points)) for at, points in awards], until=base.as_of
-        )
-        assert fitted.tiers.tier_at(history, base.as_of) == row["tier"], cid
-    assert len(sample) >= 30
+    checked = one_at_a_time(
+        result,
+        CONFIG,
+        {cid: repo.for_customer(str(cid)) for cid in sample},
+        as_of=base.as_of,
+        profiles=profiles,
+        sample=sample,
+    )
+    assert checked >= 30
     assert np.unique(scores.loc[sample, "stage"].dropna()).size >= 2
 
 

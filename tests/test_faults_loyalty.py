@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
@@ -84,8 +85,11 @@ def _operate(path: str, first: int, *, announce: TextIO | None = None) -> None:
         _run(shop, first)
 
 
-def _start(path: Path) -> tuple[int, int]:
-    """Start a worker on *path*; return its pid once it is inside its loop, and a status fd.
+def _start(path: Path) -> tuple[int, int, Callable[[], int]]:
+    """Start a worker on *path*; return its pid once it is inside its loop, a status fd, and a wait.
+
+    The wait reaps the worker and returns its exit status as ``os.waitpid``
+    encodes it.
 
     The worker is a fork of this process when it has one thread (no second import
     of crmkit: a kill every fraction of a second stays cheap), else a new
@@ -104,6 +108,9 @@ def _start(path: Path) -> tuple[int, int]:
             finally:
                 os._exit(code)
         os.close(write)
+
+        def wait() -> int:
+            return os.waitpid(pid, 0)[1]
     else:
         env = dict(os.environ)
         src = str(Path(crmkit.__file__).resolve().parents[1])
@@ -113,8 +120,13 @@ def _start(path: Path) -> tuple[int, int]:
         )
         os.close(write)
         pid = proc.pid
+
+        def wait() -> int:  # through the Popen, so that it knows its process is gone
+            code = proc.wait()
+            return -code if code < 0 else code << 8  # os.waitpid's encoding
+
     assert os.read(read, 5) == b"ready", "the worker did not start"
-    return pid, read
+    return pid, read, wait
 
 
 def _state(path: str) -> dict[str, object]:
@@ -154,10 +166,10 @@ def test_kill_9_during_redeem_loses_nothing_and_retries_complete(tmp_path: Path)
     rng = random.Random(15)
     interrupted = 0
     for _ in range(_KILLS):
-        pid, status = _start(path)
+        pid, status, wait = _start(path)
         time.sleep(rng.uniform(0.0, 0.25))  # a moment inside the loop: mostly redeems
         os.kill(pid, signal.SIGKILL)
-        _, code = os.waitpid(pid, 0)
+        code = wait()
         os.close(status)
         if os.WIFSIGNALED(code):
             assert os.WTERMSIG(code) == signal.SIGKILL

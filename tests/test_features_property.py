@@ -7,6 +7,7 @@ Column names are drawn (never "id"/"date" by habit), as are the forms of
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from datetime import UTC, date, datetime
 from typing import Any
@@ -233,14 +234,74 @@ def test_fast_factorize_of_arrow_strings_is_pandas_factorize(
         _assert_first_rows(series, expected_codes)
 
 
-def test_short_arrow_strings_take_the_integer_path() -> None:
-    pa = pytest.importorskip("pyarrow")
-    from crmkit.core._factorize import _arrow_keys
+def _arrow_series(values: list[str | None], dtype: str, chunks: int) -> pd.Series[Any]:
+    """*values* as an Arrow-backed string column of *dtype*, in *chunks* Arrow chunks."""
+    import pyarrow as pa
 
-    assert _arrow_keys(pd.Series(["c0000001", "c0000002"], dtype="string[pyarrow]")) is not None
-    assert _arrow_keys(pd.Series(["a", None, "bcd"], dtype="string[pyarrow]")) is not None
-    assert _arrow_keys(pd.Series(["a", None], dtype=pd.ArrowDtype(pa.string()))) is not None
-    assert _arrow_keys(pd.Series(["a", "123456789"], dtype="string[pyarrow]")) is None
+    arrow_type = pa.string() if dtype == "arrow string" else pa.large_string()
+    cuts = np.linspace(0, len(values), chunks + 1).astype(int)
+    array = pa.chunked_array(
+        [pa.array(values[lo:hi], type=arrow_type) for lo, hi in itertools.pairwise(cuts)],
+        type=arrow_type,
+    )
+    if dtype == "string[pyarrow]":
+        return pd.Series(pd.array(array, dtype=pd.StringDtype("pyarrow")))
+    return pd.Series(pd.arrays.ArrowExtensionArray(array))
+
+
+@given(
+    values=cks.id_columns(),
+    dtype=st.sampled_from(["string[pyarrow]", "arrow string", "arrow large_string"]),
+    chunks=st.integers(1, 3),
+    weak_hash=st.booleans(),
+)
+def test_arrow_ids_of_any_length_factorise_exactly_as_pandas(
+    values: list[str | None], dtype: str, chunks: int, weak_hash: bool
+) -> None:
+    """UUIDs, e-mails, near misses: the codes and uniques are pandas.factorize's, hash or not."""
+    pytest.importorskip("pyarrow")
+    from crmkit.core import _factorize
+
+    series = _arrow_series(values, dtype, chunks)
+    expected_codes, expected_uniques = pd.factorize(series)
+    with pytest.MonkeyPatch.context() as patch:
+        if weak_hash:  # every long string hashes alike: the check must catch it
+            patch.setattr(
+                _factorize, "_hash_keys", lambda chunk, words: chunk.lengths.astype(np.uint64)
+            )
+        for part in (series, series.iloc[1:]):
+            codes, uniques = factorize(part)
+            part_codes, part_uniques = pd.factorize(part)
+            assert codes.tolist() == part_codes.tolist()
+            assert list(uniques) == list(part_uniques)
+        _assert_first_rows(series, expected_codes)
+    assert list(factorize(series)[1]) == list(expected_uniques)
+
+
+def test_long_arrow_ids_take_the_integer_path() -> None:
+    """UUIDs and e-mail addresses are hashed to integers and checked, not left to pandas."""
+    pytest.importorskip("pyarrow")
+    from crmkit.core._factorize import _arrow_strings
+
+    uuids = ["3f2b8c1e-0d4a-4e6b-9a7c-1b2c3d4e5f60", "00000000-0000-4000-8000-000000000000"]
+    emails = ["ann@example.com", None, "bo.b@example.org", "ann@example.com"]
+    for values in (uuids * 3, emails, ["c0000001", "c0000002"], ["a", None, "bcd"]):
+        found = _arrow_strings(pd.Series(values, dtype="string[pyarrow]"))
+        assert found is not None
+        codes, _, _ = found
+        assert codes.tolist() == pd.factorize(pd.Series(values, dtype=object))[0].tolist()
+
+
+def test_a_hash_collision_falls_back_to_pandas(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("pyarrow")
+    from crmkit.core import _factorize
+
+    monkeypatch.setattr(
+        _factorize, "_hash_keys", lambda chunk, words: np.zeros(len(chunk.starts), np.uint64)
+    )
+    series = pd.Series(["customer-0001", "customer-0002", "customer-0001"], dtype="string[pyarrow]")
+    assert _factorize._arrow_strings(series) is None  # the check saw two strings under one key
+    assert factorize(series)[0].tolist() == [0, 1, 0]
 
 
 def test_features_one_without_activity_is_empty() -> None:

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import crmkit as ck
+from crmkit.app import Config, score_transactions
 from crmkit.expr import Formula
 from crmkit.lifecycle import Lifecycle, churn_warning, replay
 from crmkit.loyalty import EarningRules
@@ -70,6 +71,16 @@ CALLS: dict[str, tuple[pd.DataFrame, Callable[[Any], Any]]] = {
         TX,
         lambda f: EarningRules.from_dict({"base": {"unit": 10.0}}).earn_frame(
             f, start="2025-01-01", end="2025-07-01"
+        ),
+    ),
+    "score_transactions": (
+        TX,
+        lambda f: (
+            score_transactions(
+                f,
+                Config.from_dict({"loyalty": {"earning": {"base": {"unit": 10.0}}}}),
+                as_of="2025-07-01",
+            ).scores
         ),
     ),
     "find_duplicates": (PEOPLE, lambda f: find_duplicates(f, phone=None).pairs),

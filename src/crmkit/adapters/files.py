@@ -1,11 +1,15 @@
-"""Reading and writing tables of customers and transactions: delimited text (pandas) or Parquet.
+"""Reading and writing tables of customers and transactions: delimited text, Parquet or Arrow IPC.
 
 Text files: ``.csv`` (comma), ``.tsv`` (tab) and ``.txt`` / ``.dat`` (any run of
 whitespace, as CDNOW's files), or any separator given. Id columns are read as
 text, never as numbers (``00001`` stays ``00001``), and a header that names a
-column twice is refused. Parquet needs the optional ``parquet`` extra
-(``pip install 'crmkit[parquet]'``); pyarrow is imported only when a Parquet
-file is read or written.
+column twice is refused. Parquet (``.parquet``, ``.pq``) and Arrow IPC files
+(``.arrow``, ``.feather``, ``.ipc``) need the optional ``parquet`` extra
+(``pip install 'crmkit[parquet]'``); pyarrow is imported only when such a
+file is read or written. They are read with pyarrow straight into the frame:
+string columns stay in their Arrow buffers (``string[pyarrow]``, never a
+column of Python objects), numbers and timestamps become numpy columns, and
+each Arrow buffer is released as soon as it is converted.
 
 >>> import pandas as pd, tempfile, pathlib
 >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -20,6 +24,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -34,6 +39,9 @@ _FORMATS = {
     ".dat": "csv",
     ".parquet": "parquet",
     ".pq": "parquet",
+    ".arrow": "arrow",
+    ".feather": "arrow",
+    ".ipc": "arrow",
 }
 #: The separator of each text suffix; ``"whitespace"`` is any run of spaces and tabs.
 SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": "whitespace", ".dat": "whitespace"}
@@ -44,7 +52,7 @@ def _format(path: Path) -> str:
     if fmt is None:
         raise CrmkitError(
             f"cannot tell the format of {path}",
-            expected="a file name ending in .csv, .tsv, .txt, .dat or .parquet",
+            expected="a file name ending in .csv, .tsv, .txt, .dat or .parquet (or .arrow, .feather, .ipc)",
             got=repr(path.suffix or "no suffix"),
         )
     return fmt
@@ -53,7 +61,7 @@ def _format(path: Path) -> str:
 def _need_pyarrow() -> None:
     if importlib.util.find_spec("pyarrow") is None:
         raise CrmkitError(
-            "Parquet files need pyarrow, which is not installed",
+            "Parquet and Arrow files need pyarrow, which is not installed",
             hint="pip install 'crmkit[parquet]', or use a .csv file",
         )
 
@@ -66,7 +74,7 @@ def read_table(
     date_column: str | None = None,
     date_format: str | None = None,
 ) -> pd.DataFrame:
-    """Read a delimited text or Parquet file (by its suffix) into a DataFrame.
+    """Read a delimited text, Parquet or Arrow IPC file (by its suffix) into a DataFrame.
 
     Args:
         path: the file.
@@ -78,7 +86,7 @@ def read_table(
             without it dates stay as read (ISO 8601 text is parsed later).
 
     Raises:
-        CrmkitError: an unknown suffix, or Parquet without pyarrow.
+        CrmkitError: an unknown suffix, or Parquet or Arrow without pyarrow.
         FrameError: the file cannot be parsed, names a column twice, lacks a
             named column, or a date does not match *date_format*.
         OSError: the file cannot be read.
@@ -87,21 +95,54 @@ def read_table(
     fmt = _format(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
-    if fmt == "parquet":
+    if fmt in ("parquet", "arrow"):
         _need_pyarrow()
-        try:
-            frame = pd.read_parquet(path, engine="pyarrow")
-        except (ValueError, TypeError, OSError) as err:
-            if isinstance(err, FileNotFoundError):
-                raise
-            raise FrameError(f"cannot read {path} as Parquet: {err}") from None
-        for name in text_columns:
-            if name in frame.columns and not pd.api.types.is_string_dtype(frame[name]):
-                frame[name] = frame[name].astype("string")
+        frame = _read_arrow(path, fmt, text_columns)
     else:
         frame = _read_text(path, sep or SEPARATORS[path.suffix.lower()], text_columns)
     if date_column is not None and date_format is not None:
         frame = _parse_dates(frame, path, date_column, date_format)
+    return frame
+
+
+def _string_dtype(arrow_type: Any) -> Any:
+    import pyarrow as pa
+
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return pd.StringDtype("pyarrow")
+    return None
+
+
+def _read_arrow(path: Path, fmt: str, text_columns: Sequence[str]) -> pd.DataFrame:
+    """A Parquet or Arrow IPC file as a frame: strings stay Arrow, the rest becomes numpy."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    what = "Parquet" if fmt == "parquet" else "an Arrow IPC file"
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+        else:
+            import pyarrow.feather as feather
+
+            table = feather.read_table(path)  # the IPC file format (Feather v2)
+        for name in text_columns:
+            if name in table.column_names:
+                column = table.column(name)
+                if _string_dtype(column.type) is None:
+                    table = table.set_column(
+                        table.column_names.index(name), name, pc.cast(column, pa.large_string())
+                    )
+        frame: pd.DataFrame = table.to_pandas(
+            types_mapper=_string_dtype, split_blocks=True, self_destruct=True
+        )
+    except (pa.ArrowException, ValueError, TypeError, OSError) as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise FrameError(f"cannot read {path} as {what}: {err}") from None
+    del table
     return frame
 
 
@@ -156,11 +197,17 @@ def _parse_dates(frame: pd.DataFrame, path: Path, column: str, fmt: str) -> pd.D
 
 
 def write_table(frame: pd.DataFrame, path: str | Path, *, index: bool = False) -> None:
-    """Write *frame* as CSV or Parquet (by the suffix of *path*)."""
+    """Write *frame* as CSV, Parquet or an Arrow IPC file (by the suffix of *path*)."""
     path = Path(path)
     fmt = _format(path)
     if fmt == "parquet":
         _need_pyarrow()
         frame.to_parquet(path, engine="pyarrow", index=index)
+    elif fmt == "arrow":
+        _need_pyarrow()
+        import pyarrow as pa
+        import pyarrow.feather as feather
+
+        feather.write_feather(pa.Table.from_pandas(frame, preserve_index=index), path)
     else:
         frame.to_csv(path, index=index)

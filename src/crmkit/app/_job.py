@@ -353,7 +353,8 @@ def score_transactions(
     """Features, value, segments, stage, period points and tier for every customer.
 
     Args:
-        transactions: one row per purchase.
+        transactions: one row per purchase: a pandas or polars DataFrame or a
+            pyarrow Table (converted once, Arrow buffers kept: see ``crmkit.core.to_pandas``).
         config: the configuration; absent sections use the presets of
             :meth:`Config.with_presets`, and without a ``[value]`` section the
             default model drops the components needing profile attributes the
@@ -439,6 +440,8 @@ def score_transactions(
     >>> result.scores["stage"].tolist()
     ['maturity', 'introduction']
     """
+    # Once here, not in every step (features, stage, points would each convert an Arrow table).
+    transactions = check_frame(transactions, "transactions", [customer, date, amount, settlement])
     options = job_options(
         as_of=as_of,
         since=since,

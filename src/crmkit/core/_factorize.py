@@ -210,72 +210,219 @@ def _distinct_strings(objects: npt.NDArray[np.object_]) -> Codes | None:
 
 
 _SHORT = 7
-_NULL_KEY = np.uint64(0xFF << 56)
-_MIX = np.uint64(
-    0x9E3779B97F4A7C15
-)  # odd (2**64 / the golden ratio)  # no key of a string of 7 bytes or fewer has this top byte
+_NULL_KEY = np.uint64(0xFF << 56)  # no key of a string of 7 bytes or fewer has this top byte
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd (2**64 / the golden ratio)
+_MIX2 = np.uint64(0xBF58476D1CE4E5B9)  # odd (splitmix64's)
+_LOW_BYTES = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [2**64 - 1], dtype=np.uint64)
 
 
-def _arrow_keys(
-    values: pd.Series[Any],
-) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]] | None:
-    """Arrow strings of at most 8 bytes as ``uint64`` keys equal exactly when the strings are.
+class _Strings:
+    """One Arrow chunk of strings as numpy views: starts, lengths (``-1`` for null), bytes.
 
-    Strings of 7 bytes or fewer are their bytes plus their length in the top
-    byte; a column of strings of exactly 8 bytes (no nulls) is its bytes. Null
-    rows get ``_NULL_KEY`` and are flagged in the mask. None for anything else.
+    Nothing is copied but the offsets (as ``int64``): the words of a string are
+    read straight from the chunk's data buffer.
     """
+
+    __slots__ = ("data", "fixed", "lengths", "longest", "nulls", "starts")
+
+    def __init__(self, chunk: Any) -> None:
+        import pyarrow as pa
+
+        _, offset_buffer, data_buffer = chunk.buffers()[:3]
+        offset_type = np.int32 if pa.types.is_string(chunk.type) else np.int64
+        offsets = np.frombuffer(offset_buffer, dtype=offset_type)[
+            chunk.offset : chunk.offset + len(chunk) + 1
+        ].astype(np.int64)
+        self.starts = offsets[:-1]
+        lengths = np.diff(offsets)
+        self.nulls: npt.NDArray[np.bool_] | None = None
+        if chunk.null_count:
+            self.nulls = chunk.is_null().to_numpy(zero_copy_only=False)
+            lengths[self.nulls] = -1
+        self.lengths = lengths
+        self.longest = int(lengths.max())
+        data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else None
+        if data is None or len(data) < 8:  # (a tiny chunk) padded, so a word can be read anywhere
+            padded = np.zeros(8, dtype=np.uint8)
+            if data is not None:
+                padded[: len(data)] = data
+            data = padded
+        self.data = data
+        # Every string the same length (no nulls): the strings are a fixed-width matrix.
+        # The caller sets this for all chunks at once (one layout of words for the column).
+        self.fixed = self.nulls is None and self.longest >= 8 and int(lengths.min()) == self.longest
+
+    def word(
+        self, k: int, rows: slice | npt.NDArray[np.intp] = slice(None)
+    ) -> npt.NDArray[np.uint64]:
+        """Bytes ``8k`` to ``8k + 7`` of each string (of *rows*) as little-endian ``uint64``.
+
+        Bytes past a string's end are zero (so the length belongs in every
+        key), except in the fixed layout, where the last word of a string
+        whose length is not a multiple of 8 overlaps the one before it and
+        never reads past the string. May be a read-only view of the buffer.
+        """
+        if self.fixed and isinstance(rows, slice):
+            lo, hi, _ = rows.indices(len(self.starts))
+            at = int(self.starts[0]) + lo * self.longest + min(8 * k, self.longest - 8)
+            view: npt.NDArray[np.uint64] = np.ndarray(
+                (max(hi - lo, 0),),
+                dtype="<u8",
+                buffer=self.data,
+                offset=at,
+                strides=(self.longest,),
+            )
+            return view
+        starts = self.starts[rows]
+        if self.fixed:
+            return self._gather(starts + min(8 * k, self.longest - 8))
+        words = self._gather(starts + 8 * k)
+        remaining = np.clip(self.lengths[rows] - 8 * k, 0, 8)
+        words &= _LOW_BYTES[remaining]
+        return words
+
+    def _gather(self, at: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
+        last = len(self.data) - 8
+        unaligned: npt.NDArray[np.uint64] = np.ndarray(
+            (last + 1,), dtype="<u8", buffer=self.data, strides=(1,)
+        )
+        words = unaligned[np.minimum(at, last)]
+        over = at > last
+        if over.any():  # near the end of the buffer: read the last word and shift
+            shift = np.minimum(at[over] - last, 7).astype(np.uint64) * np.uint64(8)
+            words[over] >>= shift
+        return words
+
+
+def _few_values(values: pd.Series[Any]) -> bool:
+    """Whether a sample of *values* holds few distinct values (a category, not an id).
+
+    pandas then factorises them fastest: its hash table of a few strings
+    stays in the cache, and no check against the strings is needed.
+    """
+    n = len(values)
+    sample = values.iloc[:: max(n // _SAMPLE, 1)]
+    return len(sample) >= 64 and sample.nunique(dropna=False) * 8 <= len(sample)
+
+
+def _arrow_chunks(values: pd.Series[Any]) -> list[_Strings] | None:
+    """The Arrow chunks of a string column (``string``/``large_string``), or None."""
     import pyarrow as pa
 
-    array = pa.array(values)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
+    array = pa.array(values.array)  # the column's own (chunked) array: no copy
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         return None
-    _, offset_buffer, data_buffer = array.buffers()
-    offset_type = np.int32 if pa.types.is_string(array.type) else np.int64
-    offsets = np.frombuffer(offset_buffer, dtype=offset_type)[
-        array.offset : array.offset + len(array) + 1
-    ].astype(np.int64)
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else None
-    lengths = np.diff(offsets)
-    nulls = array.is_null().to_numpy(zero_copy_only=False)
-    longest = int(lengths.max())
-    if data is None or longest == 0:
-        return None
-    if longest == 8 and bool((lengths == 8).all()) and not nulls.any():
-        start = int(offsets[0])
-        return data[start : start + 8 * len(lengths)].view("<u8").copy(), nulls
-    if longest > _SHORT:
-        return None
-    keys = lengths.astype(np.uint64) << np.uint64(56)
-    last = len(data) - 1
-    for k in range(longest):
-        byte = data[np.minimum(offsets[:-1] + k, last)].astype(np.uint64)
-        byte *= lengths > k
-        byte <<= np.uint64(8 * k)
-        keys |= byte
-    keys[nulls] = _NULL_KEY
-    return keys, nulls
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    return [_Strings(chunk) for chunk in chunks if len(chunk)]
+
+
+def _short_keys(chunk: _Strings) -> npt.NDArray[np.uint64]:
+    """Strings of 7 bytes or fewer: their bytes plus their length in the top byte (exact)."""
+    keys = chunk.word(0)
+    keys |= np.maximum(chunk.lengths, 0).astype(np.uint64) << np.uint64(56)
+    if chunk.nulls is not None:
+        keys[chunk.nulls] = _NULL_KEY
+    keys *= _MIX  # a bijection: spreads structured keys over pandas' weak integer hash
+    return keys
+
+
+def _words(longest: int) -> int:
+    return max(-(-longest // 8), 1)
+
+
+def _hash_keys(chunk: _Strings, words: int) -> npt.NDArray[np.uint64]:
+    """A 64-bit hash of each string's length and its *words* words (equal strings hash alike)."""
+    keys = chunk.lengths.astype(np.uint64)
+    keys *= _MIX
+    for k in range(words):
+        keys ^= chunk.word(k)
+        keys *= _MIX2
+        keys ^= keys >> np.uint64(31)
+    keys *= _MIX
+    keys ^= keys >> np.uint64(29)
+    return keys
+
+
+def _same_as_first(chunks: list[_Strings], codes: Codes, first: Codes, words: int) -> bool:
+    """Whether every string equals the first string of its code (no two strings hashed alike).
+
+    Two strings of one length are equal when their words are. Each row is
+    compared with its code's row of a table of the first strings' words (one
+    gather of a table row per row, a chunk of rows at a time).
+    """
+    bounds = np.cumsum([0] + [len(c.starts) for c in chunks])
+    lengths = np.empty(len(first), dtype=np.int64)
+    table = np.empty((len(first), words), dtype=np.uint64)
+    cut = np.searchsorted(first, bounds)  # first rows are increasing: each chunk's are a slice
+    for i, chunk in enumerate(chunks):
+        mine = slice(int(cut[i]), int(cut[i + 1]))
+        rows = (first[mine] - bounds[i]).astype(np.intp)
+        lengths[mine] = chunk.lengths[rows]
+        for k in range(words):
+            table[mine, k] = chunk.word(k, rows)
+    rows_of_table = table.view(np.dtype((np.void, 8 * words))).ravel()  # a whole row per take
+    for i, chunk in enumerate(chunks):
+        n = len(chunk.starts)
+        for lo in range(0, n, _CHUNK):
+            hi = min(lo + _CHUNK, n)
+            own = codes[bounds[i] + lo : bounds[i] + hi]
+            if not np.array_equal(chunk.lengths[lo:hi], lengths[own]):
+                return False
+            mine_words = np.empty((hi - lo, words), dtype=np.uint64)
+            for k in range(words):
+                mine_words[:, k] = chunk.word(k, slice(lo, hi))
+            theirs = rows_of_table.take(own).view(np.uint64).reshape(hi - lo, words)
+            if not np.array_equal(mine_words, theirs):
+                return False
+    return True
 
 
 def _arrow_strings(values: pd.Series[Any]) -> _Found | None:
-    """Factorise short Arrow strings as integers (a hash table of integers, not of strings)."""
-    found = _arrow_keys(values)
-    if found is None:
+    """Factorise Arrow strings as 64-bit integer keys (a hash table of integers, not of strings).
+
+    Strings of 7 bytes or fewer, and columns of strings of exactly 8 bytes, are
+    their own keys. Longer strings (UUIDs, e-mail addresses) are hashed to 64
+    bits, a word at a time with numpy; the codes are then checked against the
+    strings, every row against the first row of its code, so a collision of
+    two hashes is found and the column is factorised by pandas instead. Either
+    way the answer is exact. None if *values* are not Arrow strings.
+    """
+    if _few_values(values):
         return None
-    keys, nulls = found
-    # Multiplying by an odd constant is a bijection of the 64-bit integers, so equal
-    # keys stay equal; it spreads structured keys (ASCII digits, a constant prefix)
-    # over pandas' hash table, which hashes integers weakly.
-    keys *= _MIX
+    chunks = _arrow_chunks(values)
+    if not chunks:
+        return None
+    longest = max(c.longest for c in chunks)
+    if longest <= 0:
+        return None
+    fixed = all(c.fixed and c.longest == longest for c in chunks)
+    for chunk in chunks:  # one layout of words for the whole column
+        chunk.fixed = fixed
+    words = _words(longest)
+    exact = longest <= _SHORT or (fixed and longest == 8)
+    if longest <= _SHORT:
+        keys = np.concatenate([_short_keys(c) for c in chunks])
+    elif exact:
+        keys = np.concatenate([c.word(0) for c in chunks])
+        keys *= _MIX
+    else:
+        keys = np.concatenate([_hash_keys(c, words) for c in chunks])
     codes, _ = pd.factorize(keys)
+    del keys
     codes = codes.astype(np.intp, copy=False)
-    if nulls.any():  # the null key has a code of its own: drop it and renumber the later ones
-        null_code = int(codes[int(np.argmax(nulls))])
+    first = _first_appearances(codes)
+    if not exact and not _same_as_first(chunks, codes, first, words):
+        return None
+    if any(c.nulls is not None for c in chunks):
+        # The null key has a code of its own: drop it and renumber the later ones.
+        null_rows = np.concatenate(
+            [c.nulls if c.nulls is not None else np.zeros(len(c.starts), bool) for c in chunks]
+        )
+        null_code = int(codes[int(np.argmax(null_rows))])
         codes[codes > null_code] -= 1
-        codes[nulls] = -1
-    return codes, _first_appearances(codes), None
+        codes[null_rows] = -1
+        first = np.delete(first, null_code)
+    return codes, first, None
 
 
 def _find(values: pd.Series[Any]) -> _Found:

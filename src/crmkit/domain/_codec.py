@@ -107,13 +107,16 @@ def _plain(value: object) -> Any:
     return encode(value)
 
 
-def _fields(record: Record) -> dict[str, Any]:
+def _fields(record: Record, out: dict[str, Any] | None = None) -> dict[str, Any]:
+    """*record*'s fields as JSON types, added to *out* (a new dict by default)."""
     cls = type(record)
     names = _NAMES.get(cls)
     if names is None:
         names = _NAMES[cls] = tuple(f.name for f in attrs.fields(cls))
     # The hot path of bulk writes: plain values (most fields) skip the dispatch.
-    plain, simple, out = _plain, _PLAIN, {}
+    plain, simple = _plain, _PLAIN
+    if out is None:
+        out = {}
     for name in names:
         value = getattr(record, name)
         out[name] = value if type(value) in simple else plain(value)
@@ -129,7 +132,7 @@ def to_record(record: Record) -> dict[str, Any]:
     ...                    occurred_at=datetime(2025, 1, 2, tzinfo=UTC)))
     {'type': 'purchase', 'id': 'p-1', 'customer_id': 'c-1', 'occurred_at': '2025-01-02T00:00:00+00:00', 'amount': '12.50', 'currency': 'EUR', 'settlement': None, 'guests': []}
     """
-    return {"type": type(record).type_name, **_fields(record)}
+    return _fields(record, {"type": type(record).type_name})
 
 
 def from_record(data: Mapping[str, Any]) -> Record:

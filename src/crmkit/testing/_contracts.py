@@ -676,6 +676,26 @@ class RepositoryContract:
 
         check()
 
+    def test_a_long_batch_after_a_stored_log_counts_the_new_and_refuses_an_impostor(
+        self,
+    ) -> None:
+        """Long batches (a store's bulk path) over a stored log, as ``append`` one by one.
+
+        A batch of new purchases with some stored ones among them stores only
+        the new; one stored id with other content refuses the whole batch.
+        """
+        stored = [_purchase(f"p-{i:02d}", amount=f"{10 + i}.00") for i in range(12)]
+        fresh = [_purchase(f"q-{i:02d}", amount=f"{20 + i}.00") for i in range(12)]
+        with self.fresh_repositories() as repos:
+            assert repos.activities.append_many(stored) == 12
+            impostor = attrs.evolve(stored[3], amount=Decimal("999.00"))
+            with pytest.raises(AlreadyExistsError):
+                repos.activities.append_many([*fresh, impostor])
+            assert len(_flatten_batches(repos.activities.iter_batches(), 10_000)) == 12
+            assert repos.activities.append_many([*fresh, stored[3], stored[7]]) == 12
+            everything = _flatten_batches(repos.activities.iter_batches(), 10_000)
+            _assert_same(everything, _time_order(stored + fresh))
+
     def test_refunds_may_not_exceed_what_is_left_of_the_purchase(self) -> None:
         with self.fresh_repositories() as repos:
             p = _purchase(amount="100.00")

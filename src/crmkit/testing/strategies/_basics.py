@@ -35,6 +35,37 @@ def ids(*, prefix: str = "") -> st.SearchStrategy[str]:
     return st.one_of(plain, uuids, arbitrary).map(lambda s: prefix + s)
 
 
+@_shared
+def id_columns(*, max_size: int = 60) -> st.SearchStrategy[list[str | None]]:
+    """A column of customer ids as a log holds them: repeats, a few missing, any length.
+
+    Drawn from a small pool so that ids repeat, mixing :func:`ids` (UUID text
+    included), e-mail addresses and near misses that only a byte-exact
+    comparison tells apart: the same text with a trailing NUL character or one more
+    character, ids of exactly 8, 16 and 36 bytes, and ids that share a long prefix.
+    """
+    near = st.sampled_from(
+        [
+            "",
+            "a",
+            "a\x00",
+            "abcdefgh",
+            "abcdefgh\x00",
+            "abcdefghi",
+            "abcdefghabcdefgh",
+            "abcdefghabcdefgi",
+            "é",
+            "0" * 36,
+            "0" * 35 + "1",
+            "customer-000000000001",
+            "customer-000000000002",
+        ]
+    )
+    one = st.one_of(ids(), emails(), near, st.text(_ID_ALPHABET, max_size=30))
+    pool = st.lists(st.one_of(one, st.none()), min_size=1, max_size=12)
+    return pool.flatmap(lambda values: st.lists(st.sampled_from(values), max_size=max_size))
+
+
 # Free text: every character UTF-8 can encode (controls, tabs, newlines, emoji, unassigned
 # code points) except lone surrogates (Cs, not encodable) and U+0000, which no database
 # text type is required to hold (PostgreSQL text and jsonb refuse it) and no real name or
