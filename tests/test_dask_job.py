@@ -384,3 +384,50 @@ def test_any_base_on_any_partitioning_gives_the_pandas_job(
         assert got.empty
         return
     pd.testing.assert_frame_equal(got.sort_index(), want.sort_index(), check_exact=True)
+
+
+# ---------------------------------------------------------------- stored stages
+
+
+def test_stored_stages_reach_the_partitions_of_their_customers() -> None:
+    """Continuing from stored stages on Dask gives the pandas job with them, and the full job."""
+    from crmkit.lifecycle import InMemoryTransitionHistory, Lifecycle
+
+    tx = ck.app.synthetic_transactions(4_000, 400, seed=8, start="2023-02-01", end="2024-11-30")
+    tx["amount"] = np.round(tx["amount"] * 4) / 4
+    tx = tx.astype({"customer_id": "str"})
+    options: dict[str, Any] = {"as_of": "2024-09-30", "date": "date"}
+    config = Config.from_dict(
+        {
+            "segments": {
+                "size": {"segments": {"big": {"rule": "total_spend >= median(total_spend)"}}}
+            },
+            "loyalty": {"earning": {"base": {"unit": 10.0}}},
+        }
+    )
+    replayed = Lifecycle.five_stage().replay(tx, start="2023-02", end="2024-05", date="date")
+    column = replayed.stages.iloc[:, -1].dropna()
+    at = pd.Timestamp("2024-05-31 23:59:59.999999", tz="UTC")
+    stored = pd.DataFrame({"stage": column.astype(str), "at": at}, index=column.index)
+    # stages of the host's own (departed, for customers quiet since April): both jobs
+    # continue from them, so these customers stay departed
+    last = tx.groupby("customer_id")["date"].max()
+    quiet = last.index[last < "2024-05-01"].intersection(
+        stored.index[stored["stage"] != "departed"]
+    )
+    assert len(quiet) >= 5
+    stored.loc[quiet, "stage"] = "departed"
+    want = score_transactions(tx, config, stages=stored, **options).scores
+    assert (want.loc[quiet, "stage"] == "departed").all()
+    assert not want["stage"].equals(score_transactions(tx, config, **options).scores["stage"])
+    history = InMemoryTransitionHistory()
+    history.append_many(replayed.records())
+    full = score_transactions(tx, config, **options).scores
+    with dask.config.set(LOCAL):
+        got = score_dask(tx, config, stages=stored, npartitions=3, **options).scores.compute()
+        from_history = score_dask(tx, config, stages=history, npartitions=3, **options)
+        got_history = from_history.scores.compute()
+    pd.testing.assert_frame_equal(got.sort_index(), want.sort_index(), check_exact=True)
+    pd.testing.assert_frame_equal(got_history.sort_index(), full.sort_index(), check_exact=True)
+    with pytest.raises(ck.ValidationError, match="stages"):
+        score_dask(tx, config, stages=dd.from_pandas(stored, npartitions=1), **options)

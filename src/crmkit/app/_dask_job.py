@@ -23,6 +23,7 @@ from crmkit.app._job import (
     needs_fit,
     profile_index,
     run_job,
+    stored_stages,
     value_model,
 )
 from crmkit.core import ValidationError, check_frame
@@ -35,6 +36,10 @@ __all__ = ["DaskJobResult", "score_dask"]
 
 _RANK: Final = "__crmkit_first_frame__"
 _FIRST: Final = "__crmkit_first_position__"
+# The stored stages travel as one more frame partitioned by customer, under
+# names of their own (never the activity frames' date column).
+_STAGE: Final = "__crmkit_stored_stage__"
+_AT: Final = "__crmkit_stored_at__"
 
 
 @attrs.frozen(kw_only=True)
@@ -73,9 +78,16 @@ def _split(
 
 
 def _job_part(parts: dict[str, pd.DataFrame], config: Config, options: JobOptions) -> pd.DataFrame:
-    """The whole pandas job on one customer partition."""
+    """The whole pandas job on one customer partition (with its customers' stored stages)."""
     transactions, others, profiles = _split(parts, options)
-    return run_job(transactions, others, profiles, config, options).scores
+    stages = None
+    if "stages" in parts:
+        stages = (
+            parts["stages"]
+            .rename(columns={_STAGE: "stage", _AT: "at"})
+            .set_index(options.customer)[["stage", "at"]]
+        )
+    return run_job(transactions, others, profiles, config, options, stages=stages).scores
 
 
 def _base_part(parts: dict[str, pd.DataFrame], config: Config, options: JobOptions) -> pd.DataFrame:
@@ -146,6 +158,7 @@ def score_dask(
     score: str = "score",
     scale: str | None = None,
     time_unit: TimeUnit = "D",
+    stages: Any = None,
     npartitions: int | None = None,
 ) -> DaskJobResult:
     """:func:`score_transactions` on Dask: the same job on each customer partition.
@@ -166,6 +179,10 @@ def score_dask(
     DataFrame (or a pandas/polars frame or pyarrow Table: one partition
     before the shuffle, so pass *npartitions*). *npartitions* is the number
     of partitions after the shuffle (default: the transactions').
+    *stages* (stored stages to continue from) is a pandas frame or a
+    :class:`~crmkit.lifecycle.TransitionHistory`, read and checked on the
+    client, then partitioned by customer with the other frames, so each
+    partition continues its own customers from their stored stages.
 
     Differences from the pandas job: customers come partition by partition
     (sort by customer to compare); *as_of* before all the data gives no rows
@@ -229,6 +246,23 @@ def score_dask(
     }
     if profiles is not None:
         given["profiles"] = _profiles_frame(profiles, customer)
+    if stages is not None:
+        if hasattr(stages, "npartitions"):
+            raise ValidationError(
+                "stages",
+                expected="a pandas frame or a TransitionHistory of stored stages",
+                got="a dask DataFrame",
+                hint="compute it first (one row per customer: it fits in memory)",
+            )
+        checked = stored_stages(config, stages, options)
+        if checked is not None:
+            given["stages"] = pd.DataFrame(
+                {
+                    customer: checked.index.to_numpy(),
+                    _STAGE: checked["stage"].astype(str).to_numpy(dtype=object),
+                    _AT: checked["at"].array,
+                }
+            )
     frames = ckd.partition_frames(given, customer=customer, npartitions=npartitions)
     cut: dict[str, Any] = {"as_of": options.when, "date": date}
 

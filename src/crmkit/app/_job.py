@@ -34,7 +34,7 @@ import pandas as pd
 
 from crmkit.app._config import Config
 from crmkit.core import FrameError, ValidationError, check_frame, first_rows, parse_as_of
-from crmkit.lifecycle import Lifecycle
+from crmkit.lifecycle import Lifecycle, TransitionHistory
 from crmkit.scoring import TimeUnit, ValueModel, features
 
 if TYPE_CHECKING:
@@ -103,13 +103,16 @@ def _stages(
     date: str,
     amount: str,
     extensions: tuple[ClvFeatures, ...] = (),
+    stored: pd.DataFrame | None = None,
 ) -> pd.Series[Any]:
     """Each customer's stage as of *when*: a state, replayed month by month from the first purchase.
 
     The customer steps at every month end before *when* and once more at
     *when* (``Lifecycle.replay(..., as_of=when)``), exactly as stepping one
-    customer through ``Lifecycle.step`` month by month would. Customers with
-    no purchase yet (other activity only) have no stage (``<NA>``).
+    customer through ``Lifecycle.step`` month by month would. A customer with
+    a *stored* stage (``Lifecycle.stored_stages``) continues from it at the
+    first month end after its time (``resume=``). Customers with no purchase
+    yet (other activity only) have no stage (``<NA>``).
     """
     first = feats["first_purchase"].min()
     if pd.isna(first):
@@ -122,6 +125,7 @@ def _stages(
         date=date,
         amount=amount,
         extensions=extensions,
+        resume=stored,
     )
     stage = replayed.stages.iloc[:, -1].astype("string")
     return stage.reindex(feats.index)
@@ -343,6 +347,7 @@ def score_transactions(
     score: str = "score",
     scale: str | None = None,
     time_unit: TimeUnit = "D",
+    stages: pd.DataFrame | TransitionHistory | None = None,
     step: Callable[[str], None] | None = None,
 ) -> JobResult:
     """Features, value, segments, stage, period points and tier for every customer.
@@ -381,6 +386,18 @@ def score_transactions(
         score: the score column of *surveys*.
         scale: the scale column of *surveys*, if any (each score must lie on its scale).
         time_unit: unit of ``repeat_span`` and ``age``: ``"D"`` or ``"W"``.
+        stages: the stages the host stored, to continue from instead of
+            replaying each customer from the first purchase: a frame with
+            ``stage`` and ``at`` columns, one row per customer (indexed by
+            customer id or with the *customer* column), or a
+            :class:`~crmkit.lifecycle.TransitionHistory` (each customer's
+            latest transition of the lifecycle at or before *as_of*); see
+            :meth:`Lifecycle.stored_stages <crmkit.lifecycle.Lifecycle.stored_stages>`.
+            A stored customer steps from the stored stage at each month end
+            after its ``at`` (and at *as_of*); the others replay as without.
+            Continuing from the stages a month end gave equals the full
+            replay (tested). Store month-end stages: a stage as of a mid-month
+            *as_of* is provisional (that month is stepped again at its end).
         step: called with the name of each step as it starts (a progress bar).
 
     Returns:
@@ -413,6 +430,15 @@ def score_transactions(
     a                          0      True        growth      15
     b                          1     False  introduction       2
     c                          1       NaN          <NA>       0
+
+    Continuing from the stages the host stored (``a`` was stored in decline at
+    the end of January; ``b`` has no stored stage and replays from its first purchase):
+
+    >>> stored = pd.DataFrame({"customer_id": ["a"], "stage": ["decline"],
+    ...     "at": pd.to_datetime(["2025-01-31 23:59:59.999999"], utc=True)})
+    >>> result = score_transactions(tx, config, as_of="2025-03-01", stages=stored)
+    >>> result.scores["stage"].tolist()
+    ['maturity', 'introduction']
     """
     # Once here, not in every step (features, stage, points would each convert an Arrow table).
     transactions = check_frame(transactions, "transactions", [customer, date, amount, settlement])
@@ -442,7 +468,24 @@ def score_transactions(
         None if profiles is None else profile_index(profiles, customer),
         config,
         options,
+        stages=stored_stages(config, stages, options),
         step=step,
+    )
+
+
+def job_lifecycle(config: Config) -> Lifecycle:
+    """The lifecycle the job steps: the configuration's, or the five-stage preset."""
+    return config.with_presets().lifecycle or Lifecycle.five_stage()
+
+
+def stored_stages(
+    config: Config, stages: pd.DataFrame | TransitionHistory | None, options: JobOptions
+) -> pd.DataFrame | None:
+    """The host's stored stages checked against the job's lifecycle and *as_of* (``None``: none)."""
+    if stages is None:
+        return None
+    return job_lifecycle(config).stored_stages(
+        stages, customer=options.customer, until=options.when
     )
 
 
@@ -453,9 +496,13 @@ def run_job(
     config: Config,
     options: JobOptions,
     *,
+    stages: pd.DataFrame | None = None,
     step: Callable[[str], None] | None = None,
 ) -> JobResult:
-    """The job on checked arguments: :func:`score_transactions` and every Dask partition run this."""
+    """The job on checked arguments: :func:`score_transactions` and every Dask partition run this.
+
+    *stages* are stored stages as :func:`stored_stages` gives them (or ``None``).
+    """
     say = step or (lambda _name: None)
     filled = config.with_presets()
     when, start = options.when, options.start
@@ -485,7 +532,9 @@ def run_job(
 
     say("stage")
     lifecycle = filled.lifecycle or Lifecycle.five_stage()
-    out["stage"] = _stages(lifecycle, transactions, out, when, customer, date, amount, extensions)
+    out["stage"] = _stages(
+        lifecycle, transactions, out, when, customer, date, amount, extensions, stages
+    )
 
     if filled.earning is not None or filled.tiers is not None:
         say("points")

@@ -38,8 +38,9 @@ from crmkit.lifecycle._inputs import (
     _with_derived,
 )
 from crmkit.lifecycle._plan import Step, Transition, _Plan
-from crmkit.lifecycle._records import LifecycleTransition
+from crmkit.lifecycle._records import LifecycleTransition, TransitionHistory
 from crmkit.lifecycle._replay import Replay, run_replay
+from crmkit.lifecycle._stored import read_stored_stages
 from crmkit.scoring import FeatureExtension, check_extensions, features_one
 
 __all__ = ["Lifecycle", "replay"]
@@ -559,7 +560,10 @@ class Lifecycle(Definition):
         ``as_of`` (and so ``crmkit score``) does for the whole base (tested).
         Without a stored *stage* it starts from :attr:`initial` in the month
         of the first purchase; with one (the stage the host stored, reached
-        at *since*), it continues from it with the month ends after *since*.
+        at *since*), it continues from it with the month ends after *since*
+        (compared to the microsecond: a month end stored as a ``datetime``,
+        ``23:59:59.999999``, is that month end), as :meth:`replay` with
+        ``resume=`` does for the whole base.
 
         Args:
             activities: the customer's activities (entities).
@@ -608,7 +612,8 @@ class Lifecycle(Definition):
                 )
             after = parse_as_of(since, field="since")
             month = after.tz_convert(None).to_period("M")
-            if month.end_time.tz_localize("UTC") <= after:
+            # A month end stored as a datetime (to the microsecond) is that month end.
+            if month.end_time.tz_localize("UTC").floor("us") <= after.floor("us"):
                 month += 1
             current = stage
         steps: list[Step] = []
@@ -729,6 +734,7 @@ class Lifecycle(Definition):
         amount: str = "amount",
         as_of: Any = None,
         extensions: Iterable[FeatureExtension] = (),
+        resume: pd.DataFrame | TransitionHistory | None = None,
     ) -> Replay:
         """Replay a transaction log period by period: see :func:`crmkit.lifecycle.replay`."""
         return run_replay(
@@ -742,7 +748,55 @@ class Lifecycle(Definition):
             amount=amount,
             as_of=as_of,
             extensions=extensions,
+            resume=resume,
         )
+
+    def stored_stages(
+        self,
+        stored: pd.DataFrame | TransitionHistory,
+        *,
+        customer: str = "customer_id",
+        until: AsOf | None = None,
+    ) -> pd.DataFrame:
+        """The stages a host stored, checked: what :meth:`replay` continues from (``resume=``).
+
+        Args:
+            stored: either a frame of current stages, one row per customer,
+                indexed by customer id or with a *customer* column, with the
+                columns ``stage`` (a state of this lifecycle) and ``at`` (when
+                the stage was reached or last evaluated: timezone-aware
+                times, a ``datetime64[ns, <tz>]`` column or aware
+                ``datetime`` objects); or a :class:`TransitionHistory`: each
+                customer's latest transition of this lifecycle (records whose
+                ``lifecycle`` is :attr:`name`) at or before *until*, its
+                ``to_stage`` and ``at`` (one ``for_customer`` call per
+                customer of ``latest_stages()``).
+            customer: the customer-id column (or the index's name).
+            until: the last instant a stored stage may have been reached (a
+                replay passes its last period end).
+
+        Returns:
+            A frame indexed by customer id (named *customer*): ``stage``
+            (categorical over :attr:`states`) and ``at`` (``datetime64[ns, UTC]``).
+
+        Raises:
+            MissingColumnError: the frame has no ``stage`` or ``at`` column.
+            FrameError: a stage that is not a state or is missing, a missing,
+                naive or non-time ``at``, a time after *until*, a missing or
+                repeated customer id (naming the column and the customers).
+
+        >>> import pandas as pd
+        >>> lc = Lifecycle.five_stage()
+        >>> stored = pd.DataFrame({"customer_id": ["a", "b"], "stage": ["growth", "decline"],
+        ...     "at": pd.to_datetime(["2025-01-31 23:59:59.999999"] * 2, utc=True)})
+        >>> lc.stored_stages(stored)["stage"].tolist()
+        ['growth', 'decline']
+        >>> lc.stored_stages(stored.assign(stage=["growth", "declin"]))
+        Traceback (most recent call last):
+        ...
+        crmkit.errors.FrameError: stored stages are not states of lifecycle 'five-stage' ... rows ['b'] ...
+        """
+        return read_stored_stages(self, stored, customer=customer, until=until)
 
     # ------------------------------------------------------------ reports
 
@@ -776,6 +830,7 @@ def replay(
     amount: str = "amount",
     as_of: AsOf | None = None,
     extensions: Iterable[FeatureExtension] = (),
+    resume: pd.DataFrame | TransitionHistory | None = None,
 ) -> Replay:
     """Replay a transaction log: every customer's stage at every period end, and what fired.
 
@@ -807,6 +862,24 @@ def replay(
             that period's features (``repeat_span`` and ``age`` in days), as
             ``features(..., as_of=<period end>, extensions=...)`` gives them.
             An extension none of whose columns a guard reads is not computed.
+        resume: the stages the host stored, to continue from instead of
+            replaying from the first purchase: a frame with ``stage`` and
+            ``at`` columns, one row per customer (indexed by customer id or
+            with the *customer* column), or a :class:`TransitionHistory`
+            (each customer's latest transition of this lifecycle at or before
+            the last period end); see :meth:`Lifecycle.stored_stages`. A
+            customer with a stored stage steps from it at the first period end
+            strictly after its ``at`` (to the microsecond: a period end stored
+            as a ``datetime`` is that period end); the periods before are not
+            stepped (``stages`` holds NaN there, and the stored stage at the
+            period end equal to ``at``). The features are still those of the
+            whole log. Customers without a stored stage replay from their first
+            purchase; stored customers absent from the log are ignored; a
+            stored time after the last period end is an error, and so are
+            stored ids of another kind than the log's (a history's ids are
+            text: text against numbers would match no one). Continuing from
+            the stages a replay gave at a period end gives exactly that
+            replay's later stages (tested).
 
     Returns:
         A :class:`Replay`: ``.stages``, ``.transitions``, ``.counts()``,
@@ -830,6 +903,19 @@ def replay(
     >>> r.transitions[["customer_id", "period", "from_stage", "to_stage", "transition"]]
       customer_id   period    from_stage to_stage       transition
     0           a  2025-02  introduction   growth  second_purchase
+
+    Continuing from the stages stored at the end of January (``b`` has none):
+
+    >>> stored = pd.DataFrame({"stage": ["introduction"],
+    ...     "at": pd.to_datetime(["2025-01-31 23:59:59.999999"], utc=True)},
+    ...     index=pd.Index(["a"], name="customer_id"))
+    >>> again = replay(Lifecycle.five_stage(), tx, start="2025-01-01", end="2025-03-31",
+    ...                resume=stored)
+    >>> again.stages
+                2025-01       2025-02       2025-03
+    customer_id
+    a      introduction        growth        growth
+    b               NaN  introduction  introduction
     """
     if not isinstance(lifecycle, Lifecycle):
         raise ValidationError("lifecycle", expected="a Lifecycle", got=type(lifecycle).__name__)
@@ -844,4 +930,5 @@ def replay(
         amount=amount,
         as_of=as_of,
         extensions=extensions,
+        resume=resume,
     )

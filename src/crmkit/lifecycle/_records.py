@@ -298,7 +298,20 @@ class InMemoryTransitionHistory:
 
     def __init__(self) -> None:
         self._by_key: dict[tuple[str, datetime, str], LifecycleTransition] = {}
+        # the same transitions by customer, so for_customer reads one customer's only
+        self._by_customer: dict[str, dict[tuple[str, datetime, str], LifecycleTransition]] = {}
         self._lock = threading.Lock()
+
+    def _put(self, t: LifecycleTransition) -> None:
+        self._by_key[t.key] = t
+        self._by_customer.setdefault(t.customer_id, {})[t.key] = t
+
+    def _drop(self, t: LifecycleTransition) -> None:
+        del self._by_key[t.key]
+        mine = self._by_customer[t.customer_id]
+        del mine[t.key]
+        if not mine:
+            del self._by_customer[t.customer_id]
 
     def _check_new(
         self, t: LifecycleTransition, pending: dict[tuple[str, datetime, str], LifecycleTransition]
@@ -320,7 +333,7 @@ class InMemoryTransitionHistory:
         with self._lock:
             if not self._check_new(t, {}):
                 return False
-            self._by_key[t.key] = t
+            self._put(t)
             return True
 
     def append_many(self, transitions: Iterable[LifecycleTransition]) -> int:
@@ -331,7 +344,8 @@ class InMemoryTransitionHistory:
             for t in items:
                 if self._check_new(t, pending):
                     pending[t.key] = t
-            self._by_key.update(pending)
+            for t in pending.values():
+                self._put(t)
             return len(pending)
 
     def rewrite(self, changes: Iterable[tuple[LifecycleTransition, LifecycleTransition]]) -> int:
@@ -353,9 +367,9 @@ class InMemoryTransitionHistory:
         with self._lock:
             plan = plan_transition_rewrite(items, self._by_key.get)
             for old, _ in plan:
-                del self._by_key[old.key]
+                self._drop(old)
             for _, new in plan:
-                self._by_key[new.key] = new
+                self._put(new)
             return len(plan)
 
     def for_customer(
@@ -370,10 +384,8 @@ class InMemoryTransitionHistory:
         with self._lock:
             found = [
                 t
-                for t in self._by_key.values()
-                if t.customer_id == customer_id
-                and (lo is None or t.at >= lo)
-                and (hi is None or t.at < hi)
+                for t in self._by_customer.get(customer_id, {}).values()
+                if (lo is None or t.at >= lo) and (hi is None or t.at < hi)
             ]
         return sorted(found, key=_order)
 

@@ -39,6 +39,7 @@ from crmkit.domain import FrozenDict
 from crmkit.lifecycle._inputs import _DERIVED_FORMULAS, DERIVED, derive_arrays
 from crmkit.lifecycle._plan import _Plan
 from crmkit.lifecycle._records import LifecycleTransition
+from crmkit.lifecycle._stored import read_stored_stages, stored_ns, to_microseconds
 from crmkit.scoring import (
     MODEL_INPUTS,
     AsOf,
@@ -94,6 +95,12 @@ class Replay:
         inputs: for each input a guard reads, its value at each transition
             (in the order of :attr:`transitions`); NaN where the transition's
             guard does not read it, or it was null.
+        as_of: the instant the last period was cut at, if any.
+        resumed: per customer, the code of the stored stage the replay
+            continued from (``resume=``); -1 for a customer replayed from the
+            first purchase. ``None``: nobody was resumed.
+        resumed_from: per customer, the first period stepped (0 for a
+            customer replayed from the first purchase).
     """
 
     lifecycle: Lifecycle
@@ -103,6 +110,8 @@ class Replay:
     fired: npt.NDArray[np.int16]
     inputs: dict[str, Floats] = attrs.field(factory=dict, repr=False)
     as_of: pd.Timestamp | None = None
+    resumed: npt.NDArray[np.int8] | None = None
+    resumed_from: npt.NDArray[np.int64] | None = None
 
     @property
     def ends(self) -> pd.DatetimeIndex:
@@ -117,7 +126,13 @@ class Replay:
 
     @property
     def stages(self) -> pd.DataFrame:
-        """Every customer's stage at every period end: customers x periods, categorical (NaN before)."""
+        """Every customer's stage at every period end: customers x periods, categorical (NaN before).
+
+        NaN before the customer's first purchase; for a customer resumed from a
+        stored stage (``resume=``), NaN at the period ends before the stored
+        time, and the stored stage at a period end equal to it (to the
+        microsecond): those periods are not stepped.
+        """
         dtype = pd.CategoricalDtype(list(self.lifecycle.states))
         return pd.DataFrame(
             {
@@ -130,13 +145,23 @@ class Replay:
     def _from_codes(self) -> npt.NDArray[np.int8]:
         """The stage each customer stepped from at each period end (-1 where absent)."""
         before = np.empty_like(self.codes)
-        initial = self.lifecycle.states.index(self.lifecycle.initial)
-        before[:, 0] = np.where(self.codes[:, 0] >= 0, initial, -1)
+        initial = np.int8(self.lifecycle.states.index(self.lifecycle.initial))
+        start: Any = initial
+        if self.resumed is not None:  # a resumed customer starts from the stored stage
+            start = np.where(self.resumed >= 0, self.resumed, initial)[:, None]
+        before[:, :1] = np.where(self.codes[:, :1] >= 0, start, -1)
         if self.codes.shape[1] > 1:
             prev = self.codes[:, :-1]
             now = self.codes[:, 1:]
-            before[:, 1:] = np.where(prev >= 0, prev, np.where(now >= 0, initial, -1))
+            before[:, 1:] = np.where(prev >= 0, prev, np.where(now >= 0, start, -1))
         return before
+
+    def _stepped(self, j: Any) -> npt.NDArray[np.bool_]:
+        """Which customers stepped at period *j*'s end."""
+        here = self.codes[:, j] >= 0
+        if self.resumed_from is not None:
+            here &= self.resumed_from <= j
+        return here
 
     @property
     def transitions(self) -> pd.DataFrame:
@@ -204,8 +229,9 @@ class Replay:
 
         Rows are the stage each customer stepped from at that period's end (the
         previous period's stage, or the initial state for a customer new in
-        this period), columns the stage after; the diagonal are the customers
-        who stayed.
+        this period, or the stored stage for a customer resumed in it), columns
+        the stage after; the diagonal are the customers who stayed. Customers
+        resumed after that period's end did not step there and are not counted.
 
         Raises:
             ValidationError: *period* is not one of the replayed periods.
@@ -221,7 +247,7 @@ class Replay:
         k = len(self.lifecycle.states)
         before = self._from_codes()[:, j].astype(np.int64)
         after = self.codes[:, j].astype(np.int64)
-        here = after >= 0
+        here = self._stepped(j)
         table = np.bincount(before[here] * k + after[here], minlength=k * k).reshape(k, k)
         states = list(self.lifecycle.states)
         return pd.DataFrame(
@@ -268,6 +294,25 @@ class Replay:
         return out
 
 
+def _check_id_kinds(stored: pd.Index[Any], customers: pd.Index[Any], customer: str) -> None:
+    """Stored ids and the log's compare by value: refuse text against numbers (none would match)."""
+    if not len(stored) or not len(customers):
+        return
+    kinds = [
+        pd.api.types.infer_dtype(np.asarray(ids, dtype=object), skipna=True)
+        for ids in (stored, customers)
+    ]
+    if kinds[0] != kinds[1]:
+        raise FrameError(
+            f"the stored stages' customer ids are {kinds[0]}, the transactions' are {kinds[1]}",
+            column=customer,
+            rows=list(stored[:10]),
+            expected=f"customer ids of the transactions' kind ({kinds[1]})",
+            got=kinds[0],
+            hint="a TransitionHistory's ids are text: give the transactions text ids",
+        )
+
+
 def _column_name(index: pd.Index[Any]) -> str:
     return "customer_id" if index.name is None else str(index.name)
 
@@ -310,6 +355,7 @@ def run_replay(
     amount: str = "amount",
     as_of: AsOf | None = None,
     extensions: Iterable[FeatureExtension] = (),
+    resume: object = None,
 ) -> Replay:
     """The replay engine behind :func:`crmkit.lifecycle.replay` (arguments checked here but *lifecycle*)."""
     if not isinstance(freq, str) or freq not in _FREQS:
@@ -371,9 +417,41 @@ def run_replay(
     plan: _Plan = lifecycle._plan
     stage_codes = np.full((n, p), -1, dtype=np.int8)
     fired_codes = np.full((n, p), -1, dtype=np.int16)
+    resumed: npt.NDArray[np.int8] | None = None
+    resumed_from: npt.NDArray[np.int64] | None = None
+    if resume is not None:
+        # A customer with a stored stage steps from it at the first period end
+        # after the stored time (compared to the microsecond, what a datetime holds).
+        last_end = pd.Timestamp(int(ends_ns[-1]), tz="UTC")
+        stored = read_stored_stages(
+            lifecycle, resume, customer=customer, until=last_end, customers=customers
+        )
+        resumed = np.full(n, -1, dtype=np.int8)
+        resumed_from = np.zeros(n, dtype=np.int64)
+        _check_id_kinds(stored.index, customers, customer)
+        where = customers.get_indexer(stored.index)
+        hit = where >= 0
+        rows_r = where[hit]
+        at_us = to_microseconds(stored_ns(stored["at"]))[hit]
+        ends_us = to_microseconds(ends_ns)
+        resumed[rows_r] = np.asarray(stored["stage"].cat.codes, dtype=np.int8)[hit]
+        resumed_from[rows_r] = np.searchsorted(ends_us, at_us, side="right")
+        held = resumed_from[rows_r] - 1
+        exact = (held >= 0) & (ends_us[np.maximum(held, 0)] == at_us)
+        stage_codes[rows_r[exact], held[exact]] = resumed[rows_r[exact]]
     if n == 0:
         empty = {name: np.empty(0) for name in sorted(lifecycle.names)}
-        return Replay(lifecycle, customers, periods, stage_codes, fired_codes, empty, as_of=cut)
+        return Replay(
+            lifecycle,
+            customers,
+            periods,
+            stage_codes,
+            fired_codes,
+            empty,
+            as_of=cut,
+            resumed=resumed,
+            resumed_from=resumed_from,
+        )
 
     # One sort, by customer then time.
     order = np.lexsort((t_ns, codes))
@@ -429,7 +507,7 @@ def run_replay(
         i_s6 = np.searchsorted(edges, s6)
 
     initial = plan.codes[lifecycle.initial]
-    prev = np.full(n, -1, dtype=np.int64)
+    prev = np.full(n, -1, dtype=np.int64) if resumed is None else resumed.astype(np.int64)
     read = sorted(lifecycle.names)
     readers = {
         name: [plan.index[t.name] for t in lifecycle.transitions if name in t.guard.names]
@@ -439,7 +517,7 @@ def run_replay(
     for j in range(p):
         e = int(ends_ns[j])
         cnt = count[:, j]
-        rows = np.flatnonzero(cnt > 0)
+        rows = np.flatnonzero(cnt > 0 if resumed_from is None else (cnt > 0) & (resumed_from <= j))
         if not len(rows):
             continue
         cnt_r = cnt[rows]
@@ -496,4 +574,14 @@ def run_replay(
     inputs = {
         name: np.concatenate(parts) if parts else np.empty(0) for name, parts in gathered.items()
     }
-    return Replay(lifecycle, customers, periods, stage_codes, fired_codes, inputs, as_of=cut)
+    return Replay(
+        lifecycle,
+        customers,
+        periods,
+        stage_codes,
+        fired_codes,
+        inputs,
+        as_of=cut,
+        resumed=resumed,
+        resumed_from=resumed_from,
+    )

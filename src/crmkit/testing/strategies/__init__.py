@@ -69,6 +69,8 @@ from crmkit.testing.strategies._formulas import (
 from crmkit.testing.strategies._lifecycle import (
     lifecycle_configs,
     lifecycle_transitions,
+    replay_lifecycle_configs,
+    replay_transaction_frames,
 )
 from crmkit.testing.strategies._loyalty import (
     catalogue_configs,
@@ -126,6 +128,8 @@ __all__ = [
     "records",
     "referrals",
     "refunds",
+    "replay_lifecycle_configs",
+    "replay_transaction_frames",
     "rfm_configs",
     "segment_frames",
     "segment_labels",
