@@ -794,7 +794,7 @@ class Lifecycle(Definition):
         >>> lc.stored_stages(stored.assign(stage=["growth", "declin"]))
         Traceback (most recent call last):
         ...
-        crmkit.errors.FrameError: stored stages are not states of lifecycle 'five-stage' ... rows ['b'] ...
+        crmkit.errors.FrameError: stored stages are not states of lifecycle 'five-stage' (first offending rows: 'b'): ... got 'declin' (did you mean 'decline'?)
         """
         return read_stored_stages(self, stored, customer=customer, until=until)
 
