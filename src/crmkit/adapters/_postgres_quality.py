@@ -6,9 +6,10 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+from crmkit.adapters._journal import load_entry
 from crmkit.adapters._postgres import PostgresStore, _Database, _is_text
 from crmkit.adapters._postgres import ensure_part as _ensure_part
-from crmkit.core import StorageError, ValidationError
+from crmkit.core import ValidationError
 
 __all__ = ["QUALITY_MIGRATIONS", "PostgresMergeJournal"]
 
@@ -21,22 +22,6 @@ QUALITY_MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )""",
     ),
 )
-
-
-def _load(value: Any) -> dict[str, Any]:
-    try:
-        found = json.loads(value) if isinstance(value, str) else value
-    except ValueError as exc:
-        raise StorageError(
-            "a stored merge journal entry cannot be read",
-            got=f"{type(exc).__name__}: {exc}",
-            hint="the database was changed outside crmkit",
-        ) from exc
-    if not isinstance(found, dict):
-        raise StorageError(
-            "a stored merge journal entry is not an object", got=type(found).__name__
-        )
-    return found
 
 
 class PostgresMergeJournal:
@@ -58,7 +43,7 @@ class PostgresMergeJournal:
         if not _is_text(key):
             return None
         rows = self._db.query(f"SELECT entry FROM {self._t} WHERE key = %s", (key,))  # noqa: S608
-        return None if not rows else _load(rows[0][0])
+        return None if not rows else load_entry(rows[0][0])
 
     def put(self, key: str, entry: Mapping[str, Any]) -> None:
         """Store *entry* under *key*, replacing what was there."""
@@ -84,4 +69,4 @@ class PostgresMergeJournal:
     def pending(self) -> list[dict[str, Any]]:
         """Every stored entry, ordered by key (bytewise)."""
         rows = self._db.query(f"SELECT entry FROM {self._t} ORDER BY key")  # noqa: S608
-        return [_load(r[0]) for r in rows]
+        return [load_entry(r[0]) for r in rows]

@@ -11,8 +11,9 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+from crmkit.adapters._journal import load_entry
 from crmkit.adapters._sqlite import SQLiteStore, _is_text, ensure_part
-from crmkit.core import StorageError, ValidationError
+from crmkit.core import ValidationError
 
 __all__ = ["MIGRATIONS", "SQLiteMergeJournal"]
 
@@ -25,22 +26,6 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         ) WITHOUT ROWID""",
     ),
 )
-
-
-def _load(text: str) -> dict[str, Any]:
-    try:
-        found = json.loads(text)
-    except ValueError as exc:
-        raise StorageError(
-            "a stored merge journal entry cannot be read",
-            got=f"{type(exc).__name__}: {exc}",
-            hint="the database was changed outside crmkit",
-        ) from exc
-    if not isinstance(found, dict):
-        raise StorageError(
-            "a stored merge journal entry is not an object", got=type(found).__name__
-        )
-    return found
 
 
 class SQLiteMergeJournal:
@@ -69,7 +54,7 @@ class SQLiteMergeJournal:
         if not _is_text(key):
             return None
         rows = self._db.query("SELECT entry FROM crmkit_merge_journal WHERE key = ?", (key,))
-        return None if not rows else _load(rows[0][0])
+        return None if not rows else load_entry(rows[0][0])
 
     def put(self, key: str, entry: Mapping[str, Any]) -> None:
         """Store *entry* under *key*, replacing what was there (one committed transaction)."""
@@ -93,4 +78,4 @@ class SQLiteMergeJournal:
     def pending(self) -> list[dict[str, Any]]:
         """Every stored entry, ordered by key."""
         rows = self._db.query("SELECT entry FROM crmkit_merge_journal ORDER BY key")
-        return [_load(r[0]) for r in rows]
+        return [load_entry(r[0]) for r in rows]
