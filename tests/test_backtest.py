@@ -18,7 +18,7 @@ from crmkit.expr import Formula
 from crmkit.lifecycle import ChurnWarning, Lifecycle
 from crmkit.scoring import ValueModel
 from crmkit.segmentation import RFM, Segment, SegmentRules
-from crmkit.testing.strategies._backtest import score_outcomes, transaction_logs
+from crmkit.testing.strategies import score_outcomes, transaction_logs
 
 # ---------------------------------------------------------------- metrics
 

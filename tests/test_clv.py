@@ -18,7 +18,7 @@ import crmkit as ck
 from crmkit.clv import BGBB, BGNBD, MBGNBD, FitError, GammaGamma, ParetoNBD, clv, clv_one, simulate
 from crmkit.clv._special import hyp2f1, hyp2f1_one, series_1bc_one, series_1bc_with_derivatives
 from crmkit.errors import ConfigError, FrameError, MissingColumnError, ValidationError
-from crmkit.testing.strategies._clv import (
+from crmkit.testing.strategies import (
     bgbb_models,
     bgbb_summaries,
     gamma_gamma_models,

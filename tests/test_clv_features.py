@@ -40,8 +40,7 @@ from crmkit.scoring import (
 )
 from crmkit.segmentation import Segment, SegmentRules
 from crmkit.testing import strategies as cks
-from crmkit.testing.strategies._backtest import transaction_logs
-from crmkit.testing.strategies._clv import clv_feature_extensions
+from crmkit.testing.strategies import clv_feature_extensions, transaction_logs
 
 BG = BGNBD(r=0.2426, alpha=4.4135, a=0.7929, b=2.4258, time_unit="W", as_of="1997-09-30")
 GG = GammaGamma(p=6.2488, q=3.7446, v=15.4477)

@@ -7,7 +7,8 @@ Decimal scales, optional fields left out).
 
 The package is organised in private modules by subject (``_basics``,
 ``_entities``, ``_activities``, ``_features``, ``_formulas``, ``_lifecycle``,
-``_segments``, ``_loyalty``, ``_merge``, ``_config``); add new strategies to the module
+``_segments``, ``_loyalty``, ``_merge``, ``_config``, ``_clv``,
+``_backtest``); add new strategies to the module
 they belong to, or add a module, and re-export them here.
 
 >>> from hypothesis import given
@@ -28,6 +29,7 @@ from crmkit.testing.strategies._activities import (
     refunds,
     survey_responses,
 )
+from crmkit.testing.strategies._backtest import score_outcomes, transaction_logs
 from crmkit.testing.strategies._basics import (
     amounts,
     aware_datetimes,
@@ -41,6 +43,18 @@ from crmkit.testing.strategies._basics import (
     phones,
     texts,
     timezones,
+)
+from crmkit.testing.strategies._clv import (
+    bgbb_models,
+    bgbb_summaries,
+    bgnbd_models,
+    clv_feature_extensions,
+    gamma_gamma_models,
+    mbgnbd_models,
+    pareto_models,
+    purchase_models,
+    spend_summaries,
+    summaries,
 )
 from crmkit.testing.strategies._config import config_file_configs
 from crmkit.testing.strategies._entities import (
@@ -95,7 +109,11 @@ __all__ = [
     "activity_logs",
     "amounts",
     "aware_datetimes",
+    "bgbb_models",
+    "bgbb_summaries",
+    "bgnbd_models",
     "catalogue_configs",
+    "clv_feature_extensions",
     "column_names",
     "complaints",
     "config_file_configs",
@@ -114,16 +132,20 @@ __all__ = [
     "formula_tables",
     "formula_values",
     "formulas",
+    "gamma_gamma_models",
     "id_columns",
     "ids",
     "interactions",
     "ledger_entries",
     "lifecycle_configs",
     "lifecycle_transitions",
+    "mbgnbd_models",
     "memberships",
     "merge_bases",
     "names",
+    "pareto_models",
     "phones",
+    "purchase_models",
     "purchases",
     "records",
     "referrals",
@@ -131,14 +153,18 @@ __all__ = [
     "replay_lifecycle_configs",
     "replay_transaction_frames",
     "rfm_configs",
+    "score_outcomes",
     "segment_frames",
     "segment_labels",
     "segment_rule_configs",
+    "spend_summaries",
+    "summaries",
     "survey_responses",
     "texts",
     "tier_table_configs",
     "timezones",
     "transaction_frames",
+    "transaction_logs",
     "value_frames",
     "value_model_configs",
 ]

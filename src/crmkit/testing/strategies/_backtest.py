@@ -1,6 +1,6 @@
 """Hypothesis strategies for backtests: scores with binary outcomes, and transaction logs.
 
-Kept apart from :mod:`crmkit.testing.strategies` so each part can grow on its own.
+Re-exported by :mod:`crmkit.testing.strategies`.
 """
 
 from __future__ import annotations
