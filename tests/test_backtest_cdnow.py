@@ -105,6 +105,52 @@ def test_five_stage_v2_at_the_calibration_end(s: Split) -> None:
     assert rates["v2", "introduction"] == pytest.approx(0.146, abs=MARGIN)
 
 
+def test_five_stage_splitting_one_time_buyers_passes_076_only_by_breaking_departed(
+    tx: pd.DataFrame, s: Split
+) -> None:
+    """The docs' reason for stopping at 0.757, on both splits (the lifecycle concept page)."""
+    config = Lifecycle.five_stage().to_dict()
+    config["lifecycle"]["version"] = "2-small-first-purchase"
+    config["transitions"]["small_first_purchase"] = {
+        "from": ["introduction"],
+        "to": "departed",
+        "priority": 3,
+        "guard": "purchase_days <= 1 and total_spend < 20 and days_since_last_purchase > 90",
+    }
+    trial = Lifecycle.from_dict(config)
+    half_v1_departed_rate = 0.174 / 2
+    second = split(tx, calibration_end="1997-06-30", holdout_end="1998-03-31", date="date")
+    figures: dict[str, tuple[float, float, int, float]] = {}
+    for name, one_split in (("A", s), ("B", second)):
+        result = evaluate(
+            one_split,
+            {
+                "v2": Signal(Lifecycle.five_stage(), order=ORDER),
+                "trial": Signal(trial, order=ORDER),
+            },
+        )
+        departed = result.categories.loc[("trial", "departed")]
+        figures[name] = (
+            result.summary.loc["v2", "auc"],
+            result.summary.loc["trial", "auc"],
+            int(departed["customers"]),
+            float(departed["buy_again_rate"]),
+        )
+        assert float(departed["buy_again_rate"]) > half_v1_departed_rate
+    assert figures["A"][0] < 0.76 <= figures["A"][1]
+    assert figures["A"][1:3] == (pytest.approx(0.762, abs=MARGIN), 6_924)
+    assert figures["A"][3] == pytest.approx(0.135, abs=MARGIN)
+    assert figures["B"][0] == pytest.approx(0.689, abs=MARGIN)
+    assert figures["B"][1:3] == (pytest.approx(0.700, abs=MARGIN), 7_507)
+    assert figures["B"][3] == pytest.approx(0.178, abs=MARGIN)
+    # one-time buyers hardly differ by the spend of their one purchase day
+    f = s.features()
+    once = f["purchase_days"] <= 1
+    bought = s.outcome["buys_again"].reindex(f.index)[once]
+    by_spend = bought.groupby(f.loc[once, "total_spend"] < 10).mean()
+    assert 0.12 <= by_spend[True] < by_spend[False] < 0.15
+
+
 def _reversals(lc: Lifecycle, tx: pd.DataFrame) -> int:
     r = lc.replay(tx, start="1997-01", end="1998-06", date="date")
     t = r.transitions.sort_values(["customer_id", "period"], kind="stable")
