@@ -49,6 +49,7 @@ from crmkit.loyalty import (
     Coupon,
     CouponMaker,
     CouponState,
+    EntryKind,
     LedgerEntry,
     LedgerRepository,
     Lot,
@@ -133,6 +134,9 @@ _LOT_TYPES: Final = ["text", "text", "int8", "int8", "int8", "timestamptz"]
 _COPY_FROM: Final = 64  # postings of more new entries than this are written with COPY
 
 
+_KIND_TEXT: Final = {kind: kind.value for kind in EntryKind}  # enum .value is slow
+
+
 def _bucket(customer_id: str) -> int:
     return zlib.crc32(customer_id.encode("utf-8", "surrogatepass")) % _BUCKETS
 
@@ -177,7 +181,7 @@ def _row(seq: int, key: str, e: LedgerEntry) -> tuple[object, ...]:
         seq,
         key,
         e.customer_id,
-        e.kind.value,
+        _KIND_TEXT[e.kind],
         e.points,
         e.at,
         e.source_kind,

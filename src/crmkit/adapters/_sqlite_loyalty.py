@@ -32,6 +32,7 @@ from crmkit.loyalty import (
     Coupon,
     CouponMaker,
     CouponState,
+    EntryKind,
     LedgerEntry,
     LedgerRepository,
     Lot,
@@ -106,6 +107,9 @@ _ENTRY_COLUMNS: Final = (
 _LOT_COLUMNS: Final = "key, customer_id, points, remaining, expires_at, seq"
 
 
+_KIND_TEXT: Final = {kind: kind.value for kind in EntryKind}  # enum .value is slow
+
+
 def _time(micros: int | None) -> datetime | None:
     return None if micros is None else _EPOCH + timedelta(microseconds=micros)
 
@@ -150,7 +154,7 @@ def _row(seq: int, e: LedgerEntry) -> tuple[object, ...]:
         seq,
         e.key,
         e.customer_id,
-        e.kind.value,
+        _KIND_TEXT[e.kind],
         e.points,
         _micros(e.at),
         e.source_kind,
