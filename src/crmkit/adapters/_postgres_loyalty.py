@@ -422,7 +422,7 @@ class PostgresLedgerRepository:
         view = _View(cur, self._s, self._space, set())
         entries = list(build(view))
         valid = [e for e in entries if isinstance(e, LedgerEntry)]
-        view.lock([_bucket(e.customer_id) for e in valid])
+        view.lock([_bucket(c) for c in {e.customer_id for e in valid}])
         # Under the locks: what is stored of the posting's keys, and the lots it draws from.
         keys = sorted({e.key for e in valid}.union(e.refers_to for e in valid if e.refers_to))
         stored: dict[str, LedgerEntry] = {}
