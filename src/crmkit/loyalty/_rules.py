@@ -11,6 +11,7 @@ period from a transactions frame; the two agree exactly (hypothesis checks it).
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime, timedelta
@@ -383,8 +384,13 @@ class EarningRules(Definition):
                 out[f"campaign:{c.name}"] = got
         return out
 
+    @functools.cached_property
+    def _expires_after(self) -> timedelta | None:
+        return None if self.expires_after_days is None else timedelta(self.expires_after_days)
+
     def _expiry(self, at: datetime) -> datetime | None:
-        return None if self.expires_after_days is None else at + timedelta(self.expires_after_days)
+        delta = self._expires_after
+        return None if delta is None else at + delta
 
     def award(
         self,
