@@ -476,7 +476,7 @@ class PostgresLedgerRepository:
             marks = ", ".join(["%s"] * 14)
             cur.executemany(f"INSERT INTO {entry_sql} VALUES ({marks})", rows)  # noqa: S608
         lo, hi = min(seqs), max(seqs)
-        # Sequence values are unique: when this posting's fill lo..hi, the rows
+        # Sequence values are unique: when this posting's seqs fill lo..hi, the rows
         # with those seqs are exactly the ones just written, and the server
         # derives the lots and balance moves from them (nothing sent twice).
         contiguous = hi - lo == len(seqs) - 1
