@@ -89,6 +89,24 @@ class TestPostgresLedger(_OnPostgres, crmkit.testing.PersistentLedgerContract):
         return functools.partial(PostgresLedgerRepository.open, self.url, schema=self.schema)
 
 
+class TestPostgresLedgerSequenceGaps(_OnPostgres, crmkit.testing.LedgerContract):
+    """The ledger contract when a posting's seqs are never contiguous.
+
+    Another posting drawing sequence values meanwhile leaves gaps; the
+    adapter then writes lots and balance moves from the client instead of
+    deriving them on the server from the seq range. A sequence stepping by 3
+    takes that path on every posting.
+    """
+
+    max_examples = 15
+
+    def create_ledger_repository(self) -> LedgerRepository:
+        repo = PostgresLedgerRepository(PostgresStore(self.conn, schema=self.schema))
+        _empty(self.conn, self.schema)
+        self.conn.execute(f'ALTER SEQUENCE "{self.schema}".crmkit_loyalty_seq INCREMENT BY 3')
+        return repo
+
+
 class TestPostgresTransitionHistory(_OnPostgres, crmkit.testing.TransitionHistoryContract):
     max_examples = 50
 

@@ -1,5 +1,8 @@
 """Fault tests: a process redeeming and earning on SQLite is killed (SIGKILL) at random moments.
 
+(And one posting bulk awards with ``EarningRules.award_many``: after each kill
+the ledger holds whole postings only, and a rerun completes it.)
+
 After every kill the file is reopened and checked: each cached balance equals
 the fold of the customer's entries (and the lots agree), no coupon exists
 without the debit that paid for it, and no reward debit exists without its
@@ -15,6 +18,7 @@ FD``); it performs the operations in order until it is killed or all are done.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import signal
@@ -32,8 +36,10 @@ import pytest
 
 import crmkit
 from crmkit.adapters.sqlite import SQLiteCouponRepository, SQLiteLedgerRepository, SQLiteStore
+from crmkit.domain import Purchase
 from crmkit.loyalty import (
     Catalogue,
+    EarningRules,
     EntryKind,
     InMemoryCouponRepository,
     InMemoryLedgerRepository,
@@ -85,7 +91,44 @@ def _operate(path: str, first: int, *, announce: TextIO | None = None) -> None:
         _run(shop, first)
 
 
-def _start(path: Path) -> tuple[int, int, Callable[[], int]]:
+_AWARD_RULES = EarningRules.from_dict({"base": {"points_per_unit": 1}, "expires_after_days": 180})
+_BUYERS = [f"a-{i}" for i in range(40)]
+_CHUNK = 500  # entries per posting of the bulk awards; one entry per purchase
+
+
+@functools.cache
+def _purchases() -> list[Purchase]:
+    """Purchases enough that a worker is still awarding them when it is killed."""
+    return [
+        Purchase(
+            id=f"t-{i}",
+            customer_id=_BUYERS[i % len(_BUYERS)],
+            amount=f"{1 + i % 90}.{i % 100:02d}",
+            currency="USD",
+            occurred_at=_T0 + timedelta(minutes=i),
+        )
+        for i in range(40 * _CHUNK)
+    ]
+
+
+def _award_all(path: str, *, announce: TextIO | None = None) -> None:
+    """Award every purchase of :func:`_purchases` into the SQLite file at *path*."""
+    purchases = _purchases()
+    with SQLiteLedgerRepository(path) as repo:
+        if announce is not None:
+            announce.write("ready")
+            announce.flush()
+        _AWARD_RULES.award_many(Ledger(repo), purchases, chunk_size=_CHUNK)
+
+
+def _redeem_all(path: str, *, announce: TextIO | None = None) -> None:
+    _operate(path, 0, announce=announce)
+
+
+_WORKERS: dict[str, Callable[..., None]] = {"redeem": _redeem_all, "awards": _award_all}
+
+
+def _start(path: Path, work: str = "redeem") -> tuple[int, int, Callable[[], int]]:
     """Start a worker on *path*; return its pid once it is inside its loop, a status fd, and a wait.
 
     The wait reaps the worker and returns its exit status as ``os.waitpid``
@@ -103,7 +146,7 @@ def _start(path: Path) -> tuple[int, int, Callable[[], int]]:
             try:
                 os.close(read)
                 with os.fdopen(write, "w") as ready:
-                    _operate(str(path), 0, announce=ready)
+                    _WORKERS[work](str(path), announce=ready)
                 code = 0
             finally:
                 os._exit(code)
@@ -116,7 +159,7 @@ def _start(path: Path) -> tuple[int, int, Callable[[], int]]:
         src = str(Path(crmkit.__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
         proc = subprocess.Popen(
-            [sys.executable, __file__, str(path), str(write)], env=env, pass_fds=(write,)
+            [sys.executable, __file__, str(path), str(write), work], env=env, pass_fds=(write,)
         )
         os.close(write)
         pid = proc.pid
@@ -198,6 +241,45 @@ def test_kill_9_during_redeem_loses_nothing_and_retries_complete(tmp_path: Path)
     )
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_kill_9_during_bulk_awards_leaves_whole_postings_and_a_rerun_completes(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "awards.sqlite3"
+    SQLiteLedgerRepository(path).close()  # the tables exist before the first worker
+    _purchases()  # built once, before forking
+    rng = random.Random(16)
+    interrupted = 0
+    for _ in range(8):
+        pid, status, wait = _start(path, "awards")
+        time.sleep(rng.uniform(0.0, 0.3))
+        os.kill(pid, signal.SIGKILL)
+        code = wait()
+        os.close(status)
+        if os.WIFSIGNALED(code):
+            assert os.WTERMSIG(code) == signal.SIGKILL
+            interrupted += 1
+        else:
+            assert os.WEXITSTATUS(code) == 0, "the worker failed"
+        with SQLiteLedgerRepository(path) as repo:
+            check_ledger(repo, _BUYERS)  # balances == fold, lots == points minus draws
+            assert len(repo) % _CHUNK == 0, "a posting of the bulk awards was stored in part"
+    assert interrupted, "no run was killed before it finished (nothing was tested)"
+
+    _award_all(str(path))  # the same purchases again: completes the awards
+    expected = Ledger(InMemoryLedgerRepository())
+    _AWARD_RULES.award_many(expected, _purchases())
+    with SQLiteLedgerRepository(path) as repo:
+        check_ledger(repo, _BUYERS)
+        assert len(repo) == len(expected.repository) == len(_purchases())
+        for customer in _BUYERS:
+            assert repo.entries(customer) == expected.entries(customer)
+            assert repo.balance(customer) == expected.balance(customer)
+            assert [(lot.key, lot.remaining) for lot in repo.lots(customer)] == [
+                (lot.key, lot.remaining) for lot in expected.lots(customer)
+            ]
+
+
 if __name__ == "__main__":
     with os.fdopen(int(sys.argv[2]), "w") as _ready:
-        _operate(sys.argv[1], 0, announce=_ready)
+        _WORKERS[sys.argv[3] if len(sys.argv) > 3 else "redeem"](sys.argv[1], announce=_ready)

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import copy
 import functools
+import pickle
 import sqlite3
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import crmkit.testing
 from crmkit.adapters.sqlite import SQLiteLedgerRepository
+from crmkit.domain import to_record
 from crmkit.errors import ValidationError
 from crmkit.loyalty import (
     InMemoryLedgerRepository,
     InsufficientPointsError,
     Ledger,
+    LedgerEntry,
     LedgerRepository,
+    entry_from_record,
+    idempotency_key,
 )
+from crmkit.testing import strategies as cks
 
 T = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -97,3 +107,23 @@ def test_allow_negative_records_the_uncovered_points() -> None:
     ledger.earn("c-1", 20, at=T, source_kind="purchase", source_id="p-2")
     assert ledger.balance("c-1") == 12
     crmkit.testing.check_ledger(ledger.repository, ["c-1"])
+
+
+@settings(max_examples=50, deadline=None)
+@given(entry=cks.ledger_entries(), rule=cks.ids(), period=st.sampled_from(["", "2025-03", "a|b%"]))
+def test_an_entrys_key_follows_its_fields_through_evolve_copy_and_pickle(
+    entry: LedgerEntry, rule: str, period: str
+) -> None:
+    # The key is computed once per entry and kept with it (not a field): a changed
+    # entry gets its own, a copy the same one, and records and equality ignore it.
+    parts = (entry.source_kind, entry.source_id, entry.rule, entry.period)
+    assert entry.key == idempotency_key(*parts)
+    changed = attrs.evolve(entry, rule=rule, period=period)
+    assert changed.key == idempotency_key(entry.source_kind, entry.source_id, rule, period)
+    for twin in (copy.copy(entry), copy.deepcopy(entry), pickle.loads(pickle.dumps(entry))):
+        assert twin == entry
+        assert twin.key == entry.key
+        assert hash(twin) == hash(entry)
+    assert "_key" not in to_record(entry)
+    assert "key" not in to_record(entry)
+    assert entry_from_record(to_record(entry)).key == entry.key

@@ -7,14 +7,23 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmkit.domain import Purchase, Refund
+from crmkit.domain import Purchase, Refund, to_record
 from crmkit.errors import ConfigError, FrameError, MissingColumnError, ValidationError
-from crmkit.loyalty import EarningRules, InMemoryLedgerRepository, Ledger
+from crmkit.expr import Formula
+from crmkit.loyalty import (
+    PURCHASE_SCHEMA,
+    Campaign,
+    EarningRules,
+    InMemoryLedgerRepository,
+    Ledger,
+    LedgerEntry,
+)
 from crmkit.scoring import features
 from crmkit.testing import strategies as cks
 
@@ -327,3 +336,131 @@ def test_both_frame_paths_name_the_column_and_rows_of_every_bad_input(
     with pytest.raises(ValidationError) as window:  # start after end: refused, not empty
         run(frame.iloc[:0], start="2025-04-01", end="2025-03-01")
     assert window.value.field == "end"
+
+
+def _checked_award(
+    rules: EarningRules, purchase: Purchase, segment: str | None, tier: str | None, ref: str | None
+) -> list[LedgerEntry]:
+    """What award posts for *purchase*, every entry built by LedgerEntry with every check."""
+    settlement = None if purchase.settlement is None else str(purchase.settlement)
+    at = purchase.occurred_at
+    expires = None if rules.expires_after_days is None else at + timedelta(rules.expires_after_days)
+    points = rules.points(
+        float(purchase.amount), at=at, segment=segment, settlement=settlement, tier=tier
+    )
+    out = [
+        LedgerEntry(
+            customer_id=purchase.customer_id,
+            kind="earn",
+            points=p,
+            at=at,
+            source_kind="purchase",
+            source_id=purchase.id,
+            rule=rule,
+            expires_at=expires,
+            amount=purchase.amount,
+        )
+        for rule, p in points.items()
+    ]
+    for who, rule, p in (
+        (ref, "referrer", rules.referrer_bonus),
+        (purchase.customer_id, "referred", rules.referred_bonus),
+    ):
+        if ref is not None and who is not None and p > 0:
+            out.append(
+                LedgerEntry(
+                    customer_id=who,
+                    kind="earn",
+                    points=p,
+                    at=at,
+                    source_kind="referral",
+                    source_id=purchase.customer_id,
+                    rule=rule,
+                    expires_at=expires,
+                )
+            )
+    return out
+
+
+def _outcome(run: Any) -> tuple[Any, ...]:
+    try:
+        return ("ok", run())
+    except ValidationError as exc:
+        return ("error", type(exc), str(exc))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    config=cks.earning_rule_configs(every_key=True),
+    bought=st.lists(
+        cks.purchases(
+            customer_id=st.sampled_from(["c-1", "c-2", "c|3"]),
+            occurred_at=st.datetimes(
+                datetime(2025, 2, 20), datetime(2025, 5, 1), timezones=st.just(UTC)
+            ),
+        ),
+        max_size=12,
+        unique_by=lambda p: p.id,
+    ),
+    who=st.dictionaries(
+        st.sampled_from(["c-1", "c-2", "c|3"]),
+        st.tuples(st.sampled_from(["vip", "x"]), st.sampled_from(["gold", "tin"]), cks.ids()),
+    ),
+    chunk_size=st.integers(1, 7),
+)
+def test_award_many_posts_the_entries_award_builds_with_every_check(
+    config: dict[str, Any],
+    bought: list[Purchase],
+    who: dict[str, tuple[str, str, str]],
+    chunk_size: int,
+) -> None:
+    # award_many builds a Purchase's earn entries without re-running the checks its
+    # fields passed: the entries, keys, records and the ledger left must be those
+    # of LedgerEntry built with every check, posted one purchase at a time.
+    rules = EarningRules.from_dict(config)
+    segments = {c: v[0] for c, v in who.items()}
+    tiers = {c: v[1] for c, v in who.items()}
+    referrers = {c: v[2] for c, v in who.items()}
+    fast, slow = Ledger(InMemoryLedgerRepository()), Ledger(InMemoryLedgerRepository())
+    got = _outcome(
+        lambda: rules.award_many(
+            fast, bought, segments=segments, tiers=tiers, referrers=referrers, chunk_size=chunk_size
+        )
+    )
+
+    def one_by_one() -> list[LedgerEntry]:
+        out: list[LedgerEntry] = []
+        for p in bought:
+            c = p.customer_id
+            out += slow.post(
+                _checked_award(rules, p, segments.get(c), tiers.get(c), referrers.get(c))
+            )
+        return out
+
+    expected = _outcome(one_by_one)
+    assert got[0] == expected[0]
+    if got[0] == "error":
+        assert got[1:] == expected[1:]
+        return
+    assert got[1] == expected[1]
+    for a, b in zip(got[1], expected[1], strict=True):
+        assert (a.key, hash(a), to_record(a), repr(a)) == (b.key, hash(b), to_record(b), repr(b))
+    for c in {p.customer_id for p in bought} | set(referrers.values()):
+        assert fast.balance(c) == slow.balance(c)
+        assert fast.lots(c) == slow.lots(c)
+
+
+def test_award_many_checks_a_rule_name_it_did_not_read_from_a_configuration() -> None:
+    rules = EarningRules.from_dict({"base": {"points_per_unit": 1}})
+    bad = Campaign(
+        name="bad\x00",
+        start=T - timedelta(days=1),
+        end=T + timedelta(days=1),
+        condition=Formula("True", schema=PURCHASE_SCHEMA),
+        bonus=Formula("5", schema=PURCHASE_SCHEMA),
+    )
+    rules = attrs.evolve(rules, campaigns=(bad,))
+    ledger = Ledger(InMemoryLedgerRepository())
+    with pytest.raises(ValidationError, match=r"LedgerEntry\.rule"):
+        rules.award_many(ledger, [_purchase("p-1", "40"), _purchase("p-2", "40")])
+    assert len(ledger.repository) == 0

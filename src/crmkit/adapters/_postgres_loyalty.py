@@ -49,6 +49,7 @@ from crmkit.loyalty import (
     Coupon,
     CouponMaker,
     CouponState,
+    EntryKind,
     LedgerEntry,
     LedgerRepository,
     Lot,
@@ -133,6 +134,9 @@ _LOT_TYPES: Final = ["text", "text", "int8", "int8", "int8", "timestamptz"]
 _COPY_FROM: Final = 64  # postings of more new entries than this are written with COPY
 
 
+_KIND_TEXT: Final = {kind: kind.value for kind in EntryKind}  # enum .value is slow
+
+
 def _bucket(customer_id: str) -> int:
     return zlib.crc32(customer_id.encode("utf-8", "surrogatepass")) % _BUCKETS
 
@@ -172,12 +176,12 @@ def _lot(row: tuple[Any, ...]) -> Lot:
     )
 
 
-def _row(seq: int, key: str, e: LedgerEntry) -> tuple[object, ...]:
+def _row(seq: int, e: LedgerEntry) -> tuple[object, ...]:
     return (
         seq,
-        key,
+        e.key,
         e.customer_id,
-        e.kind.value,
+        _KIND_TEXT[e.kind],
         e.points,
         e.at,
         e.source_kind,
@@ -418,7 +422,7 @@ class PostgresLedgerRepository:
         view = _View(cur, self._s, self._space, set())
         entries = list(build(view))
         valid = [e for e in entries if isinstance(e, LedgerEntry)]
-        view.lock([_bucket(e.customer_id) for e in valid])
+        view.lock([_bucket(c) for c in {e.customer_id for e in valid}])
         # Under the locks: what is stored of the posting's keys, and the lots it draws from.
         keys = sorted({e.key for e in valid}.union(e.refers_to for e in valid if e.refers_to))
         stored: dict[str, LedgerEntry] = {}
@@ -459,13 +463,7 @@ class PostgresLedgerRepository:
             (len(new),),
         )
         seqs = [int(r[0]) for r in cur.fetchall()]
-        keys = [e.key for e in new]
-        rows = [_row(seq, key, e) for seq, key, e in zip(seqs, keys, new, strict=True)]
-        lots = [
-            (key, e.customer_id, seq, e.points, e.points, e.expires_at)
-            for seq, key, e in zip(seqs, keys, new, strict=True)
-            if e.opens_lot
-        ]
+        rows = [_row(seq, e) for seq, e in zip(seqs, new, strict=True)]
         entry_sql = f"{s}.crmkit_loyalty_entries (seq, {_ENTRY_COLUMNS})"
         lot_sql = f"{s}.crmkit_loyalty_lots (key, customer_id, seq, points, remaining, expires_at)"
         if len(rows) > _COPY_FROM:
@@ -474,14 +472,27 @@ class PostgresLedgerRepository:
                 copy.set_types(_ENTRY_TYPES)
                 for row in rows:
                     copy.write_row(row)
-            if lots:
-                with cur.copy(f"COPY {lot_sql} FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(_LOT_TYPES)
-                    for row in lots:
-                        copy.write_row(row)
         else:
             marks = ", ".join(["%s"] * 14)
             cur.executemany(f"INSERT INTO {entry_sql} VALUES ({marks})", rows)  # noqa: S608
+        lo, hi = min(seqs), max(seqs)
+        # Sequence values are unique: when this posting's seqs fill lo..hi, the rows
+        # with those seqs are exactly the ones just written, and the server
+        # derives the lots and balance moves from them (nothing sent twice).
+        contiguous = hi - lo == len(seqs) - 1
+        if contiguous:
+            cur.execute(
+                f"INSERT INTO {lot_sql}"  # noqa: S608
+                " SELECT key, customer_id, seq, points, points, expires_at"
+                f" FROM {s}.crmkit_loyalty_entries WHERE seq BETWEEN %s AND %s AND points > 0",
+                (lo, hi),
+            )
+        else:  # another posting drew values in between
+            lots = [
+                (row[1], row[2], row[0], row[4], row[4], row[10])
+                for row, e in zip(rows, new, strict=True)
+                if e.opens_lot
+            ]
             if lots:
                 cur.executemany(f"INSERT INTO {lot_sql} VALUES (%s, %s, %s, %s, %s, %s)", lots)  # noqa: S608
         taken: dict[str, int] = defaultdict(int)
@@ -494,13 +505,21 @@ class PostgresLedgerRepository:
                 " FROM unnest(%s::text[], %s::bigint[]) AS d(key, points) WHERE l.key = d.key",
                 (list(taken), list(taken.values())),
             )
+        balances = f"INSERT INTO {s}.crmkit_loyalty_balances AS b (customer_id, balance)"
+        add = " ON CONFLICT (customer_id) DO UPDATE SET balance = b.balance + excluded.balance"
+        if contiguous:
+            cur.execute(
+                f"{balances} SELECT customer_id, sum(points)"  # noqa: S608
+                f" FROM {s}.crmkit_loyalty_entries WHERE seq BETWEEN %s AND %s"
+                f" GROUP BY customer_id{add}",
+                (lo, hi),
+            )
+            return
         moves: dict[str, int] = defaultdict(int)
         for e in new:
             moves[e.customer_id] += e.points
         cur.execute(
-            f"INSERT INTO {s}.crmkit_loyalty_balances AS b (customer_id, balance)"  # noqa: S608
-            " SELECT * FROM unnest(%s::text[], %s::bigint[])"
-            " ON CONFLICT (customer_id) DO UPDATE SET balance = b.balance + excluded.balance",
+            f"{balances} SELECT * FROM unnest(%s::text[], %s::bigint[]){add}",  # noqa: S608
             (list(moves), list(moves.values())),
         )
 

@@ -32,6 +32,7 @@ from crmkit.loyalty import (
     Coupon,
     CouponMaker,
     CouponState,
+    EntryKind,
     LedgerEntry,
     LedgerRepository,
     Lot,
@@ -106,6 +107,9 @@ _ENTRY_COLUMNS: Final = (
 _LOT_COLUMNS: Final = "key, customer_id, points, remaining, expires_at, seq"
 
 
+_KIND_TEXT: Final = {kind: kind.value for kind in EntryKind}  # enum .value is slow
+
+
 def _time(micros: int | None) -> datetime | None:
     return None if micros is None else _EPOCH + timedelta(microseconds=micros)
 
@@ -150,7 +154,7 @@ def _row(seq: int, e: LedgerEntry) -> tuple[object, ...]:
         seq,
         e.key,
         e.customer_id,
-        e.kind.value,
+        _KIND_TEXT[e.kind],
         e.points,
         _micros(e.at),
         e.source_kind,
@@ -408,22 +412,18 @@ class SQLiteLedgerRepository:
     def _insert(conn: sqlite3.Connection, new: list[LedgerEntry]) -> None:
         top = conn.execute("SELECT coalesce(max(seq), 0) FROM crmkit_loyalty_entries").fetchone()
         first = int(top[0]) + 1
-        rows = [_row(first + i, e) for i, e in enumerate(new)]
         conn.executemany(
             f"INSERT INTO crmkit_loyalty_entries (seq, {_ENTRY_COLUMNS})"  # noqa: S608
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
+            (_row(seq, e) for seq, e in enumerate(new, first)),
         )
-        lots = [
-            (row[1], row[2], row[0], row[4], row[4], row[10])
-            for row, e in zip(rows, new, strict=True)
-            if e.opens_lot
-        ]
-        if lots:
-            conn.executemany(
+        if any(e.opens_lot for e in new):
+            # The write lock is held: seqs first..last are the rows just inserted.
+            conn.execute(
                 "INSERT INTO crmkit_loyalty_lots (key, customer_id, seq, points, remaining,"
-                " expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-                lots,
+                " expires_at) SELECT key, customer_id, seq, points, points, expires_at"
+                " FROM crmkit_loyalty_entries WHERE seq BETWEEN ? AND ? AND points > 0",
+                (first, first + len(new) - 1),
             )
         draws = [(points, lot_key) for e in new for lot_key, points in e.draws]
         if draws:

@@ -11,6 +11,7 @@ period from a transactions frame; the two agree exactly (hypothesis checks it).
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime, timedelta
@@ -39,7 +40,14 @@ from crmkit.core import (
 )
 from crmkit.domain import Purchase, Refund, SettlementMethod
 from crmkit.expr import Formula, read_formula
-from crmkit.loyalty._entries import MAX_POINTS, EntryKind, LedgerEntry
+from crmkit.loyalty._entries import (
+    MAX_POINTS,
+    EntryKind,
+    LedgerEntry,
+    check_part,
+    checked_earn,
+    escape_part,
+)
 from crmkit.loyalty._ledger import Ledger, ReversalPolicy
 from crmkit.loyalty._repository import LedgerRepository
 
@@ -348,13 +356,24 @@ class EarningRules(Definition):
         tier: str | None = None,
     ) -> dict[str, int]:
         """One purchase's points per rule (rules giving 0 are left out)."""
-        at = to_instant(at, field="at")
-        x = float(amount)
+        return self._points(float(amount), to_instant(at, field="at"), segment, settlement, tier)
+
+    def _points(
+        self,
+        x: float,
+        at: datetime,
+        segment: str | None,
+        settlement: str | None,
+        tier: str | None,
+    ) -> dict[str, int]:
+        """:meth:`points` of an amount and a plain UTC instant already read."""
         mult = self.tier_multipliers.get(tier, 1.0) if tier is not None else 1.0
         out: dict[str, int] = {}
         base = _round_scalar(x / self.unit * self.points_per_unit * mult, self.rounding)
         if base:
             out["base"] = base
+        if not self.campaigns:
+            return out
         context = {"amount": x, "segment": segment, "settlement": settlement, "tier": tier}
         for c in self.campaigns:
             if not c.start <= at < c.end or c.condition.evaluate(context) is not True:
@@ -365,12 +384,13 @@ class EarningRules(Definition):
                 out[f"campaign:{c.name}"] = got
         return out
 
+    @functools.cached_property
+    def _expires_after(self) -> timedelta | None:
+        return None if self.expires_after_days is None else timedelta(self.expires_after_days)
+
     def _expiry(self, at: datetime) -> datetime | None:
-        return (
-            None
-            if self.expires_after_days is None
-            else at + timedelta(days=self.expires_after_days)
-        )
+        delta = self._expires_after
+        return None if delta is None else at + delta
 
     def award(
         self,
@@ -407,6 +427,10 @@ class EarningRules(Definition):
         (by customer id; absent means none). They are posted with
         :meth:`Ledger.post_many`: a few statements per *chunk_size* entries
         instead of one transaction per purchase; repeats change nothing.
+        A :class:`~crmkit.domain.Purchase`'s earn entries are built from the
+        fields its own checks passed, without checking them again (a rule
+        name is checked the first time it awards points); referral entries
+        are checked as :meth:`award` checks them.
 
         Returns:
             The stored entries, in the order of the purchases.
@@ -425,6 +449,7 @@ class EarningRules(Definition):
         segments = segments or {}
         tiers = tiers or {}
         referrers = referrers or {}
+        rules: dict[str, str] = {}
 
         def entries() -> Iterator[LedgerEntry]:
             for purchase in purchases:
@@ -438,6 +463,7 @@ class EarningRules(Definition):
                     segment=segments.get(who),
                     tier=tiers.get(who),
                     referrer=referrers.get(who),
+                    rules=rules,
                 )
 
         return ledger.post_many(entries(), chunk_size=chunk_size)
@@ -449,26 +475,60 @@ class EarningRules(Definition):
         segment: str | None,
         tier: str | None,
         referrer: str | None,
+        rules: dict[str, str] | None = None,
     ) -> list[LedgerEntry]:
+        """The entries :meth:`award` posts for *purchase*.
+
+        *rules* caches, per rule name checked already, the end of its entries'
+        keys (``"|<rule>|"``); :meth:`award_many` shares one across purchases.
+        """
         at = purchase.occurred_at
         settlement = None if purchase.settlement is None else str(purchase.settlement)
-        points = self.points(
-            float(purchase.amount), at=at, segment=segment, settlement=settlement, tier=tier
-        )
-        entries = [
-            LedgerEntry(
-                customer_id=purchase.customer_id,
-                kind=EntryKind.EARN,
-                points=p,
-                at=at,
-                source_kind="purchase",
-                source_id=purchase.id,
-                rule=rule,
-                expires_at=self._expiry(at),
-                amount=purchase.amount,
-            )
-            for rule, p in points.items()
-        ]
+        points = self._points(float(purchase.amount), at, segment, settlement, tier)
+        expires_at = self._expiry(at)
+        entries: list[LedgerEntry]
+        if type(purchase) is Purchase:
+            # A Purchase's fields passed its checks (ids, a plain UTC time, an
+            # amount), the points are ints in 1..MAX_POINTS and the expiry is
+            # later: only a rule name is new, and it is checked once.
+            if rules is None:
+                rules = {}
+            head = "purchase|" + escape_part(purchase.id)
+            entries = []
+            for rule, p in points.items():
+                tail = rules.get(rule)
+                if tail is None:
+                    tail = rules[rule] = (
+                        "|" + escape_part(check_part("LedgerEntry.rule", rule)) + "|"
+                    )
+                entries.append(
+                    checked_earn(
+                        customer_id=purchase.customer_id,
+                        points=p,
+                        at=at,
+                        source_kind="purchase",
+                        source_id=purchase.id,
+                        rule=rule,
+                        expires_at=expires_at,
+                        amount=purchase.amount,
+                        key=head + tail,
+                    )
+                )
+        else:
+            entries = [
+                LedgerEntry(
+                    customer_id=purchase.customer_id,
+                    kind=EntryKind.EARN,
+                    points=p,
+                    at=at,
+                    source_kind="purchase",
+                    source_id=purchase.id,
+                    rule=rule,
+                    expires_at=expires_at,
+                    amount=purchase.amount,
+                )
+                for rule, p in points.items()
+            ]
         if referrer is not None:
             for who, rule, p in (
                 (referrer, "referrer", self.referrer_bonus),
@@ -484,7 +544,7 @@ class EarningRules(Definition):
                             source_kind="referral",
                             source_id=purchase.customer_id,
                             rule=rule,
-                            expires_at=self._expiry(at),
+                            expires_at=expires_at,
                         )
                     )
         return entries
