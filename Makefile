@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 COMPAT_VENV := .venv-compat
 # The oldest versions we claim to support (pyproject.toml lower bounds); `make test` runs the suite on them too.
-COMPAT_PINS := "pandas==2.2.*" "numpy==1.26.*" "attrs==23.1.*" "scipy==1.11.*" "tomli-w==1.0.*"
+COMPAT_PINS := "pandas==2.2.*" "numpy==1.26.*" "attrs==23.2.*" "scipy==1.11.*" "tomli-w==1.0.*"
 PIP_FLAGS := --disable-pip-version-check --quiet
 
 .PHONY: help demo test lint typecheck pytest docs docs-serve test-compat bench clean
