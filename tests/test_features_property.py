@@ -254,17 +254,23 @@ def _arrow_series(values: list[str | None], dtype: str, chunks: int) -> pd.Serie
     dtype=st.sampled_from(["string[pyarrow]", "arrow string", "arrow large_string"]),
     chunks=st.integers(1, 3),
     weak_hash=st.booleans(),
+    block=st.sampled_from([1, 3, 1 << 15]),
 )
 def test_arrow_ids_of_any_length_factorise_exactly_as_pandas(
-    values: list[str | None], dtype: str, chunks: int, weak_hash: bool
+    values: list[str | None], dtype: str, chunks: int, weak_hash: bool, block: int
 ) -> None:
-    """UUIDs, e-mails, near misses: the codes and uniques are pandas.factorize's, hash or not."""
+    """UUIDs, e-mails, near misses: the codes and uniques are pandas.factorize's, hash or not.
+
+    *block* is how many rows are hashed and checked together (small blocks put
+    block boundaries inside the generated columns).
+    """
     pytest.importorskip("pyarrow")
     from crmkit.core import _factorize
 
     series = _arrow_series(values, dtype, chunks)
     expected_codes, expected_uniques = pd.factorize(series)
     with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_factorize, "_BLOCK", block)
         if weak_hash:  # every long string hashes alike: the check must catch it
             patch.setattr(
                 _factorize, "_hash_keys", lambda chunk, words: chunk.lengths.astype(np.uint64)

@@ -64,6 +64,8 @@ _CHUNK = 1 << 20
 
 _SAMPLE = 1 << 16
 
+_BLOCK = 1 << 15  # rows hashed together (their words fit the cache)
+
 
 def _first_appearances(codes: Codes) -> Codes:
     """Where each code first appears, for codes numbered in order of first appearance.
@@ -331,15 +333,27 @@ def _words(longest: int) -> int:
 
 
 def _hash_keys(chunk: _Strings, words: int) -> npt.NDArray[np.uint64]:
-    """A 64-bit hash of each string's length and its *words* words (equal strings hash alike)."""
+    """A 64-bit hash of each string's length and its *words* words (equal strings hash alike).
+
+    Done a block of rows at a time, so that the block's keys, words and
+    shifts stay in the cache through all the rounds.
+    """
+    n = len(chunk.starts)
     keys = chunk.lengths.astype(np.uint64)
-    keys *= _MIX
-    for k in range(words):
-        keys ^= chunk.word(k)
-        keys *= _MIX2
-        keys ^= keys >> np.uint64(31)
-    keys *= _MIX
-    keys ^= keys >> np.uint64(29)
+    tmp = np.empty(min(n, _BLOCK), dtype=np.uint64)
+    shift31, shift29 = np.uint64(31), np.uint64(29)
+    for lo in range(0, n, _BLOCK):
+        hi = min(lo + _BLOCK, n)
+        block, t = keys[lo:hi], tmp[: hi - lo]
+        block *= _MIX
+        for k in range(words):
+            block ^= chunk.word(k, slice(lo, hi))
+            block *= _MIX2
+            np.right_shift(block, shift31, out=t)
+            block ^= t
+        block *= _MIX
+        np.right_shift(block, shift29, out=t)
+        block ^= t
     return keys
 
 
@@ -361,20 +375,26 @@ def _same_as_first(chunks: list[_Strings], codes: Codes, first: Codes, words: in
         for k in range(words):
             table[mine, k] = chunk.word(k, rows)
     rows_of_table = table.view(np.dtype((np.void, 8 * words))).ravel()  # a whole row per take
+    theirs_rows = np.empty(min(len(codes), _BLOCK), dtype=rows_of_table.dtype)
     for i, chunk in enumerate(chunks):
         n = len(chunk.starts)
-        for lo in range(0, n, _CHUNK):
-            hi = min(lo + _CHUNK, n)
+        for lo in range(0, n, _BLOCK):  # a block at a time: the block's rows stay in the cache
+            hi = min(lo + _BLOCK, n)
             own = codes[bounds[i] + lo : bounds[i] + hi]
-            if not np.array_equal(chunk.lengths[lo:hi], lengths[own]):
+            # (In the fixed layout every string has the longest length: nothing to compare.)
+            if not chunk.fixed and not np.array_equal(chunk.lengths[lo:hi], lengths[own]):
                 return False
-            mine_words = np.empty((hi - lo, words), dtype=np.uint64)
+            theirs = rows_of_table.take(own, out=theirs_rows[: hi - lo])
+            theirs_words = theirs.view(np.uint64).reshape(hi - lo, words)
             for k in range(words):
-                mine_words[:, k] = chunk.word(k, slice(lo, hi))
-            theirs = rows_of_table.take(own).view(np.uint64).reshape(hi - lo, words)
-            if not np.array_equal(mine_words, theirs):
-                return False
+                if not np.array_equal(chunk.word(k, slice(lo, hi)), theirs_words[:, k]):
+                    return False
     return True
+
+
+def _joined(parts: list[npt.NDArray[np.uint64]]) -> npt.NDArray[np.uint64]:
+    """The keys of all chunks as one array (the one chunk's own array if there is one)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _arrow_strings(values: pd.Series[Any]) -> _Found | None:
@@ -401,12 +421,15 @@ def _arrow_strings(values: pd.Series[Any]) -> _Found | None:
     words = _words(longest)
     exact = longest <= _SHORT or (fixed and longest == 8)
     if longest <= _SHORT:
-        keys = np.concatenate([_short_keys(c) for c in chunks])
+        keys = _joined([_short_keys(c) for c in chunks])
     elif exact:
-        keys = np.concatenate([c.word(0) for c in chunks])
-        keys *= _MIX
+        keys = _joined([c.word(0) for c in chunks])
+        if len(chunks) == 1:  # (the word is a view of the strings' buffer)
+            keys = keys * _MIX
+        else:
+            keys *= _MIX
     else:
-        keys = np.concatenate([_hash_keys(c, words) for c in chunks])
+        keys = _joined([_hash_keys(c, words) for c in chunks])
     codes, _ = pd.factorize(keys)
     del keys
     codes = codes.astype(np.intp, copy=False)
